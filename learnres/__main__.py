@@ -1,0 +1,7 @@
+"""``python -m learnres`` is the ``learnres`` command."""
+
+import sys
+
+from learnres.cli import main
+
+sys.exit(main())

@@ -1,0 +1,36 @@
+"""The primitive ops, one ``Function`` subclass each, grouped by family.
+
+Each family module puts a class (``forward`` above ``backward``) and its lowercase wrapper
+side by side; the wrappers are re-exported here: ``from learnres.functions import relu``.
+"""
+
+from learnres.functions.device import astype, to_device
+from learnres.functions.elementwise import (
+    add,
+    div,
+    exp,
+    log,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sqrt,
+    sub,
+    sum_to,
+    tanh,
+)
+from learnres.functions.loss import cross_entropy, log_softmax, softmax
+from learnres.functions.matmul import matmul
+from learnres.functions.reduce import max, mean, sum
+from learnres.functions.shape import broadcast_to, concatenate, getitem, pad, reshape, transpose
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt",
+    "relu", "sigmoid", "tanh", "sum_to",
+    "sum", "mean", "max",
+    "reshape", "transpose", "broadcast_to", "pad", "getitem", "concatenate",
+    "matmul",
+    "softmax", "log_softmax", "cross_entropy",
+    "to_device", "astype",
+]  # fmt: skip

@@ -1,0 +1,1 @@
+"""Scoring graded exercises with pytest (see ``learnres.grading.plugin``)."""
