@@ -15,15 +15,20 @@ def topological_order(root) -> list:
     """Tensors reachable from ``root`` that require grad, each before all of its inputs.
 
     Depth-first search with an explicit stack: a tensor is appended after all of its
-    inputs (post-order), so the reversed list puts every tensor before its inputs.
+    inputs (post-order), so the reversed list puts every tensor before its inputs. A tensor
+    is marked visited when it is expanded, not when it is pushed: in ``c / sum(c)`` the
+    walk must finish ``sum(c)`` before it may place ``c``.
     """
-    order, visited = [], {id(root)}
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:
         tensor, inputs_done = stack.pop()
         if inputs_done:
             order.append(tensor)
             continue
+        if id(tensor) in visited:  # reached again along another path, already expanded
+            continue
+        visited.add(id(tensor))
         stack.append((tensor, True))
         f = tensor.creator
         if f is None:
@@ -33,10 +38,7 @@ def topological_order(root) -> list:
                 f"backward through {f.name} a second time: its buffers were released after "
                 "the first backward; pass retain_graph=True to the first backward"
             )
-        for x in f.inputs:
-            if x.requires_grad and id(x) not in visited:
-                visited.add(id(x))
-                stack.append((x, False))
+        stack.extend((x, False) for x in f.inputs if x.requires_grad and id(x) not in visited)
     order.reverse()
     return order
 

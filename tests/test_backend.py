@@ -1,0 +1,71 @@
+"""backend.py: the one switch between NumPy and CuPy."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+
+from learnres import backend
+
+PACKAGE = Path(backend.__file__).parent
+
+
+def test_numpy_arrays_use_numpy():
+    assert backend.get_array_module(np.ones(2)) is np
+    assert backend.get_array_module(1.0, [1, 2]) is np
+    assert backend.device_of(np.ones(1)) == "cpu"
+
+
+def test_gpu_availability_is_a_bool_with_a_reason():
+    available = backend.is_gpu_available()
+    assert isinstance(available, bool)
+    assert (backend.gpu_problem() is None) == available
+
+
+def test_to_device_cpu_and_asnumpy():
+    a = np.arange(3)
+    assert backend.to_device(a, "cpu") is a
+    assert backend.asnumpy([1, 2]).tolist() == [1, 2]
+
+
+def test_scatter_add_adds_repeated_indices():
+    target = np.zeros(3)
+    backend.scatter_add(target, (np.array([0, 0, 2]),), np.array([1.0, 2.0, 5.0]))
+    assert target.tolist() == [3.0, 0.0, 5.0]
+
+
+def _cupy_uses(source: str) -> list[str]:
+    """Every place in the code (not the prose) that reaches for CuPy."""
+    uses = []
+    for node in ast.walk(ast.parse(source)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        elif isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]  # importlib.import_module("cupy")
+        uses += [f"line {node.lineno}: {n}" for n in names if n.split(".")[0] in ("cupy", "cupyx")]
+    return uses
+
+
+def test_the_static_check_finds_cupy():
+    assert _cupy_uses("import cupy as cp\nfrom cupyx import scatter_add\n") == [
+        "line 1: cupy",
+        "line 2: cupyx",
+    ]
+    assert _cupy_uses('"""Runs on NumPy or CuPy."""') == []
+
+
+def test_only_backend_reaches_for_cupy():
+    """DESIGN.md: only backend.py imports CuPy; every op asks get_array_module."""
+    offenders = {
+        str(path.relative_to(PACKAGE)): uses
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "backend.py" and (uses := _cupy_uses(path.read_text()))
+    }
+    assert offenders == {}
