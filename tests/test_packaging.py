@@ -1,0 +1,61 @@
+"""Project set-up: environment.yml in step with pyproject.toml; CI runs the README's command."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name
+NOT_IN_CONDA_ENV = {"cupy-cuda12x"}  # conda users install cupy with the CUDA they have
+
+
+def _requirement(text: str) -> tuple[str, str]:
+    name, spec = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", text).groups()
+    return name.lower(), spec.replace(" ", "")
+
+
+def pyproject_requirements() -> dict[str, str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs += extra
+    pairs = (_requirement(r) for r in reqs)
+    return {CONDA_NAMES.get(n, n): s for n, s in pairs if n not in NOT_IN_CONDA_ENV}
+
+
+def environment_requirements() -> dict[str, str]:
+    """The conda (not pip) dependencies of environment.yml, without needing a YAML parser."""
+    reqs, section = {}, None
+    for line in (REPO / "environment.yml").read_text().splitlines():
+        line = line.split("#")[0].rstrip()
+        if m := re.match(r"^(\w+):", line):
+            section = m.group(1)
+        elif section == "dependencies" and (m := re.match(r"^  - ([^:]+)$", line)):
+            name, spec = _requirement(m.group(1))
+            if name not in ("python", "pip"):
+                reqs[name] = spec
+    return reqs
+
+
+def test_environment_yml_matches_pyproject():
+    assert environment_requirements() == pyproject_requirements()
+
+
+def test_torch_is_a_range_not_a_pin():
+    spec = pyproject_requirements()["pytorch"]
+    assert "==" not in spec and ">=" in spec
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    test_command = re.search(r"^(bash run\.sh test)\s*(#.*)?$", readme, re.MULTILINE)
+    assert test_command, "README's Quickstart must show the test command"
+    assert test_command.group(1) in ci.splitlines()
+
+
+def test_setup_installs_torch_before_the_extras():
+    script = (REPO / "run.sh").read_text()
+    assert script.index("pip install -q torch==2.13.0") < script.index("pip install -q -e")
