@@ -23,6 +23,7 @@ __all__ = [
     "device_of",
     "scatter_add",
     "gpu_problem",
+    "gpu_report",
 ]
 
 try:  # pragma: no cover - depends on the machine
@@ -97,3 +98,43 @@ def scatter_add(target, index, values) -> None:
         import cupyx
 
         cupyx.scatter_add(target, index, values)
+
+
+def gpu_report() -> dict:
+    """Versions that decide whether the GPU path works, for ``learnres doctor``.
+
+    Keys: ``cupy`` (version or None), ``cupy_package`` (the installed wheel's name, e.g.
+    ``cupy-cuda12x``), ``cupy_numpy_requirement`` (the NumPy range that wheel declares),
+    ``cuda_runtime`` and ``cuda_driver`` (as CUDA versions "12.8"; the runtime is what the
+    wheel was built for, the driver what the machine supports), ``devices`` (names),
+    ``problem`` (why no GPU is usable, or None).
+    """
+    from importlib import metadata
+
+    report = {
+        "cupy": None, "cupy_package": None, "cupy_numpy_requirement": None,
+        "cuda_runtime": None, "cuda_driver": None, "devices": [], "problem": gpu_problem(),
+    }  # fmt: skip
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower()
+        if name == "cupy" or name.startswith("cupy-cuda"):
+            report["cupy_package"] = f"{name} {dist.version}"
+            numpy_reqs = [r for r in (dist.requires or []) if r.lower().startswith("numpy")]
+            report["cupy_numpy_requirement"] = numpy_reqs[0] if numpy_reqs else None
+    if _cupy is None:
+        return report
+    report["cupy"] = _cupy.__version__  # pragma: no cover - needs CuPy
+    try:  # pragma: no cover - needs CuPy
+        runtime = _cupy.cuda.runtime
+        report["cuda_runtime"] = _cuda_version(runtime.runtimeGetVersion())
+        report["cuda_driver"] = _cuda_version(runtime.driverGetVersion())
+        for i in range(runtime.getDeviceCount()):
+            report["devices"].append(runtime.getDeviceProperties(i)["name"].decode())
+    except Exception as e:  # pragma: no cover - needs CuPy
+        report["problem"] = report["problem"] or f"{type(e).__name__}: {e}"
+    return report
+
+
+def _cuda_version(code: int) -> str | None:
+    """CUDA's integer version (12080) as "12.8"; 0 (no driver) as None."""
+    return f"{code // 1000}.{code % 1000 // 10}" if code else None

@@ -47,8 +47,10 @@ def _cupy_uses(source: str) -> list[str]:
             names = [node.module or ""]
         elif isinstance(node, ast.Name):
             names = [node.id]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            names = [node.value]  # importlib.import_module("cupy")
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if func in ("import_module", "__import__"):  # importlib.import_module("cupy")
+                names = [str(node.args[0].value)]
         uses += [f"line {node.lineno}: {n}" for n in names if n.split(".")[0] in ("cupy", "cupyx")]
     return uses
 
@@ -58,7 +60,8 @@ def test_the_static_check_finds_cupy():
         "line 1: cupy",
         "line 2: cupyx",
     ]
-    assert _cupy_uses('"""Runs on NumPy or CuPy."""') == []
+    assert _cupy_uses('importlib.import_module("cupy")') == ["line 1: cupy"]
+    assert _cupy_uses('"""Runs on NumPy or CuPy."""\nreport["cupy"] = None') == []
 
 
 def test_only_backend_reaches_for_cupy():
