@@ -1,1 +1,28 @@
-"""Scoring graded exercises with pytest (see ``learnres.grading.plugin``)."""
+"""Scoring graded exercises with pytest.
+
+- ``learnres.grading.plugin``: the pytest plugin (``@pytest.mark.points(n)``, the score table,
+  ``--gradescope-json PATH``); pytest loads it automatically through its entry point.
+- ``learnres.grading.scoreboard``: the scoring rules, free of pytest.
+- ``learnres.grading.gradescope``: Gradescope's ``results.json``.
+"""
+
+from learnres.grading.gradescope import gradescope_results, write_json_atomic
+from learnres.grading.scoreboard import (
+    PHASES,
+    ExerciseScore,
+    GradedTest,
+    Scoreboard,
+    format_points,
+    trim_text,
+)
+
+__all__ = [
+    "PHASES",
+    "ExerciseScore",
+    "GradedTest",
+    "Scoreboard",
+    "format_points",
+    "gradescope_results",
+    "trim_text",
+    "write_json_atomic",
+]
