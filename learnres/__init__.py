@@ -1,6 +1,7 @@
 """learnres: Deep Residual Learning (He et al., 2015), built from an autograd engine up."""
 
-from learnres import functions
+from learnres import functions, models, nn
+from learnres.analysis import summary
 from learnres.autograd import Function, OpError, Tensor, enable_grad, is_grad_enabled, no_grad
 from learnres.backend import is_gpu_available
 
@@ -15,4 +16,7 @@ __all__ = [
     "is_grad_enabled",
     "is_gpu_available",
     "functions",
+    "nn",
+    "models",
+    "summary",
 ]

@@ -24,6 +24,10 @@ from learnres.functions.loss import cross_entropy, log_softmax, softmax
 from learnres.functions.matmul import matmul
 from learnres.functions.reduce import max, mean, sum
 from learnres.functions.shape import broadcast_to, concatenate, getitem, pad, reshape, transpose
+from learnres.functions.conv import conv2d, conv2d_naive
+from learnres.functions.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from learnres.functions.batchnorm import batch_norm
+from learnres.functions.linear import linear
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt",
@@ -33,4 +37,6 @@ __all__ = [
     "matmul",
     "softmax", "log_softmax", "cross_entropy",
     "to_device", "astype",
+    "conv2d", "conv2d_naive", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
+    "batch_norm", "linear",
 ]  # fmt: skip

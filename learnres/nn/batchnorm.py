@@ -1,0 +1,107 @@
+"""Batch normalisation layers around ``learnres.functions.batchnorm.batch_norm`` (Ioffe and
+Szegedy, 2015; the paper puts BN "right after each convolution and before activation",
+Sec. 3.4).
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias,   per channel
+
+Which mean and var, exactly as in torch:
+
+* training mode: the batch's (over N, and H, W), and the running statistics move toward them,
+  ``running = (1 - momentum) * running + momentum * batch`` (the running variance uses the
+  unbiased batch variance); ``num_batches_tracked`` counts the steps. ``momentum=None``
+  gives the plain average of all batches so far (momentum = 1 / num_batches_tracked).
+* evaluation mode: ``running_mean`` and ``running_var``.
+* ``track_running_stats=False``: no running statistics; the batch's, in both modes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from learnres.autograd.function import OpError
+from learnres.functions.batchnorm import batch_norm
+from learnres.functions.shape import reshape
+from learnres.nn._checks import check_channels, check_dtype, check_ndim
+from learnres.nn.module import Module
+from learnres.nn.parameter import Parameter
+
+__all__ = ["BatchNorm1d", "BatchNorm2d"]
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d and BatchNorm2d (which differ only in the input they accept)."""
+
+    ndims: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True):  # fmt: skip
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=np.float32))  # gamma
+            self.bias = Parameter(np.zeros(num_features, dtype=np.float32))  # beta
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=np.float32))
+            self.register_buffer("running_var", np.ones(num_features, dtype=np.float32))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        name = type(self).__name__
+        check_ndim(name, x, self.ndims)
+        check_channels(f"{name}({self.num_features})", x, self.num_features)
+        state = self.weight if self.weight is not None else self.running_mean
+        check_dtype(f"{name}({self.num_features})", x, state)
+        use_batch_stats = self.training or self.running_mean is None
+        if use_batch_stats and x.size // x.shape[1] <= 1:
+            raise OpError(
+                f"{name}({self.num_features}) in training mode needs more than one value per "
+                f"channel to compute batch statistics, got input of shape {tuple(x.shape)}"
+            )
+        momentum = self.momentum
+        if self.training and self.running_mean is not None:
+            self.num_batches_tracked += 1  # in place: the buffer stays the same array
+            if momentum is None:  # cumulative average
+                momentum = 1.0 / float(self.num_batches_tracked)
+        # the batch_norm op takes (N, C) or (N, C, H, W): BatchNorm1d's (N, C, L) goes as (N, C, L, 1)
+        x4 = reshape(x, x.shape + (1,)) if x.ndim == 3 else x  # (N, C, L) -> (N, C, L, 1)
+        y = batch_norm(
+            x4,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=0.0 if momentum is None else momentum,
+            eps=self.eps,
+        )
+        return reshape(y, x.shape) if x.ndim == 3 else y  # (N, C, L, 1) -> (N, C, L)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, " \
+               f"affine={self.affine}, track_running_stats={self.track_running_stats}"  # fmt: skip
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of an (N, C, H, W) batch, statistics per channel over N, H, W.
+
+    Parameters ``weight`` (C,) = 1 and ``bias`` (C,) = 0 (when ``affine``); buffers
+    ``running_mean`` (C,) = 0, ``running_var`` (C,) = 1, ``num_batches_tracked`` () = 0
+    (when ``track_running_stats``).
+    """
+
+    ndims = (4,)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of an (N, C) or (N, C, L) batch, statistics per channel over N
+    (and L). Parameters and buffers as in ``BatchNorm2d``."""
+
+    ndims = (2, 3)

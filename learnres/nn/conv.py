@@ -1,0 +1,72 @@
+"""``Conv2d``: the layer around ``learnres.functions.conv.conv2d``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from learnres.functions.conv import conv2d
+from learnres.nn import init
+from learnres.nn._checks import check_channels, check_dtype, check_ndim, check_spatial_size
+from learnres.nn.module import Module
+from learnres.nn.parameter import Parameter
+
+__all__ = ["Conv2d"]
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+class Conv2d(Module):
+    """2-D convolution over an (N, C, H, W) batch.
+
+    Shapes: x (N, in_channels, H, W) -> y (N, out_channels, Ho, Wo) with
+    Ho = (H + 2*padding - kernel_size) // stride + 1 (likewise Wo); ``weight``
+    (out_channels, in_channels, kh, kw), ``bias`` (out_channels,).
+
+    ``kernel_size``, ``stride`` and ``padding`` are an int or an (h, w) pair.
+
+    Initialisation (torch's default): ``kaiming_uniform_(weight, a=sqrt(5))``, i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels*kh*kw, and the bias from the
+    same range. ResNets re-initialise the weights with ``kaiming_normal_`` (He et al. 2015).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 bias: bool = True):  # fmt: skip
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        shape = (out_channels, in_channels, *_pair(kernel_size))
+        self.weight = Parameter(np.empty(shape, dtype=np.float32))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype=np.float32))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        name = f"Conv2d({self.in_channels}→{self.out_channels})"
+        check_ndim("Conv2d", x, (4,))
+        check_channels(name, x, self.in_channels)
+        check_dtype(name, x, self.weight)
+        check_spatial_size(f"{name} with kernel_size={self.kernel_size}", x,
+                           _pair(self.kernel_size), self.padding)  # fmt: skip
+        return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, " \
+               f"stride={self.stride}"  # fmt: skip
+        if self.padding != 0 and self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text

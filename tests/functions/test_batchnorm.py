@@ -1,0 +1,149 @@
+"""batch_norm against torch.nn.functional.batch_norm: outputs, gradients, running statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+from learnres import Tensor
+from learnres import functions as F
+from learnres.autograd import OpError
+from learnres.backend import asnumpy, to_device
+from learnres.testing import default_rtol, gradcheck
+from tests.functions.harness import check_op, random_inputs
+
+SHAPES = [(4, 3, 5, 6), (2, 3, 1, 1), (8, 5), (128, 16, 4, 4)]
+
+
+def running_stats(C, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(C), rng.random(C) + 0.5
+
+
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "no_affine"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_batch_norm_matches_torch(shape, training, affine, device, dtype):
+    C = shape[1]
+    # seed 1: the upstream gradient uses seed 0, and g = affine(x) would make dL/dx ~ 0
+    x, w, b = random_inputs([shape, (C,), (C,)], seed=1)
+    x = 3 * x + 1  # a batch mean and variance far from 0 and 1
+    mean, var = running_stats(C)
+    ours = [to_device(a.astype(dtype), device) for a in (mean, var)]
+    theirs = [torch.from_numpy(a.astype(dtype)) for a in (mean, var)]
+    kw = {"training": training, "momentum": 0.3, "eps": 1e-3}
+
+    def fn(x, *affine):
+        return F.batch_norm(x, *ours, *affine, **kw)
+
+    def torch_fn(x, *affine):
+        return TF.batch_norm(x, *theirs, *affine, **kw)
+
+    check_op(fn, torch_fn, [x, w, b] if affine else [x], device=device, dtype=dtype,
+             name="batch_norm", check_accumulation=False)  # fmt: skip
+    for a, t in zip(ours, theirs):  # both updated once (training) or left alone (eval)
+        assert a.dtype == dtype
+        np.testing.assert_allclose(asnumpy(a), t.numpy(), rtol=default_rtol(dtype))
+
+
+@pytest.mark.parametrize("shape", [(6, 4, 3, 5), (10, 4)], ids=str)
+def test_running_statistics_follow_torch_over_steps_then_eval_uses_them(shape, device, dtype):
+    C = shape[1]
+    mean, var = (a.astype(dtype) for a in running_stats(C, seed=1))
+    ours = [to_device(a.copy(), device) for a in (mean, var)]
+    theirs = [torch.from_numpy(a.copy()) for a in (mean, var)]
+    rng = np.random.default_rng(2)
+    for step in range(5):
+        x = (rng.standard_normal(shape) * (step + 1) + step).astype(dtype)
+        F.batch_norm(Tensor(to_device(x, device)), *ours, training=True, momentum=0.1)
+        TF.batch_norm(torch.from_numpy(x), *theirs, training=True, momentum=0.1)
+    for a, t in zip(ours, theirs):
+        np.testing.assert_allclose(asnumpy(a), t.numpy(), rtol=10 * default_rtol(dtype))
+    x = rng.standard_normal(shape).astype(dtype)
+    y = F.batch_norm(Tensor(to_device(x, device)), *ours, training=False)
+    expected = TF.batch_norm(torch.from_numpy(x), *theirs, training=False).numpy()
+    np.testing.assert_allclose(asnumpy(y.data), expected, rtol=10 * default_rtol(dtype), atol=1e-6)
+    # and by hand: eval is (x - running_mean) / sqrt(running_var + eps)
+    m, v = (asnumpy(a).reshape((1, C) + (1,) * (len(shape) - 2)) for a in ours)
+    np.testing.assert_allclose(asnumpy(y.data), (x - m) / np.sqrt(v + 1e-5), rtol=1e-4, atol=1e-6)
+
+
+def test_running_statistics_as_tensor_buffers_are_updated_in_place():
+    x = random_inputs([(4, 3, 2, 2)])[0]
+    mean, var = Tensor(np.zeros(3)), Tensor(np.ones(3))
+    F.batch_norm(Tensor(x), mean, var, training=True, momentum=0.5)
+    xs = x.transpose(1, 0, 2, 3).reshape(3, -1)
+    np.testing.assert_allclose(mean.data, 0.5 * xs.mean(axis=1))
+    np.testing.assert_allclose(var.data, 0.5 + 0.5 * xs.var(axis=1, ddof=1))
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("shape", [(3, 2, 2, 3), (5, 3)], ids=str)
+def test_gradcheck(shape, training, device):
+    C = shape[1]
+    x, w, b = random_inputs([shape, (C,), (C,)], seed=3)
+    stats = [None, None] if training else [to_device(a, device) for a in running_stats(C)]
+
+    def fn(x, w, b):
+        return F.batch_norm(x, *stats, w, b, training=training)
+
+    report = gradcheck(fn, [x, w, b], names=["x", "gamma", "beta"], device=device)
+    assert report, str(report)
+
+
+def test_float32_stays_float32_with_float64_running_stats():
+    x, w, b = (
+        Tensor(a.astype(np.float32), requires_grad=True)
+        for a in random_inputs([(4, 3, 2, 2), (3,), (3,)])
+    )
+    for training in (True, False):
+        y = F.batch_norm(x, np.zeros(3), np.ones(3), w, b, training=training)
+        y.backward(np.ones(y.shape, np.float32))
+        assert y.dtype == x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+
+
+def test_bad_input_is_explained():
+    x = np.zeros((4, 3, 2, 2), np.float32)
+    with pytest.raises(
+        OpError,
+        match=r"batch_norm: expected input \(N, C, H, W\) or \(N, C\), got shape \(4, 3, 2\)",
+    ):
+        F.batch_norm(np.zeros((4, 3, 2), np.float32), None, None, training=True)
+    with pytest.raises(
+        OpError,
+        match=r"batch_norm: input has 3 channels \(shape \(4, 3, 2, 2\)\) but running_mean has shape \(4,\)",
+    ):
+        F.batch_norm(x, np.zeros(4), np.ones(3), training=True)
+    with pytest.raises(
+        OpError, match=r"batch_norm: running_mean and running_var must be given in evaluation mode"
+    ):
+        F.batch_norm(x, None, None, training=False)
+    with pytest.raises(
+        OpError, match=r"batch_norm: momentum=None .* momentum=1 / num_batches_tracked"
+    ):
+        F.batch_norm(x, np.zeros(3), np.ones(3), training=True, momentum=None)
+    with pytest.raises(
+        OpError, match=r"batch_norm: expected more than 1 value per channel when training"
+    ):
+        F.batch_norm(np.zeros((1, 3), np.float32), np.zeros(3), np.ones(3), training=True)
+
+
+def test_threads_do_not_change_results():
+    from learnres.functions import conv
+
+    x = Tensor(random_inputs([(6, 16, 3, 3)])[0].astype(np.float32), requires_grad=True)
+    g = np.random.default_rng(4).standard_normal(x.shape).astype(np.float32)
+    before, results = conv.get_num_threads(), []
+    try:
+        for n in (1, 3):  # 3 threads: channel groups of 6, 6 and 4
+            conv.set_num_threads(n)
+            x.grad = None
+            y = F.batch_norm(x, None, None, training=True)
+            y.backward(g)
+            results.append((y.data, x.grad))
+    finally:
+        conv.set_num_threads(before)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

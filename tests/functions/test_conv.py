@@ -1,0 +1,175 @@
+"""conv2d (im2col) and conv2d_naive (loops) against torch.nn.functional.conv2d and each other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from learnres import Tensor
+from learnres import functions as F
+from learnres.autograd import OpError
+from learnres.backend import asnumpy, to_device
+from learnres.functions import conv as conv_module
+from learnres.testing import compare_with_torch, gradcheck
+from tests.functions.harness import check_op, random_inputs
+
+# (N, C, H, W, O, kernel, stride, padding): strides 1-3, padding 0-3, kernels 1/3/5/7 and a
+# non-square one, odd/even/non-square inputs, batch 1, 1 to 64 channels, and a batch of 20
+# (several chunks, so the thread pool runs)
+CASES = [
+    (2, 3, 8, 8, 4, 3, 1, 1),
+    (1, 1, 7, 7, 1, 3, 1, 0),
+    (2, 2, 9, 6, 3, 3, 2, 1),
+    (1, 4, 10, 11, 5, 5, 3, 2),
+    (2, 3, 7, 9, 2, 7, 2, 3),
+    (2, 5, 6, 6, 3, 1, 1, 0),
+    (2, 3, 5, 5, 2, 1, 2, 3),  # padding wider than kernel - 1
+    (1, 64, 4, 4, 8, 3, 1, 1),
+    (2, 8, 5, 5, 64, 3, 2, 1),
+    (20, 2, 6, 6, 3, 3, 2, 1),
+    (2, 2, 6, 8, 3, (2, 3), (1, 2), (1, 0)),
+]
+IDS = ["N{}C{}H{}W{}O{}k{}s{}p{}".format(*case) for case in CASES]
+
+
+def conv_inputs(N, C, H, W, O, k, seed=0):
+    kh, kw = (k, k) if isinstance(k, int) else k
+    return random_inputs([(N, C, H, W), (O, C, kh, kw), (O,)], seed=seed)
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_conv2d_matches_torch(case, bias, device, dtype):
+    N, C, H, W, O, k, s, p = case
+    x, w, b = conv_inputs(N, C, H, W, O, k)
+    if bias:
+        check_op(lambda x, w, b: F.conv2d(x, w, b, s, p), lambda x, w, b: TF.conv2d(x, w, b, s, p),
+                 [x, w, b], device=device, dtype=dtype, name="conv2d")  # fmt: skip
+    else:
+        check_op(lambda x, w: F.conv2d(x, w, None, s, p), lambda x, w: TF.conv2d(x, w, None, s, p),
+                 [x, w], device=device, dtype=dtype, name="conv2d")  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    N=st.integers(1, 3), C=st.integers(1, 4), O=st.integers(1, 4), H=st.integers(1, 9),
+    W=st.integers(1, 9), k=st.integers(1, 5), s=st.integers(1, 3), p=st.integers(0, 3),
+)  # fmt: skip
+def test_conv2d_random_shapes(N, C, O, H, W, k, s, p):
+    if H + 2 * p < k or W + 2 * p < k:
+        return  # no output: the error is tested below
+    x, w, b = conv_inputs(N, C, H, W, O, k, seed=N * 7 + k)
+    compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, s, p), lambda x, w, b: TF.conv2d(x, w, b, s, p),
+                       [x, w, b], name="conv2d").assert_ok()  # fmt: skip
+
+
+@pytest.mark.parametrize("fn", [F.conv2d, F.conv2d_naive], ids=["conv2d", "conv2d_naive"])
+@pytest.mark.parametrize("s, p", [(1, 1), (2, 0), (2, 2)])
+def test_gradcheck(fn, s, p, device):
+    x, w, b = conv_inputs(2, 2, 5, 4, 3, 3, seed=1)
+    report = gradcheck(
+        lambda x, w, b: fn(x, w, b, s, p), [x, w, b], names=["x", "w", "b"], device=device
+    )
+    assert report, str(report)
+
+
+@pytest.mark.parametrize("case", CASES[:8], ids=IDS[:8])
+def test_naive_agrees_with_im2col(case, device):
+    N, C, H, W, O, k, s, p = case
+    arrays = [to_device(a, device) for a in conv_inputs(N, C, H, W, O, k, seed=2)]
+    g = to_device(np.random.default_rng(3).standard_normal(F.conv2d(*arrays, s, p).shape), device)
+    results = []
+    for fn in (F.conv2d, F.conv2d_naive):
+        xs = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+        y = fn(*xs, stride=s, padding=p)
+        y.backward(g)
+        results.append([asnumpy(y.data)] + [asnumpy(t.grad) for t in xs])
+    for fast, naive, what in zip(*results, ["y", "dx", "dw", "db"]):
+        np.testing.assert_allclose(fast, naive, rtol=1e-10, atol=1e-12, err_msg=what)
+
+
+def test_naive_matches_torch_float32():
+    x, w, b = conv_inputs(2, 3, 6, 7, 4, 3)
+    check_op(lambda x, w, b: F.conv2d_naive(x, w, b, 2, 1), lambda x, w, b: TF.conv2d(x, w, b, 2, 1),
+             [x, w, b], device="cpu", dtype=np.float32, name="conv2d_naive")  # fmt: skip
+
+
+def test_threads_do_not_change_results():
+    x, w, _ = (Tensor(a.astype(np.float32)) for a in conv_inputs(40, 3, 8, 8, 4, 3))
+    before = conv_module.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 3):
+            conv_module.set_num_threads(n)
+            outs.append(F.conv2d(x, w, padding=1).data)
+    finally:
+        conv_module.set_num_threads(before)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_input_gradient_skipped_when_not_needed():
+    x, w, b = conv_inputs(2, 3, 6, 6, 4, 3)
+    x, w, b = Tensor(x), Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)
+    F.conv2d(x, w, b, padding=1).backward(np.ones((2, 4, 6, 6)))
+    assert x.grad is None and w.grad is not None
+    np.testing.assert_allclose(b.grad, np.full(4, 72.0))  # each bias feeds 2*6*6 outputs
+
+
+def test_float32_stays_float32():
+    x, w, b = (
+        Tensor(a.astype(np.float32), requires_grad=True) for a in conv_inputs(2, 3, 6, 6, 4, 3)
+    )
+    y = F.conv2d(x, w, b, stride=2, padding=1)
+    y.backward(np.ones(y.shape, dtype=np.float32))
+    assert y.dtype == x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("fn", [F.conv2d, F.conv2d_naive], ids=["conv2d", "conv2d_naive"])
+@pytest.mark.parametrize(
+    "x_shape, w_shape, kwargs, message",
+    [
+        ((3, 32, 32), (16, 3, 3, 3), {}, r"expected input \(N, C, H, W\), got shape \(3, 32, 32\)"),
+        ((1, 4, 8, 8), (16, 3, 3, 3), {}, r"input has 4 channels, weight expects 3 \(weight shape \(16, 3, 3, 3\)\)"),
+        ((1, 3, 2, 2), (16, 3, 3, 3), {}, r"input 2x2 with padding 0 is smaller than the 3x3 kernel"),
+        ((1, 3, 8, 8), (16, 3, 3), {}, r"expected weight \(O, C, kh, kw\), got shape \(16, 3, 3\)"),
+        ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": 0}, r"stride must be an int >= 1"),
+        ((1, 3, 8, 8), (16, 3, 3, 3), {"padding": -1}, r"padding must be an int >= 0"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_explained(fn, x_shape, w_shape, kwargs, message):
+    with pytest.raises(OpError, match=fn.__name__ + ": " + message):
+        fn(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), **kwargs)
+
+
+def test_bad_bias_and_mixed_dtypes_are_explained():
+    x, w = np.zeros((1, 3, 8, 8), np.float32), np.zeros((16, 3, 3, 3), np.float32)
+    with pytest.raises(OpError, match=r"conv2d: expected bias of shape \(16,\), got \(3,\)"):
+        F.conv2d(x, w, np.zeros(3, np.float32))
+    with pytest.raises(
+        OpError, match=r"conv2d: input, weight and bias must share a dtype, got float32, float64"
+    ):
+        F.conv2d(x, w.astype(np.float64))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_thread_pool_works_in_a_forked_child():
+    # a data loader may fork after a convolution started the pool; the child needs a new one
+    import multiprocessing
+
+    x, w, _ = (a.astype(np.float32) for a in conv_inputs(40, 3, 8, 8, 4, 3))
+    before = conv_module.get_num_threads()
+    conv_module.set_num_threads(2)
+    try:
+        expected = F.conv2d(x, w).data
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=lambda: queue.put(F.conv2d(x, w).data))
+        child.start()
+        result = queue.get(timeout=60)
+        child.join(timeout=60)
+    finally:
+        conv_module.set_num_threads(before)
+    np.testing.assert_array_equal(result, expected)
