@@ -1,0 +1,35 @@
+"""``learnres bench --suite ops`` runs and prints a row per benchmarked op (no timing claims)."""
+
+from __future__ import annotations
+
+import pytest
+
+from learnres.bench.ops import Row, cases
+from learnres.cli import main
+
+
+def test_quick_ops_bench_prints_every_row(capsys):
+    assert main(["bench", "--suite", "ops", "--quick", "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    names = [case.name for case in cases()]
+    assert len(names) == 8  # six ResNet-20 convolutions, batch norm, ReLU
+    for name in names:
+        assert any(line.startswith(name + " ") for line in out.splitlines()), (
+            f"no row for {name}:\n{out}"
+        )
+    assert "threads: learnres convolutions" in out and "rows within 2.5x torch" in out
+
+
+def test_row_status():
+    assert Row("a", 2.0, 1.0).status == "ok"
+    assert Row("a", 3.0, 1.0).status == "MISS"
+    assert Row("a", 3.0, None).ratio is None and Row("a", 3.0, None).status == ""
+
+
+@pytest.mark.parametrize("suite", ["step"])
+def test_missing_suite_is_reported(suite, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "learnres.bench.step", None)  # as if the file were missing
+    assert main(["bench", "--suite", suite, "--quick"]) == 2
+    assert "not available" in capsys.readouterr().out
