@@ -1,0 +1,177 @@
+"""Exercise 3: Batch normalization.
+
+Batch normalization (Ioffe & Szegedy, 2015) normalises each channel with the statistics
+of the batch; the paper puts it after every convolution and before the ReLU (Sec. 3.4).
+The op is one Function: the layer (learnres.nn.BatchNorm2d) owns gamma, beta and the
+running statistics and passes them in. The semantics are PyTorch's: in training mode the
+running statistics move toward the batch's, in evaluation mode they replace them.
+
+What you write (each stub raises NotImplementedError until you do):
+
+    3.1  BatchNorm.forward          normalise x in training and in evaluation mode
+    3.2  BatchNorm._update_running  move the running statistics toward the batch's, in place
+    3.3  BatchNorm.backward         the gradients, in training and in evaluation mode
+
+Check your work: ``pytest exercises/test_ex3_batchnorm.py`` (or ``pytest exercises/`` for
+all exercises) prints a score table; each failure says which value is wrong and why.
+
+This file is generated from learnres's own code (``python -m learnres.grading.exercises``):
+the code around the stubs is the reference implementation, which you may read and use.
+"""
+
+# ruff: noqa: F401
+# (the imports of the solution: some stay unused until the stubs are written)
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from learnres.autograd.function import Function, OpError
+from learnres.backend import get_array_module
+from learnres.functions.conv import for_chunks, get_num_threads
+
+__all__ = ["BatchNorm", "batch_norm"]
+
+
+def _channel_sum(a, b=None):
+    """Sum over N and L of an (N, C, L) array, or of a * b, without temporaries -> (C,)."""
+    xp = get_array_module(a)
+    return xp.einsum("ncl->c", a) if b is None else xp.einsum("ncl,ncl->c", a, b)
+
+
+def _per_channel(v):
+    """(C,) -> (1, C, 1), to broadcast against (N, C, L)."""
+    return v.reshape(1, -1, 1)
+
+
+def _as_array(a):
+    """A plain array, or None: a Tensor (a layer's buffer) gives its ``.data``."""
+    from learnres.autograd.tensor import Tensor
+
+    return a.data if isinstance(a, Tensor) else a
+
+
+class BatchNorm(Function):
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta per channel; x (N, C, H, W) or (N, C)."""
+
+    def __init__(self, running_mean, running_var, training, momentum, eps, has_weight, has_bias):
+        self.running_mean, self.running_var = _as_array(running_mean), _as_array(running_var)
+        self.training, self.momentum, self.eps = training, momentum, float(eps)
+        self.has_weight, self.has_bias = has_weight, has_bias
+
+    def forward(self, x, *affine):
+        """Exercise 3.1: normalise x in training and in evaluation mode.
+
+        Arguments: x (N, C, H, W) or (N, C); ``affine`` holds gamma then beta, each (C,),
+        when ``self.has_weight`` / ``self.has_bias`` (either may be absent).
+        Returns: y, shaped like x.
+
+        Per channel, over the m = N*H*W values of the batch, in training mode:
+            mu = mean(x),  var = mean((x - mu)^2)  (biased),  sigma = sqrt(var + eps)
+            x_hat = (x - mu) / sigma,  y = gamma * x_hat + beta
+        and the running statistics move: ``self._update_running(mu, var, m)``.
+        In evaluation mode (``self.training`` False) mu and var are
+        ``self.running_mean`` and ``self.running_var``, and nothing is updated.
+        Save on self what backward needs (x_hat, 1 / sigma, gamma, x's shape).
+        Hints: view x as (N, C, L) with ``x.reshape(N, C, -1)`` (L = H*W, or 1 for
+        (N, C)); ``_channel_sum`` sums it over N and L, and ``_per_channel`` turns a (C,)
+        vector into (1, C, 1) to broadcast. ``_check_batch_norm`` gives clear errors
+        and returns C.
+        """
+        raise NotImplementedError(
+            "Exercise 3.1: BatchNorm.forward (normalise x in training and in evaluation mode)"
+        )
+
+    def backward(self, gy):
+        """Exercise 3.3: the gradients, in training and in evaluation mode.
+
+        Returns: (dL/dx, dL/dgamma, dL/dbeta), without dL/dgamma or dL/dbeta when the
+        op had no gamma or beta; dL/dx is shaped like x, the others (C,).
+
+        With g = dL/dy, and sums and means per channel over (N, H, W):
+            dL/dbeta = sum(g),   dL/dgamma = sum(g * x_hat)
+            training:    dL/dx = (gamma / sigma) * (g - mean(g) - x_hat * mean(g * x_hat))
+            evaluation:  dL/dx = (gamma / sigma) * g     (mu and sigma are constants)
+        In training mode mu and sigma depend on every x of the channel: the two mean
+        terms are those paths (d x_hat_i / d x_j = (delta_ij - 1/m - x_hat_i x_hat_j / m)
+        / sigma). Check with a random gy: with gy = 1, dL/dx is 0 whatever you write.
+        """
+        raise NotImplementedError(
+            "Exercise 3.3: BatchNorm.backward (the gradients, in training and in evaluation mode)"
+        )
+
+    def _update_running(self, mean, var, m):
+        """Exercise 3.2: move the running statistics toward the batch's, in place.
+
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1)
+        The running variance takes the UNBIASED batch variance: m / (m - 1) times the
+        biased one used to normalise (as PyTorch). Change the arrays in place (``*=``,
+        ``+=``): they are the layer's buffers, and a new array would leave the layer's
+        unchanged. Either may be None (then skip it). Raise OpError when m < 2.
+        """
+        raise NotImplementedError(
+            "Exercise 3.2: BatchNorm._update_running (move the running statistics toward the "
+            "batch's, in place)"
+        )
+
+
+def _check_batch_norm(x, running_mean, running_var, affine, training) -> int:
+    if x.ndim not in (2, 4):
+        raise OpError(f"batch_norm: expected input (N, C, H, W) or (N, C), got shape {x.shape}")
+    C = x.shape[1]
+    for name, a in [("running_mean", running_mean), ("running_var", running_var)] + [
+        ("weight/bias", a) for a in affine
+    ]:
+        if a is not None and a.shape != (C,):
+            raise OpError(
+                f"batch_norm: input has {C} channels (shape {x.shape}) "
+                f"but {name} has shape {a.shape}"
+            )
+    if not training and (running_mean is None or running_var is None):
+        raise OpError(
+            "batch_norm: running_mean and running_var must be given "
+            "in evaluation mode (training=False)"
+        )
+    return C
+
+
+def batch_norm(
+    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+):
+    """Batch normalization with torch.nn.functional.batch_norm's arguments and semantics.
+
+    Arguments:
+        x: (N, C, H, W) or (N, C).
+        running_mean, running_var: plain arrays (C,) or None; in training mode they are
+            updated in place: running = (1 - momentum) * running + momentum * batch_stat
+            (unbiased variance for running_var).
+        weight, bias: gamma and beta (C,), or None for 1 and 0.
+        training: normalise with the batch statistics (True) or the running ones (False).
+        momentum: a float; torch's cumulative average (``momentum=None``) needs a batch
+            counter, which only a layer keeps: pass ``momentum=1 / num_batches_tracked``.
+        eps: added to the variance for numerical safety.
+
+    Returns:
+        y, shaped like x: gamma * (x - mu) / sqrt(var + eps) + beta.
+    """
+    if momentum is None:
+        raise OpError(
+            "batch_norm: momentum=None (a cumulative average) needs the number of batches seen, "
+            "which a layer keeps; call batch_norm with momentum=1 / num_batches_tracked instead"
+        )
+    if not isinstance(momentum, numbers.Real) or not math.isfinite(momentum):
+        raise OpError(f"batch_norm: momentum must be a float, got {momentum!r}")
+    if bias is not None and weight is None:  # gamma = 1, as a constant
+        weight = get_array_module(_as_array(bias)).ones_like(_as_array(bias))
+    f = BatchNorm(
+        running_mean,
+        running_var,
+        training,
+        float(momentum),
+        eps,
+        weight is not None,
+        bias is not None,
+    )
+    return f(x, *(a for a in (weight, bias) if a is not None))

@@ -1,0 +1,226 @@
+"""Grader of exercise 6 (SGD and the paper's schedule): your optimiser against
+torch.optim.SGD step by step (float64), and the schedule against the paper's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch  # imported at collection, so no test's timeout pays for it
+
+from learnres.grading.checks import check_close, fail, rand
+from learnres.nn import Parameter
+
+EXERCISE = "6. SGD and the schedule"
+MODULE = "ex6_sgd"
+STEPS = 4
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(6)
+
+
+def _torch_steps(p0, grads, **hyper):
+    t = torch.nn.Parameter(torch.from_numpy(p0.copy()))
+    opt = torch.optim.SGD([t], **hyper)
+    out = []
+    for g in grads:
+        t.grad = torch.from_numpy(g.copy())
+        opt.step()
+        out.append(t.detach().numpy().copy())
+    return out
+
+
+def _simulate(
+    p0, grads, lr, momentum=0.0, weight_decay=0.0, dampening=0.0, nesterov=False, bug=None
+):
+    """NumPy SGD, optionally with a known bug, for naming a wrong answer."""
+    p, buf, out = p0.copy(), None, []
+    for g in grads:
+        d_p = g + weight_decay * p if bug != "decay-after-momentum" else g
+        if bug == "decay-subtracted":
+            d_p = g - weight_decay * p
+        if momentum:
+            if buf is None:
+                buf = np.zeros_like(d_p) if bug == "buffer-from-zero" else d_p.copy()
+                if bug == "buffer-from-zero":
+                    buf = momentum * buf + (1 - dampening) * d_p
+            else:
+                buf = momentum * buf + (1 - dampening) * d_p
+            d_p = d_p + momentum * buf if nesterov else buf
+        if bug == "decay-after-momentum":
+            d_p = d_p + weight_decay * p
+        if bug == "lr-missing":
+            p = p - d_p
+        else:
+            p = p - lr * d_p
+        out.append(p.copy())
+    return out
+
+
+BUGS = {
+    "decay-after-momentum": "the update with weight decay added AFTER the momentum buffer "
+    "(momentum applied before weight decay): add weight_decay * p to the gradient first, "
+    "then update the buffer with that sum",
+    "decay-subtracted": "the update with weight decay subtracted (grad - weight_decay * p): "
+    "the L2 penalty's gradient is + weight_decay * p",
+    "buffer-from-zero": "the update with the momentum buffer starting at zero and damped: "
+    "on the first step the buffer is d_p itself",
+}
+
+
+def _check_sgd(exercise, rng, shape=(3, 4), **hyper):
+    p0 = rand(rng, *shape)
+    grads = [rand(rng, *shape) for _ in range(STEPS)]
+    expected = _torch_steps(p0, grads, **hyper)
+    p = Parameter(p0.copy())
+    opt = exercise.SGD([p], **hyper)
+    setting = ", ".join(f"{k}={v}" for k, v in hyper.items())
+    for k, g in enumerate(grads):
+        p.grad = g.copy()
+        opt.step()
+        wrong = _simulate_wrong(p0, grads, k, hyper)
+        check_close(
+            f"SGD({setting}): the parameter after step {k + 1}",
+            p.data,
+            expected[k],
+            diagnoses=wrong,
+            hint="follow the order of torch.optim.SGD: weight decay, "
+            "momentum buffer (a copy of d_p on the first step), nesterov, then p -= lr * d_p",
+        )
+
+
+def _simulate_wrong(p0, grads, k, hyper):
+    out = []
+    for bug, label in BUGS.items():
+        out.append((label, _simulate(p0, grads[: k + 1], bug=bug, **hyper)[k]))
+    return out
+
+
+# ---- 6.1 SGD._update ----------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+@pytest.mark.timeout(20)
+def test_sgd_plain(exercise, rng):
+    _check_sgd(exercise, rng, lr=0.1)
+
+
+@pytest.mark.points(1)
+@pytest.mark.timeout(20)
+def test_sgd_weight_decay(exercise, rng):
+    _check_sgd(exercise, rng, lr=0.1, weight_decay=0.05)
+
+
+@pytest.mark.points(2)
+@pytest.mark.timeout(20)
+def test_sgd_momentum(exercise, rng):
+    _check_sgd(exercise, rng, lr=0.1, momentum=0.9)
+
+
+@pytest.mark.points(2)
+@pytest.mark.timeout(20)
+def test_sgd_momentum_and_weight_decay(exercise, rng):
+    """The paper's optimiser (with a larger weight decay than its 1e-4, to see it in 4 steps)."""
+    _check_sgd(exercise, rng, lr=0.1, momentum=0.9, weight_decay=0.05)
+
+
+@pytest.mark.points(1)
+@pytest.mark.timeout(20)
+def test_sgd_nesterov_and_dampening(exercise, rng):
+    _check_sgd(exercise, rng, lr=0.1, momentum=0.9, nesterov=True)
+    _check_sgd(exercise, rng, lr=0.1, momentum=0.9, dampening=0.3)
+
+
+@pytest.mark.points(1)
+@pytest.mark.timeout(20)
+def test_sgd_in_place(exercise, rng):
+    """p.data is updated in place, p.grad is left alone, and the buffer is not p.grad."""
+    for hyper in (
+        {"lr": 0.1, "momentum": 0.9},
+        {"lr": 0.1, "weight_decay": 0.05},
+        {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.05},
+    ):
+        p = Parameter(rand(rng, 3, 4))
+        data, grad = p.data, rand(rng, 3, 4)
+        original = grad.copy()
+        p.grad = grad
+        opt = exercise.SGD([p], **hyper)
+        for _ in range(2):  # the same gradient array twice, as a model with frozen grads
+            opt.step()
+        setting = ", ".join(f"{k}={v}" for k, v in hyper.items())
+        if p.data is not data:
+            fail(
+                f"SGD({setting}).step() replaced p.data with a new array: update it in place "
+                "(p.data -= lr * d_p), so that anything sharing the array sees the new values"
+            )
+        if p.grad is not grad or not np.array_equal(grad, original):
+            fail(
+                f"SGD({setting}).step() changed p.grad: leave the gradient as backward wrote "
+                "it. d_p = p.grad is the same array, so d_p += ... or buf *= ... (with buf = "
+                "d_p, not d_p.copy()) writes into p.grad; use d_p = d_p + ... and a copy for "
+                "the momentum buffer"
+            )
+
+
+# ---- 6.2 and 6.3 the schedule ------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+@pytest.mark.timeout(20)
+def test_scaled_milestones(exercise):
+    for iterations, expected in [
+        (64000, (32000, 48000)),
+        (2000, (1000, 1500)),
+        (10, (5, 8)),
+        (100, (50, 75)),
+    ]:
+        got = exercise.scaled_milestones(iterations)
+        if tuple(got) != expected:
+            fail(
+                f"scaled_milestones({iterations}) returned {got!r}, expected {expected}: "
+                "round(iterations * m / 64000) for m in (32000, 48000)"
+            )
+
+
+def _check_schedule(schedule, cases, what):
+    for iteration, expected in cases:
+        got = schedule.lr(iteration)
+        if not np.isclose(got, expected, rtol=1e-12, atol=0):
+            passed = (
+                ""
+                if iteration not in schedule.milestones
+                else (
+                    f" Iteration {iteration} is a milestone: the rate changes AT a milestone "
+                    "(count the milestones <= iteration)."
+                )
+            )
+            fail(
+                f"{what}.lr({iteration}) returned {got!r}, expected {expected!r}: "
+                f"base_lr * gamma ** (number of milestones <= iteration).{passed}"
+            )
+
+
+@pytest.mark.points(2)
+@pytest.mark.timeout(20)
+def test_step_schedule_paper(exercise):
+    schedule = exercise.StepSchedule()
+    cases = [
+        (0, 0.1),
+        (1, 0.1),
+        (31999, 0.1),
+        (32000, 0.01),
+        (40000, 0.01),
+        (47999, 0.01),
+        (48000, 0.001),
+        (63999, 0.001),
+    ]
+    _check_schedule(schedule, cases, "StepSchedule() (the paper's: 0.1, / 10 at 32k and 48k)")
+
+
+@pytest.mark.points(1)
+@pytest.mark.timeout(20)
+def test_step_schedule_custom(exercise):
+    schedule = exercise.StepSchedule(base_lr=1.0, milestones=(3, 7), gamma=0.5)
+    cases = [(0, 1.0), (2, 1.0), (3, 0.5), (6, 0.5), (7, 0.25), (100, 0.25)]
+    _check_schedule(schedule, cases, "StepSchedule(base_lr=1.0, milestones=(3, 7), gamma=0.5)")

@@ -1,0 +1,625 @@
+"""The graded exercises: what each one copies from learnres and what the student writes.
+
+Each ``Exercise`` names the reference code it is made of (``Unit``: a function or class of
+learnres) and the parts a student writes (``Part``: a function or method whose body becomes
+a stub), with the shapes, formulas and hints that go into the stub's docstring. The files in
+``exercises/`` are generated from this spec, the graders ``exercises/test_*.py`` are written
+by hand, and ``pytest exercises/ --reference`` grades the same files with the bodies left in.
+
+    python -m learnres.grading.exercises              # write the stubs into ./exercises
+    python -m learnres.grading.exercises --check      # exit 1 if ./exercises is out of date
+    python -m learnres.grading.exercises --solutions DIR   # write the solved files (instructors)
+
+``tests/grading/test_exercises.py`` fails when ``exercises/`` differs from what this
+generates, so a change to learnres's reference code shows up in the stubs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from learnres.grading.generate import Exercise, Part, Unit, load_module, render, stub_message
+
+__all__ = [
+    "EXERCISES",
+    "check_exercises",
+    "exercise",
+    "main",
+    "solution_module",
+    "solution_source",
+    "stub_message",
+    "stub_source",
+    "write_exercises",
+]
+
+_AUTOGRAD = Exercise(
+    number=1,
+    slug="ex1_autograd",
+    title="Autograd",
+    intro="""
+    A define-by-run engine records, for every result, the Function that made it. Backward
+    walks that graph from the loss to the leaves and calls each Function's ``backward(gy)``,
+    which turns gy = dL/d(output) into dL/d(input) for each input. Here you write four of
+    those backward methods (their forward is given) and the order of the walk.
+
+    Conventions: forward and backward take and return plain NumPy arrays; backward returns
+    a tuple with one gradient per input, each shaped exactly like its input.
+    """,
+    units=(
+        Unit("learnres.functions.elementwise", "sum_to"),
+        Unit("learnres.functions.elementwise", "Mul"),
+        Unit("learnres.functions.matmul", "MatMul"),
+        Unit("learnres.functions.elementwise", "ReLU"),
+        Unit("learnres.autograd.graph", "topological_order"),
+    ),
+    parts=(
+        Part(
+            "1.1",
+            "sum_to",
+            "the broadcasting sum: a gradient back to its input's shape",
+            """
+            Shapes: g has the broadcast shape, e.g. (2, 3, 4); ``shape`` is the shape an input
+            had before it was broadcast, e.g. (3, 1) or (4,). The result has exactly ``shape``.
+
+            Two kinds of axes are summed over:
+            * the leading axes broadcasting added in front (g.ndim - len(shape) of them);
+            * the axes where ``shape`` has 1 but g does not (the input was stretched along
+              them): sum them with keepdims=True, so they stay as axes of size 1.
+            Example: g (2, 3, 4) to shape (3, 1) sums axis 0 (added) and axis 2 (stretched).
+            Return g itself when the shapes already agree.
+            """,
+        ),
+        Part(
+            "1.2",
+            "Mul.backward",
+            "the gradients of y = a * b",
+            """
+            Arguments: gy = dL/dy, shaped like y (the broadcast shape of a and b).
+            Returns: (dL/da, dL/db), shaped like ``self.a`` and like ``self.b``.
+
+            Formula: dL/da = gy * b and dL/db = gy * a (elementwise).
+            Hints: if a was broadcast (a (4,) times b (3, 4)), gy * b has shape (3, 4):
+            ``sum_to(gy * self.b, self.a.shape)`` sums it back to (4,).
+            ``self.needs_input_grad[i]`` says whether input i needs its gradient; return
+            None in its place when it does not.
+            """,
+        ),
+        Part(
+            "1.3",
+            "MatMul.backward",
+            "the gradients of y = a @ b",
+            """
+            Shapes: a (..., n, k), b (..., k, m), gy = dL/dy (..., n, m).
+            Returns: (dL/da, dL/db), shaped like a (..., n, k) and like b (..., k, m).
+
+            Formula: dL/da = gy @ b^T and dL/db = a^T @ gy, where ^T swaps the last two
+            axes (``x.swapaxes(-1, -2)``). Check with shapes: (n, m) @ (m, k) is (n, k).
+            Hint: with batch axes an operand may have been broadcast (b (k, m) against
+            a (5, n, k)): ``sum_to`` each result to its input's shape, as in Mul.
+            """,
+        ),
+        Part(
+            "1.4",
+            "ReLU.backward",
+            "the gradient of y = max(x, 0)",
+            """
+            Shapes: gy and the gradient are shaped like x.
+            Formula: dL/dx = gy * [x > 0]: the gradient passes where the input was positive
+            and is 0 elsewhere (at x = 0 too, as in PyTorch).
+            Hint: forward saved ``self.y = max(x, 0)``, and ``self.y > 0`` is the mask
+            ``x > 0``. Return a tuple with one array: ``(gx,)``.
+            """,
+        ),
+        Part(
+            "1.5",
+            "topological_order",
+            "the order in which backward visits the graph",
+            """
+            The graph: ``tensor.creator`` is the Function that made a tensor (None for a
+            leaf) and ``tensor.creator.inputs`` the tensors it was applied to. Leave out
+            inputs with ``requires_grad=False``; list each tensor once, however many ops use
+            it. Backward needs every contribution to a tensor's gradient (one from each op
+            that used it) before it passes that gradient on to the tensor's inputs.
+            Hints: no recursion (a chain of 5,000 ops must work, and Python stops at about
+            1,000 nested calls); remember visited tensors by ``id(tensor)``. A stack of
+            (tensor, inputs_done) pairs gives a post-order (a tensor after its inputs), and
+            reversing it puts each tensor before its inputs.
+            """,
+        ),
+    ),
+)
+
+_CONV = Exercise(
+    number=2,
+    slug="ex2_conv",
+    title="Convolution by im2col",
+    intro="""
+    A convolution is a matrix product in disguise: im2col lays every kh x kw window of the
+    (padded) input out as a column, and ``w.reshape(O, C*kh*kw) @ cols`` is the output.
+    Backward reuses the trick: dL/dw is ``gy @ cols^T``, and dL/dx puts ``w^T @ gy`` back
+    where each column came from (col2im), which for stride 1 is itself a convolution of gy
+    with the flipped kernel. You write the five steps; the class ``Conv2d`` below puts them
+    together (with a thread pool on the CPU) and is given.
+
+    Layout: NCHW; x (N, C, H, W), w (O, C, kh, kw), y (N, O, Ho, Wo) with
+    Ho = (H + 2*padding - kh) // stride + 1, and
+    y[n, o, i, j] = b[o] + sum over c, u, v of w[o, c, u, v] * x_pad[n, c, s*i + u, s*j + v].
+    """,
+    units=(
+        Unit("learnres.functions.conv", "_pad"),
+        Unit("learnres.functions.conv", "_im2col"),
+        Unit("learnres.functions.conv", "_conv_chunk"),
+        Unit("learnres.functions.conv", "_grad_weight"),
+        Unit("learnres.functions.conv", "_grad_input_transposed"),
+        Unit("learnres.functions.conv", "_grad_input_col2im"),
+        Unit("learnres.functions.conv", "Conv2d"),
+        Unit("learnres.functions.conv", "conv2d"),
+    ),
+    parts=(
+        Part(
+            "2.1",
+            "_im2col",
+            "the windows of the input as columns",
+            """
+            Shapes: x_pad (N, C, Hp, Wp), already padded; a kh x kw kernel; strides sh, sw.
+            Returns: cols (N, C*kh*kw, Ho*Wo), Ho = (Hp - kh) // sh + 1 (likewise Wo), with
+                cols[n, (c, u, v), (i, j)] = x_pad[n, c, sh*i + u, sw*j + v]
+            where (c, u, v) and (i, j) are flattened in C order (c slowest): the layout of
+            torch.nn.functional.unfold, and the one ``w.reshape(O, C*kh*kw)`` expects.
+            Hints: a loop over the kh*kw offsets (u, v) is fine: each offset takes the
+            strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh, v : ... : sw], an
+            (N, C, Ho, Wo) array. Without loops: a view made with
+            ``xp.lib.stride_tricks.as_strided``, then one copy.
+            """,
+        ),
+        Part(
+            "2.2",
+            "_conv_chunk",
+            "images through pad, im2col and one matrix product",
+            """
+            Shapes: x (n, C, H, W); w2 the weight as (O, C*kh*kw); stride and padding are
+            (h, w) pairs. Returns (n, O, Ho*Wo): y without the bias.
+            Formula: y_n = w2 @ cols_n for every image n: (O, C*kh*kw) @ (C*kh*kw, Ho*Wo).
+            Hints: ``_pad`` then ``_im2col``; ``xp.matmul`` broadcasts w2 over the batch
+            axis of cols. When ``out`` is given, write the result into it
+            (``xp.matmul(a, b, out=out)``) and return it.
+            """,
+        ),
+        Part(
+            "2.3",
+            "_grad_weight",
+            "dL/dw, the gradient of the weight",
+            """
+            Shapes: x (n, C, H, W), g = dL/dy (n, O, Ho, Wo); returns dL/dw as
+            (O, C*kh*kw) (Conv2d.backward reshapes it to (O, C, kh, kw)).
+            Formula: y_n = w2 @ cols_n, so dL/dw2 = sum over n of g_n @ cols_n^T, with g_n
+            viewed as (O, Ho*Wo) and cols_n (C*kh*kw, Ho*Wo) the im2col of the padded x_n.
+            """,
+        ),
+        Part(
+            "2.4",
+            "_grad_input_transposed",
+            "dL/dx for stride 1, a convolution with the flipped kernel",
+            """
+            Shapes: g = dL/dy (n, O, Ho, Wo), w (O, C, kh, kw), x_shape = (C, H, W). Write
+            dL/dx into ``out`` (n, C, H, W), a C-ordered array (Conv2d.backward passes its
+            slice of the whole gradient): ``out[...] = ...``, or a matmul into the view
+            ``out.reshape(n, C, H*W)``. The stride is 1 here.
+            Each x[c, h, w] meets w[o, c, u, v] in the output at (h + p - u, w + p - v), so
+            dL/dx is a stride-1 convolution of g, zero-padded by kh - 1 - p (and
+            kw - 1 - p), with the kernel flipped in both spatial axes and its channels
+            swapped: ``w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``, (C, O, kh, kw).
+            Hints: reuse ``_pad`` and ``_im2col``, then one matrix product, as in forward.
+            (When the padding exceeds kernel - 1 the border outputs never saw x: crop g.)
+            """,
+        ),
+        Part(
+            "2.5",
+            "_grad_input_col2im",
+            "dL/dx for any stride, by col2im",
+            """
+            Shapes: as in 2.4, with strides (sh, sw); returns dL/dx (n, C, H, W).
+            The columns' gradient is dL/dcols_n = w2^T @ g_n, (C*kh*kw, O) @ (O, Ho*Wo).
+            Entry (c, u, v), (i, j) of it came from x_pad[n, c, sh*i + u, sw*j + v]: add it
+            back there (col2im, the reverse of im2col: a pixel in several windows collects
+            several contributions, so +=), then cut the padding off.
+            Hint: loop over the offsets (u, v) and add the (n, C, Ho, Wo) slab of the
+            column gradient into the strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh,
+            v : ... : sw]. Rows that no window reached get 0.
+            """,
+        ),
+    ),
+)
+
+_BATCHNORM = Exercise(
+    number=3,
+    slug="ex3_batchnorm",
+    title="Batch normalization",
+    intro="""
+    Batch normalization (Ioffe & Szegedy, 2015) normalises each channel with the statistics
+    of the batch; the paper puts it after every convolution and before the ReLU (Sec. 3.4).
+    The op is one Function: the layer (learnres.nn.BatchNorm2d) owns gamma, beta and the
+    running statistics and passes them in. The semantics are PyTorch's: in training mode the
+    running statistics move toward the batch's, in evaluation mode they replace them.
+    """,
+    units=(
+        Unit("learnres.functions.batchnorm", "_channel_sum"),
+        Unit("learnres.functions.batchnorm", "_per_channel"),
+        Unit("learnres.functions.batchnorm", "_as_array"),
+        Unit("learnres.functions.batchnorm", "BatchNorm"),
+        Unit("learnres.functions.batchnorm", "_check_batch_norm"),
+        Unit("learnres.functions.batchnorm", "batch_norm"),
+    ),
+    parts=(
+        Part(
+            "3.1",
+            "BatchNorm.forward",
+            "normalise x in training and in evaluation mode",
+            """
+            Arguments: x (N, C, H, W) or (N, C); ``affine`` holds gamma then beta, each (C,),
+            when ``self.has_weight`` / ``self.has_bias`` (either may be absent).
+            Returns: y, shaped like x.
+
+            Per channel, over the m = N*H*W values of the batch, in training mode:
+                mu = mean(x),  var = mean((x - mu)^2)  (biased),  sigma = sqrt(var + eps)
+                x_hat = (x - mu) / sigma,  y = gamma * x_hat + beta
+            and the running statistics move: ``self._update_running(mu, var, m)``.
+            In evaluation mode (``self.training`` False) mu and var are
+            ``self.running_mean`` and ``self.running_var``, and nothing is updated.
+            Save on self what backward needs (x_hat, 1 / sigma, gamma, x's shape).
+            Hints: view x as (N, C, L) with ``x.reshape(N, C, -1)`` (L = H*W, or 1 for
+            (N, C)); ``_channel_sum`` sums it over N and L, and ``_per_channel`` turns a (C,)
+            vector into (1, C, 1) to broadcast. ``_check_batch_norm`` gives clear errors
+            and returns C.
+            """,
+        ),
+        Part(
+            "3.2",
+            "BatchNorm._update_running",
+            "move the running statistics toward the batch's, in place",
+            """
+            running_mean = (1 - momentum) * running_mean + momentum * mean
+            running_var = (1 - momentum) * running_var + momentum * var * m / (m - 1)
+            The running variance takes the UNBIASED batch variance: m / (m - 1) times the
+            biased one used to normalise (as PyTorch). Change the arrays in place (``*=``,
+            ``+=``): they are the layer's buffers, and a new array would leave the layer's
+            unchanged. Either may be None (then skip it). Raise OpError when m < 2.
+            """,
+        ),
+        Part(
+            "3.3",
+            "BatchNorm.backward",
+            "the gradients, in training and in evaluation mode",
+            """
+            Returns: (dL/dx, dL/dgamma, dL/dbeta), without dL/dgamma or dL/dbeta when the
+            op had no gamma or beta; dL/dx is shaped like x, the others (C,).
+
+            With g = dL/dy, and sums and means per channel over (N, H, W):
+                dL/dbeta = sum(g),   dL/dgamma = sum(g * x_hat)
+                training:    dL/dx = (gamma / sigma) * (g - mean(g) - x_hat * mean(g * x_hat))
+                evaluation:  dL/dx = (gamma / sigma) * g     (mu and sigma are constants)
+            In training mode mu and sigma depend on every x of the channel: the two mean
+            terms are those paths (d x_hat_i / d x_j = (delta_ij - 1/m - x_hat_i x_hat_j / m)
+            / sigma). Check with a random gy: with gy = 1, dL/dx is 0 whatever you write.
+            """,
+        ),
+    ),
+)
+
+_RESIDUAL = Exercise(
+    number=4,
+    slug="ex4_residual",
+    title="The residual basic block",
+    intro="""
+    A residual block computes y = relu(F(x) + shortcut(x)) (Eq. 1 and Fig. 2 of the paper):
+    the stacked layers learn the residual F(x) = H(x) - x. Where the block keeps the shape
+    the shortcut is the identity; where it halves H and W and widens the channels, the
+    paper compares (Sec. 3.3, Table 3) option A, a parameter-free identity (subsample and
+    pad with zero channels), option B, a projection W_s x where the shape changes, and
+    option C, a projection everywhere. The layers (Conv2d, BatchNorm2d, ...) are
+    learnres's own.
+    """,
+    units=(
+        Unit("learnres.nn.blocks", "BASIC_EXPANSION"),
+        Unit("learnres.nn.blocks", "SHORTCUT_OPTIONS"),
+        Unit("learnres.nn.blocks", "subsample_and_zero_pad"),
+        Unit("learnres.nn.blocks", "ZeroPadShortcut"),
+        Unit("learnres.nn.blocks", "projection_shortcut"),
+        Unit("learnres.nn.blocks", "make_shortcut"),
+        Unit("learnres.nn.blocks", "_conv3x3"),
+        Unit("learnres.nn.blocks", "_conv1x1"),
+        Unit("learnres.nn.blocks", "BasicBlock"),
+    ),
+    parts=(
+        Part(
+            "4.1",
+            "subsample_and_zero_pad",
+            "option A, the identity made to fit",
+            """
+            Use learnres's differentiable ops (imported above), so the gradient flows back:
+            ``getitem(x, index)`` with a tuple of slices for the subsampling, and
+            ``pad(x, widths)`` with one (before, after) pair per axis for the zero channels.
+            Raise OpError when out_channels is smaller than C.
+            """,
+        ),
+        Part(
+            "4.2",
+            "projection_shortcut",
+            "options B and C, the projection W_s x",
+            """
+            A 1x1 Conv2d from in_planes to out_planes with the block's stride and no bias,
+            then BatchNorm2d(out_planes), in a Sequential (so its parameters are named
+            shortcut.0.weight, shortcut.1.weight, ... inside a block).
+            """,
+        ),
+        Part(
+            "4.3",
+            "make_shortcut",
+            "which shortcut a block gets",
+            """
+            The shape is kept when stride == 1 and in_planes == out_planes. Then "A" and "B"
+            give Identity(); otherwise "A" gives ZeroPadShortcut(in_planes, out_planes,
+            stride) and "B" projection_shortcut(in_planes, out_planes, stride). "C" always
+            projects. Any other option: ValueError naming the three.
+            """,
+        ),
+        Part(
+            "4.4",
+            "BasicBlock.__init__",
+            "the block's layers, in forward order",
+            """
+            Call ``super().__init__()`` first, then assign the layers in the order forward
+            uses them (their names are the state-dict keys, as in torchvision):
+                conv1  3x3, in_planes -> planes, stride ``stride``, padding 1, no bias
+                bn1    BatchNorm2d(planes)
+                conv2  3x3, planes -> planes * expansion, stride 1, padding 1, no bias
+                bn2    BatchNorm2d(planes * expansion)
+                shortcut  make_shortcut(shortcut, in_planes, planes * expansion, stride)
+            ``_conv3x3`` makes those convolutions (no bias: BN follows). With
+            zero_init_residual, set bn2's weight to 0 (``init.zeros_``).
+            """,
+        ),
+        Part(
+            "4.5",
+            "BasicBlock.forward",
+            "Fig. 2, relu(F(x) + shortcut(x))",
+            """
+            x (N, in_planes, H, W) -> (N, planes, H / stride, W / stride):
+                out = relu(bn1(conv1(x)));  out = bn2(conv2(out));  relu(out + shortcut(x))
+            The shortcut takes the block's input x, and the addition comes BEFORE the last
+            ReLU (Fig. 2).
+            """,
+        ),
+    ),
+)
+
+_BOTTLENECK = Exercise(
+    number=5,
+    slug="ex5_bottleneck",
+    title="The bottleneck block and its cost",
+    intro="""
+    The deeper ImageNet models (ResNet-50/101/152) replace the basic block's two 3x3
+    convolutions with a bottleneck (Fig. 5 right): a 1x1 convolution reduces the width to
+    ``planes``, a 3x3 works at that width, and a 1x1 restores it to 4 * planes. Table 1
+    compares the models by "FLOPs", multiply-adds of the convolutions: ResNet-50's 3.8
+    billion against ResNet-34's 3.6 billion, for 16 more layers. You build the block and
+    count its multiply-adds. The shortcuts and layers are learnres's own (exercise 4).
+    """,
+    units=(
+        Unit("learnres.nn.blocks", "BOTTLENECK_EXPANSION"),
+        Unit("learnres.nn.blocks", "Bottleneck"),
+        Unit("learnres.grading.counting", "conv_output_size"),
+        Unit("learnres.grading.counting", "conv_mult_adds"),
+        Unit("learnres.grading.counting", "bottleneck_mult_adds"),
+    ),
+    parts=(
+        Part(
+            "5.1",
+            "Bottleneck.__init__",
+            "the block's layers, in forward order",
+            """
+            Call ``super().__init__()`` first, then assign, in this order (the names are the
+            state-dict keys): conv1 1x1 in_planes -> planes; bn1; conv2 3x3 planes -> planes
+            (padding 1); bn2; conv3 1x1 planes -> planes * expansion; bn3; shortcut
+            (``make_shortcut(shortcut, in_planes, planes * expansion, stride)``). No bias
+            in the convolutions. The stride goes on conv1 when ``stride_in_1x1`` (the
+            paper's layout), else on conv2 (torchvision's); the other one has stride 1.
+            ``_conv1x1`` and ``_conv3x3`` make the convolutions. With zero_init_residual,
+            set bn3's weight to 0 (``init.zeros_``).
+            """,
+        ),
+        Part(
+            "5.2",
+            "Bottleneck.forward",
+            "1x1, 3x3, 1x1 and the shortcut",
+            """
+            x (N, in_planes, H, W) -> (N, 4 * planes, H / stride, W / stride):
+                out = relu(bn1(conv1(x)));  out = relu(bn2(conv2(out)))
+                out = bn3(conv3(out));  return relu(out + shortcut(x))
+            """,
+        ),
+        Part(
+            "5.3",
+            "conv_mult_adds",
+            "the multiply-adds of one convolution",
+            """
+            Example: a 3x3 convolution from 64 to 64 channels with a 56x56 output costs
+            64 * 56 * 56 * 64 * 3 * 3 = 115,605,504 multiply-adds.
+            """,
+        ),
+        Part(
+            "5.4",
+            "bottleneck_mult_adds",
+            "the multiply-adds of a bottleneck block",
+            """
+            Add up the convolutions, each at its own output size: the first 1x1 at
+            H / stride_1x1, the 3x3 and the last 1x1 at H / stride. ``conv_output_size``
+            gives each size (the 3x3 has padding 1, the 1x1 none).
+            """,
+        ),
+    ),
+)
+
+_SGD = Exercise(
+    number=6,
+    slug="ex6_sgd",
+    title="SGD and the paper's schedule",
+    intro="""
+    The paper trains every network with SGD, momentum 0.9 and weight decay 1e-4, starting
+    at learning rate 0.1 and dividing it by 10 at 32k and 48k iterations (Sec. 3.4 and 4.2).
+    You write the update of one parameter, term by term in PyTorch's order, so that a
+    learnres run and a PyTorch run from the same weights stay together, and the schedule.
+    """,
+    units=(
+        Unit("learnres.optim.sgd", "_HYPER"),
+        Unit("learnres.optim.sgd", "_as_float"),
+        Unit("learnres.optim.sgd", "SGD", drop=("state_dict", "load_state_dict", "__repr__")),
+        Unit("learnres.optim.schedules", "PAPER_ITERATIONS"),
+        Unit("learnres.optim.schedules", "PAPER_MILESTONES"),
+        Unit("learnres.optim.schedules", "scaled_milestones"),
+        Unit("learnres.optim.schedules", "Schedule", drop=("state_dict", "load_state_dict")),
+        Unit("learnres.optim.schedules", "StepSchedule", drop=("state_dict", "__repr__")),
+    ),
+    parts=(
+        Part(
+            "6.1",
+            "SGD._update",
+            "one step for one parameter: weight decay, momentum, update",
+            """
+            Arguments: i, the parameter's index (its key in ``self.state``); group, its
+            hyper-parameters (``group["lr"]``, "momentum", "weight_decay", "dampening",
+            "nesterov"); p, the parameter, with ``p.data`` and ``p.grad`` (same shape).
+
+            In this order, as torch.optim.SGD:
+                d_p = grad + weight_decay * p     (first: the gradient of the L2 penalty)
+                buf = d_p                                        (first step: no buffer yet)
+                buf = momentum * buf + (1 - dampening) * d_p     (later steps)
+                d_p = d_p + momentum * buf  with nesterov,  else  d_p = buf
+                p = p - lr * d_p
+            Skip weight decay when it is 0 and the buffer when momentum is 0. Keep the
+            buffer in ``self.state[i]["momentum_buffer"]`` (a copy, not p.grad itself).
+            Change ``p.data`` in place (``p.data -= ...``) and leave ``p.grad`` as backward
+            wrote it: ``d_p = d_p + ...`` makes a new array, ``d_p += ...`` writes into p.grad.
+            """,
+        ),
+        Part(
+            "6.2",
+            "scaled_milestones",
+            "the paper's milestones moved to a shorter run",
+            """
+            Example: scaled_milestones(64000) == (32000, 48000) and
+            scaled_milestones(2000) == (1000, 1500). Use round(); return a tuple.
+            """,
+        ),
+        Part(
+            "6.3",
+            "StepSchedule.lr",
+            "the paper's step schedule",
+            """
+            lr = base_lr * gamma ** k, where k is the number of milestones <= iteration.
+            The paper: 0.1, divided by 10 at 32k and 48k iterations. Iterations count from 0
+            (the first step is iteration 0), and the rate changes AT a milestone:
+            lr(31999) == 0.1, lr(32000) == 0.01, lr(48000) == 0.001.
+            """,
+        ),
+    ),
+)
+
+EXERCISES: tuple[Exercise, ...] = (_AUTOGRAD, _CONV, _BATCHNORM, _RESIDUAL, _BOTTLENECK, _SGD)
+
+
+def exercise(key: int | str) -> Exercise:
+    """The exercise with this number (1) or slug ("ex1_autograd")."""
+    for ex in EXERCISES:
+        if key in (ex.number, ex.slug, str(ex.number)):
+            return ex
+    known = ", ".join(ex.slug for ex in EXERCISES)
+    raise KeyError(f"no exercise {key!r}; known: {known}")
+
+
+def stub_source(key: int | str) -> str:
+    """The text of ``exercises/<slug>.py``: the reference code with the parts stubbed."""
+    return render(exercise(key), solution=False)
+
+
+def solution_source(key: int | str) -> str:
+    """The same file with learnres's own bodies in place of the stubs."""
+    return render(exercise(key), solution=True)
+
+
+_SOLUTIONS: dict[str, object] = {}
+
+
+def solution_module(key: int | str):
+    """The solution file executed as a module (made once per process), for ``--reference``."""
+    ex = exercise(key)
+    if ex.slug not in _SOLUTIONS:
+        filename = f"<learnres reference solution: {ex.filename}>"
+        _SOLUTIONS[ex.slug] = load_module(ex.slug, solution_source(ex.slug), filename)
+    return _SOLUTIONS[ex.slug]
+
+
+def write_exercises(folder: str | Path, solution: bool = False) -> list[Path]:
+    """Write every exercise file into ``folder``; return the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ex in EXERCISES:
+        path = folder / ex.filename
+        path.write_text(render(ex, solution=solution), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def check_exercises(folder: str | Path) -> list[str]:
+    """Problems with ``folder``'s exercise files (missing, or differing from the generator)."""
+    folder = Path(folder)
+    problems = []
+    for ex in EXERCISES:
+        path = folder / ex.filename
+        if not path.is_file():
+            problems.append(f"{path} is missing")
+        elif path.read_text(encoding="utf-8") != render(ex):
+            problems.append(f"{path} differs from what the generator makes from learnres")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m learnres.grading.exercises",
+        description="Generate the exercise stubs from learnres's reference implementation.",
+    )
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        default="exercises",
+        help="where the exercise files go (default: ./exercises)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the folder is out of date"
+    )
+    parser.add_argument(
+        "--solutions",
+        metavar="DIR",
+        help="write the solved files into DIR instead (keep them private)",
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = check_exercises(args.folder)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print("regenerate with: python -m learnres.grading.exercises", file=sys.stderr)
+            return 1
+        print(f"{args.folder}: {len(EXERCISES)} exercise files up to date")
+        return 0
+    target, solution = (args.solutions, True) if args.solutions else (args.folder, False)
+    for path in write_exercises(target, solution=solution):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
