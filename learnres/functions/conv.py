@@ -203,12 +203,12 @@ def _conv_chunk(x, w2, kh, kw, stride, padding, out=None):
     return get_array_module(x).matmul(w2, cols, out=out)  # (O, Ckk) @ -> (n, O, Ho*Wo)
 
 
-def _grad_input_transposed(g, w, x_shape, padding):
+def _grad_input_transposed(g, w, x_shape, padding, out):
     """dL/dx of a stride-1 convolution as a convolution of ``gy`` (the "transposed conv").
 
     Each x[c, h, w] meets w[o, c, u, v] in output (h + p - u, w + p - v), so
     dL/dx = conv(gy padded by k - 1 - p, w flipped in both spatial axes with C and O swapped).
-    g: (n, O, Ho, Wo) -> (n, C, H, W)
+    g: (n, O, Ho, Wo) -> out (n, C, H, W)
     """
     xp, (n, _, Ho, Wo), (C, H, W), (kh, kw) = get_array_module(g), g.shape, x_shape, w.shape[2:]
     lo_h, lo_w = kh - 1 - padding[0], kw - 1 - padding[1]
@@ -216,7 +216,7 @@ def _grad_input_transposed(g, w, x_shape, padding):
         g = g[:, :, max(-lo_h, 0) : Ho - max(-lo_h, 0), max(-lo_w, 0) : Wo - max(-lo_w, 0)]
     w_t = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, -1)  # -> (C, O*kh*kw)
     cols = _im2col(_pad(g, max(lo_h, 0), max(lo_w, 0)), kh, kw, 1, 1)  # (n, O*kh*kw, H*W)
-    return xp.matmul(w_t, cols).reshape(n, C, H, W)  # (n, C, H*W) -> (n, C, H, W)
+    xp.matmul(w_t, cols, out=out.reshape(n, C, H * W))  # (n, C, H*W): a view of out
 
 
 def _grad_input_col2im(g, w, x_shape, stride, padding):
@@ -281,11 +281,11 @@ class Conv2d(Function):
         xp, x, w = get_array_module(gy), self.x, self.w
         N, (kh, kw) = gy.shape[0], w.shape[2:]
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
-        gx = xp.empty_like(x) if need_x else None
+        gx = xp.empty(x.shape, dtype=x.dtype) if need_x else None  # C order: chunks are views
 
         def chunk(i, j):  # images i..j-1; returns their part of dL/dw
             if need_x and self.stride == (1, 1):
-                gx[i:j] = _grad_input_transposed(gy[i:j], w, x.shape[1:], self.padding)
+                _grad_input_transposed(gy[i:j], w, x.shape[1:], self.padding, out=gx[i:j])
             elif need_x:
                 gx[i:j] = _grad_input_col2im(gy[i:j], w, x.shape[1:], self.stride, self.padding)
             if need_w:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -173,3 +174,17 @@ def test_thread_pool_works_in_a_forked_child():
     finally:
         conv_module.set_num_threads(before)
     np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_non_contiguous_input(padding):
+    # a Fortran-ordered input: the fast path reads strides, it never assumes C order
+    x, w, _ = conv_inputs(10, 3, 7, 7, 4, 3, seed=5)
+    xs, ws = Tensor(np.asfortranarray(x), requires_grad=True), Tensor(w, requires_grad=True)
+    tx, tw = (torch.from_numpy(a).requires_grad_() for a in (x, w))
+    y, ty = F.conv2d(xs, ws, padding=padding), TF.conv2d(tx, tw, padding=padding)
+    g = np.random.default_rng(6).standard_normal(y.shape)
+    y.backward(g)
+    ty.backward(torch.from_numpy(g))
+    for ours, theirs in [(y.data, ty), (xs.grad, tx.grad), (ws.grad, tw.grad)]:
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
