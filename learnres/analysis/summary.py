@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from learnres.analysis.counting import conv_output_size
 from learnres.autograd.function import OpError
 from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
@@ -45,16 +46,11 @@ def _pair(value) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else tuple(value)
 
 
-def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
-    """(size + 2*padding - kernel) // stride + 1: the output length of a conv or pool."""
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 def _window_shape(m, x: tuple, channels: int) -> tuple:
     (kh, kw), (sh, sw), (ph, pw) = _pair(m.kernel_size), _pair(m.stride), _pair(m.padding)
     if len(x) != 4:
         raise OpError(f"{type(m).__name__} expects (N, C, H, W), got shape {x}")
-    ho, wo = _conv_out(x[2], kh, sh, ph), _conv_out(x[3], kw, sw, pw)
+    ho, wo = conv_output_size(x[2], kh, sh, ph), conv_output_size(x[3], kw, sw, pw)
     if ho < 1 or wo < 1:
         raise OpError(
             f"{type(m).__name__} with kernel_size={m.kernel_size} got input of size "

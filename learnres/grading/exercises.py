@@ -410,9 +410,9 @@ _BOTTLENECK = Exercise(
     units=(
         Unit("learnres.nn.blocks", "BOTTLENECK_EXPANSION"),
         Unit("learnres.nn.blocks", "Bottleneck"),
-        Unit("learnres.grading.counting", "conv_output_size"),
-        Unit("learnres.grading.counting", "conv_mult_adds"),
-        Unit("learnres.grading.counting", "bottleneck_mult_adds"),
+        Unit("learnres.analysis.counting", "conv_output_size"),
+        Unit("learnres.analysis.counting", "conv_mult_adds"),
+        Unit("learnres.analysis.counting", "bottleneck_mult_adds"),
     ),
     parts=(
         Part(

@@ -4,8 +4,8 @@ The paper's Table 1 compares its models by "FLOPs", which are multiply-adds of t
 convolutions and the fully connected layer (ResNet-50: 3.8 x 10^9); batch norm, ReLU, the
 shortcut's addition and pooling are a few percent at most and count 0. These functions give
 the count of one block from its settings alone; ``learnres.analysis.summary`` counts a whole
-model layer by layer in the same way (``tests/grading/test_counting.py`` checks that they
-agree). They are the reference of exercise 5.
+model layer by layer with the same two formulas (``tests/analysis/test_counting.py`` checks
+that they agree). They are also the reference of exercise 5.
 """
 
 from __future__ import annotations
