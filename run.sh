@@ -4,7 +4,8 @@
 #   bash run.sh test    the whole test suite
 # Set-up: a virtual environment in .venv with PyTorch 2.13.0 (CPU build; installed first,
 # exactly as `pip install torch==2.13.0`, so no other torch requirement pulls CUDA
-# packages), then learnres with its test, notebook and reference extras.
+# packages), then learnres with its test, notebook and reference extras; and, for the slide
+# tests, Debian's chromium (when root with apt-get; the tests skip without it).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
@@ -24,6 +25,9 @@ setup() {
         python -m pip install -q torch==2.13.0
         python -m pip install -q -e '.[test,notebooks,reference]'
         echo "$want" > "$stamp"
+    fi
+    if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     fi
 }
 

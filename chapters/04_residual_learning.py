@@ -1,0 +1,305 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # Chapter 4 — Residual learning
+#
+# Chapter 3 ended with a puzzle: a 56-layer plain net could copy a 20-layer one by making its
+# extra layers identities, yet SGD finds a worse solution. He et al. make the identity the
+# **default**: instead of asking a few stacked layers to fit a mapping $\mathcal H(x)$, let
+# them fit the residual $\mathcal F(x) = \mathcal H(x) - x$ and add $x$ back (§3.1):
+#
+# $$ y = \mathcal F(x, \{W_i\}) + x \qquad (1) $$
+#
+# "If identity mappings are optimal, the solvers may simply drive the weights of the
+# multiple nonlinear layers toward zero to approach identity mappings."
+#
+# 1. the building block (Fig. 2), by hand and in learnres;
+# 2. shortcuts that change shape: options A, B, C (§3.3, Table 3);
+# 3. ResNet-20/56 vs their plain twins (Fig. 6);
+# 4. layer responses (Fig. 7); 5. zero-initialised residual branches.
+
+# %% slideshow={"slide_type": "skip"}
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+from ipywidgets import ToggleButtons, interact
+
+from learnres import Tensor, no_grad
+from learnres.analysis import summary
+from learnres.functions import batch_norm, conv2d, relu
+from learnres.lectures import (
+    batch,
+    bn_after_3x3,
+    fresh_label,
+    load_cifar10,
+    missing_runs_note,
+    probe,
+    record_outputs,
+    save_figure,
+    show_figure,
+    sizes,
+    stored_label,
+    stored_runs,
+    train_fresh,
+)
+from learnres.models import plain, resnet, resnet34
+from learnres.nn import BasicBlock, init, subsample_and_zero_pad
+from learnres.train import plot_history
+
+S = sizes()
+data = load_cifar10(S)
+xb, yb = batch(data, S.stats_batch, seed=1)
+print(f"{S.mode} mode: {data}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. The building block (Fig. 2)
+#
+# Two $3\times3$ convolutions, each followed by BN; a ReLU between them; the shortcut added
+# **before** the last ReLU:
+#
+# $$ y = \mathrm{relu}\big(\mathrm{BN}_2(W_2 * \mathrm{relu}(\mathrm{BN}_1(W_1 * x))) + x\big). $$
+#
+# The shortcut adds no parameter and (almost) no computation, so a plain net and its residual
+# twin cost the same — a fair comparison. learnres's `BasicBlock.forward`, from the package:
+
+# %% slideshow={"slide_type": "fragment"}
+print(inspect.getsource(BasicBlock.forward))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The same block written with the functional ops of Chapters 1–2, reading the weights of a
+# learnres block — and checked against it, in training and in evaluation mode:
+
+# %% slideshow={"slide_type": "fragment"}
+def basic_block_by_hand(x, blk, training):
+    """relu(BN2(conv2(relu(BN1(conv1 x)))) + x) for a block whose shape is kept."""
+    def bn(t, layer):
+        return batch_norm(t, None if training else layer.running_mean,
+                          None if training else layer.running_var,
+                          layer.weight, layer.bias, training=training)
+    out = relu(bn(conv2d(x, blk.conv1.weight, padding=1), blk.bn1))
+    out = bn(conv2d(out, blk.conv2.weight, padding=1), blk.bn2)
+    return relu(out + x)  # F(x) + x, Eq. (1)
+
+
+init.manual_seed(0)
+block = BasicBlock(16, 16)
+x = Tensor(np.random.default_rng(0).standard_normal((4, 16, 8, 8)).astype(np.float32))
+with no_grad():
+    for training in (True, False):
+        block.train(training)
+        mine, theirs = basic_block_by_hand(x, block, training).data, block(x).data
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-5)
+        print(f"{'train' if training else 'eval '} mode: block by hand == learnres BasicBlock")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. Shortcuts that change shape (§3.3)
+#
+# At the first block of a stage the map is halved (stride 2) and the filters doubled, so $x$
+# and $\mathcal F(x)$ differ in shape. Eq. (2) projects the shortcut:
+# $y = \mathcal F(x, \{W_i\}) + W_s x$. Table 3 compares three options:
+#
+# * **A** — zero-padding: the identity, subsampled with stride 2, with zero channels appended
+#   (no parameters; the CIFAR nets use it);
+# * **B** — projection $W_s$ (a $1\times1$ convolution + BN) where the shape changes,
+#   identity elsewhere;
+# * **C** — projections everywhere.
+#
+# Table 3 (ImageNet, ResNet-34, 10-crop top-1 error): A 25.03%, B 24.52%, C 24.19% — "the
+# small differences among A/B/C indicate that projection shortcuts are not essential for
+# addressing the degradation problem".
+
+# %% slideshow={"slide_type": "subslide"}
+def option_a_by_hand(x, out_channels, stride=2):
+    """Option A in NumPy: keep every stride-th pixel, append zero channels after the others."""
+    sub = x[:, :, ::stride, ::stride]  # (N, C, H, W) -> (N, C, H/2, W/2)
+    zeros = np.zeros((x.shape[0], out_channels - x.shape[1], *sub.shape[2:]), dtype=x.dtype)
+    return np.concatenate([sub, zeros], axis=1)  # -> (N, out_channels, H/2, W/2)
+
+
+xa = np.random.default_rng(1).standard_normal((2, 16, 8, 8)).astype(np.float32)
+np.testing.assert_array_equal(option_a_by_hand(xa, 32), subsample_and_zero_pad(Tensor(xa), 32, 2).data)
+print("option A by hand == learnres subsample_and_zero_pad:", option_a_by_hand(xa, 32).shape)
+
+print("\nparameters (learnres.analysis.summary):")
+for option in "ABC":
+    r34 = summary(resnet34(shortcut=option), (3, 224, 224), print_table=False)
+    r20 = summary(resnet(20, shortcut=option), (3, 32, 32), print_table=False)
+    print(f"  option {option}: ResNet-34 {r34.total_params / 1e6:6.2f}M params, "
+          f"{r34.mult_adds / 1e9:.2f}G mult-adds | ResNet-20 (CIFAR) {r20.total_params:,}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Play: the three options on CIFAR-10
+#
+# ResNet-20 with options A, B and C, trained fresh in this notebook (same seed, same
+# batches). Pick an option to see its shortcut modules and its curve against the others.
+
+# %% slideshow={"slide_type": "fragment"}
+option_runs = {}
+for option in "ABC":
+    init.manual_seed(0)
+    option_runs[option] = train_fresh(resnet(20, shortcut=option), data, desc=f"ResNet-20 {option}")
+for option, h in option_runs.items():
+    print(f"option {option}: final train error {h.last('train_error'):.1f}%, test error {h.last('test_error'):.1f}%")
+
+fig = plot_history({f"ResNet-20, option {o}": h for o, h in option_runs.items()},
+                   title="shortcut options A/B/C (Table 3's comparison, on CIFAR-10)")
+save_figure(fig, "04_shortcut_options.png", fresh_label(f"{S.iterations} iterations each"))
+
+
+def show_option(option):
+    net = resnet(20, shortcut=option)
+    print(f"option {option}: {net.num_parameters():,} parameters; first block of conv3_x:")
+    print(net.conv3_x[0].shortcut)
+    print("a block that keeps the shape:", type(net.conv3_x[1].shortcut).__name__)
+    fig = plot_history({f"option {o}": h for o, h in option_runs.items()},
+                       title=f"option {option} (bold = test error)")
+    for line in fig.axes[0].get_lines():
+        if not line.get_label().endswith(option) and line.get_linewidth() > 1:
+            line.set_alpha(0.25)
+    show_figure(fig)
+
+
+interact(show_option, option=ToggleButtons(options=list("ABC"), value="A", description="shortcut"));
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. ResNets vs plain nets on CIFAR-10 (Fig. 6)
+#
+# Same layers, same parameters, same cost; only the shortcuts differ. In the paper (Fig. 6),
+# the plain nets get worse with depth while "ResNets manage to overcome the optimization
+# difficulty and demonstrate accuracy gains when the depth increases" (ResNet-56: 6.97%
+# test error, Table 6).
+#
+# ### From stored full runs
+
+# %% slideshow={"slide_type": "fragment"}
+names = ["plain20", "plain56", "resnet20", "resnet56"]
+runs, missing = stored_runs(names)
+if missing:
+    display(Markdown("**Note.** " + missing_runs_note(missing)))
+label = {"plain20": "plain-20", "plain56": "plain-56", "resnet20": "ResNet-20", "resnet56": "ResNet-56"}
+for kind, title in (("plain", "Fig. 6 (left): plain nets"), ("resnet", "Fig. 6 (middle): ResNets")):
+    panel = {label[n]: r.history for n, r in runs.items() if n.startswith(kind)}
+    if panel:
+        fig = plot_history(panel, title=f"{title} on CIFAR-10 (stored runs)")
+        save_figure(fig, f"04_fig6_{kind}_stored.png", stored_label({n: runs[n] for n in runs if n.startswith(kind)}))
+        show_figure(fig)
+for name, run in runs.items():
+    print(f"{label[name]:10s} {run.iterations:6d} iterations: train error {run.final('train_error')}%, "
+          f"test error {run.final('test_error')}%   <- {run.command}")
+if not runs:
+    print("No stored runs: only the fresh runs below are shown.")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### A fresh run
+
+# %% slideshow={"slide_type": "fragment"}
+models, fresh = {}, {}
+for kind, build in (("plain", plain), ("ResNet", resnet)):
+    for depth in (20, 56):
+        name = f"{kind}-{depth}"
+        init.manual_seed(0)
+        models[name] = build(depth)
+        fresh[name] = train_fresh(models[name], data, desc=name)
+for name, h in fresh.items():
+    print(f"{name:10s} final train error {h.last('train_error'):5.1f}%, test error {h.last('test_error'):5.1f}%")
+for kind in ("plain", "ResNet"):
+    fig = plot_history({n: h for n, h in fresh.items() if n.startswith(kind)},
+                       title=f"{kind}-20 vs {kind}-56, fresh {S.mode}-mode run")
+    save_figure(fig, f"04_fig6_{kind.lower()}_fresh.png", fresh_label(f"{S.iterations} iterations"))
+    show_figure(fig)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. Layer responses (Fig. 7)
+#
+# "The responses are the outputs of each $3\times3$ layer, after BN and before other
+# nonlinearity (ReLU/addition)." The paper finds that ResNets "have generally smaller
+# responses than their plain counterparts", supporting the idea that residual functions are
+# closer to zero than non-residual ones. We measure the standard deviation of every such
+# response on a batch of test images, for the four nets trained above. (We normalise with
+# the batch's own statistics, as in training, so that short runs, whose BN running averages
+# have not settled yet, are measured fairly.)
+
+# %% slideshow={"slide_type": "fragment"}
+xt, yt = batch(data, S.stats_batch, split="test", seed=2)
+responses = {name: probe(net, xt, yt, select=bn_after_3x3).forward_std
+             for name, net in models.items()}
+fig, axes = plt.subplots(2, 1, figsize=(8, 5.6))
+for name, std in responses.items():
+    colour = "C3" if name.startswith("plain") else "C2"
+    style = "-" if name.endswith("20") else "--"
+    axes[0].plot(np.arange(1, len(std) + 1), std, style, color=colour, label=name, lw=1.2)
+    axes[1].plot(np.arange(1, len(std) + 1), np.sort(std)[::-1], style, color=colour, label=name, lw=1.2)
+axes[0].set(xlabel="layer index (original order)", ylabel="std")
+axes[1].set(xlabel="layer index (sorted by magnitude)", ylabel="std")
+axes[0].legend(ncol=4, fontsize="small")
+fig.suptitle("Fig. 7: std of layer responses (after BN, before ReLU/addition)")
+fig.tight_layout()
+save_figure(fig, "04_fig7_responses.png",
+            fresh_label(f"models of the fresh run above ({S.iterations} iterations), batch statistics"))
+plt.show()
+for name, std in responses.items():
+    print(f"{name:10s} mean std of responses {np.mean(std):.3f} over {len(std)} layers")
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# In quick mode the nets have trained for a few iterations only, so the picture is not yet
+# the paper's (it measures fully trained nets). Run the chapter without `LEARNRES_QUICK` to
+# train them properly. Measuring in eval mode after a short run would show huge responses in
+# plain-56: its BN running averages, updated with momentum 0.1, have not caught up yet.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5. Zero-initialised residual branches
+#
+# Taking the idea "identity by default" literally: set the $\gamma$ of each block's last BN
+# to 0, so that $\mathcal F(x) = 0$ at initialisation and **every block starts as its
+# shortcut** (Goyal et al. 2017, *Accurate, Large Minibatch SGD*; not in the paper, now
+# common). The whole ResNet then starts as a shallow net. Check it on our blocks:
+
+# %% slideshow={"slide_type": "fragment"}
+init.manual_seed(0)
+zero_net = resnet(56, zero_init_residual=True).eval()
+blocks = [m for m in zero_net.modules() if isinstance(m, BasicBlock)]
+with no_grad(), record_outputs(zero_net, BasicBlock) as calls:
+    zero_net(Tensor(xt))
+outs = [out.data for _, out in calls]  # one output per block, in forward order
+checked = 0
+with no_grad():
+    for i in range(1, len(outs)):  # block i's input is block i-1's output
+        shortcut_only = blocks[i].shortcut(Tensor(outs[i - 1])).data  # identity, or option A
+        np.testing.assert_allclose(outs[i], shortcut_only, rtol=1e-6, atol=1e-6)
+        checked += 1
+zero_net.train()
+print(f"{checked} blocks checked: each block computes exactly its shortcut at initialisation")
+
+# %% slideshow={"slide_type": "fragment"}
+init.manual_seed(0)
+zero_history = train_fresh(resnet(56, zero_init_residual=True), data, desc="ResNet-56 zero-init")
+fig = plot_history({"ResNet-56": fresh["ResNet-56"], "ResNet-56, zero-init residual": zero_history},
+                   title="zero-initialised residual branches")
+save_figure(fig, "04_zero_init.png", fresh_label(f"{S.iterations} iterations"))
+show_figure(fig)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# * Residual learning: $y = \mathcal F(x) + x$ (Eq. 1); the identity is free, so a deeper net
+#   can always fall back on its shallower self.
+# * Shortcut options A/B/C differ little (Table 3): the identity is what matters; projections
+#   add parameters.
+# * ResNets get better with depth where plain nets get worse (Fig. 6); their layer responses
+#   are smaller (Fig. 7).
+# * Starting each residual branch at zero makes the identity the literal starting point.
+#
+# **Next** (Chapter 5): deeper still, at the same cost — bottlenecks, ResNet-50/101/152.

@@ -1,0 +1,275 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # Chapter 6 — Training the full models on a GPU
+#
+# Everything so far ran on NumPy. The paper's CIFAR-10 results (Table 6) need 64,000
+# iterations of batch 128 per model — on a laptop CPU, days. learnres runs the same code on
+# a GPU through **CuPy**, a NumPy-compatible array library for CUDA.
+#
+# 1. the CIFAR protocol of §4.2, as `learnres train` runs it; play with the learning rate;
+# 2. the CuPy backend: one switch, `.to("cuda")`;
+# 3. CPU vs GPU timing;
+# 4. Table 6 (ResNet-20 … 110) from stored run logs.
+
+# %% slideshow={"slide_type": "skip"}
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+from ipywidgets import FloatLogSlider, interact
+
+import learnres
+from learnres import Tensor
+from learnres.backend import gpu_problem
+from learnres.functions import cross_entropy
+from learnres.lectures import (
+    fresh_label,
+    load_cifar10,
+    missing_runs_note,
+    runs_dir,
+    save_figure,
+    show_figure,
+    sizes,
+    stored_label,
+    stored_runs,
+    train_fresh,
+)
+from learnres.models import resnet
+from learnres.nn import init
+from learnres.optim import SGD, make_schedule
+from learnres.train import TrainingDiverged, plot_history
+from learnres.train.run import TrainConfig
+
+S = sizes()
+data = load_cifar10(S)
+GPU = learnres.is_gpu_available()
+print(f"{S.mode} mode; GPU available: {GPU}" + ("" if GPU else f" ({gpu_problem()})"))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. The CIFAR protocol (§4.2)
+#
+# * 45k/5k train/validation split; test on the 10k test images;
+# * SGD, batch 128, momentum 0.9, weight decay $10^{-4}$, He initialisation, BN, no dropout;
+# * learning rate 0.1, divided by 10 at 32k and 48k iterations, stop at 64k;
+# * augmentation: pad 4 pixels, random $32\times32$ crop, horizontal flip; per-pixel mean
+#   subtracted;
+# * ResNet-110: "we use 0.01 to warm up the training until the training error is below 80%
+#   (about 400 iterations), and then go back to 0.1".
+#
+# `learnres.train.TrainConfig`'s defaults **are** this protocol:
+
+# %% slideshow={"slide_type": "fragment"}
+config = TrainConfig()
+for key in ("model", "iterations", "batch_size", "lr", "momentum", "weight_decay", "schedule",
+            "shortcut", "augment", "normalization"):
+    value = getattr(config, key)
+    print(f"  {key:13s} {value if value is not None else '64000 (the paper)'}")
+schedule = make_schedule("paper", 0.1, 64_000)
+print("milestones:", schedule.milestones)
+assert (config.batch_size, config.lr, config.momentum, config.weight_decay) == (128, 0.1, 0.9, 1e-4)
+assert schedule.milestones == (32_000, 48_000) and config.shortcut == "A"
+assert schedule.lr(31_999) == 0.1 and abs(schedule.lr(48_000) - 0.001) < 1e-12
+
+# %% slideshow={"slide_type": "subslide"}
+its = np.arange(0, 64_000, 100)
+fig, ax = plt.subplots(figsize=(6.4, 2.6))
+ax.semilogy(its / 1e4, [schedule.lr(int(i)) for i in its])
+ax.set(xlabel="iter. (1e4)", ylabel="learning rate", title="the paper's schedule (learnres.optim)")
+save_figure(fig, "06_schedule.png", "SCHEDULE computed by learnres.optim.make_schedule('paper', 0.1, 64000); no training")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The command lines that produce the paper's CIFAR-10 runs (on a GPU):
+#
+# ```bash
+# learnres train --model resnet20  --device cuda --validation 5000 --out runs/resnet20
+# learnres train --model resnet110 --device cuda --validation 5000 --schedule warmup --out runs/resnet110
+# learnres plot runs/resnet20 runs/resnet56 runs/resnet110 --out fig6.png
+# ```
+#
+# Every option defaults to the paper's value; `--iterations N` shortens a run and moves the
+# milestones to $N/2$ and $3N/4$.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Play: the learning rate
+#
+# A small ResNet-8 trained fresh for a few iterations at the learning rate of your choice
+# (the schedule divides it by 10 at 1/2 and 3/4 of the run). Too small: slow; too large: the
+# loss jumps around or diverges. Runs you have made stay on the plot.
+
+# %% slideshow={"slide_type": "fragment"}
+lr_runs = {}
+
+
+def lr_experiment(lr=0.1):
+    if lr not in lr_runs:
+        init.manual_seed(0)
+        try:
+            lr_runs[lr] = train_fresh(resnet(8), data, lr=lr, desc=f"ResNet-8, lr {lr:g}")
+        except TrainingDiverged as e:
+            print(f"lr {lr:g}: {e}")
+            return
+    fig = plot_history({f"lr {k:g}": h for k, h in sorted(lr_runs.items())},
+                       title="ResNet-8, fresh runs at several learning rates")
+    show_figure(fig)
+    return fig
+
+
+fig = lr_experiment(0.1)
+save_figure(fig, "06_learning_rate.png", fresh_label(f"ResNet-8, lr 0.1, {S.iterations} iterations"))
+
+
+def play_lr(lr):
+    lr_experiment(lr)
+
+
+interact(play_lr, lr=FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.25,
+                                          description="lr"));
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. The CuPy backend
+#
+# Only `learnres/backend.py` imports CuPy. Every op asks for the array module of its input,
+# `xp = get_array_module(x)`, and writes `xp.exp(x)`, `xp.matmul(...)`: NumPy arrays in,
+# NumPy out; CuPy in, CuPy out. Moving work to the GPU is one call:
+#
+# ```python
+# model = resnet(110).to("cuda")                         # parameters and BN buffers
+# x = Tensor(images).to("cuda")                          # or DataLoader(..., device="cuda")
+# loss = cross_entropy(model(x), labels_on_gpu)          # runs as CUDA kernels
+# loss.backward(); optimizer.step()
+# ```
+#
+# `learnres.is_gpu_available()` checks that a kernel really runs (a CuPy installed on a machine
+# without a usable GPU is harmless); `learnres doctor` explains what is missing.
+
+# %% slideshow={"slide_type": "fragment"}
+print("GPU available:", GPU)
+print("why not:" if not GPU else "", gpu_problem() or "")
+if GPU:
+    init.manual_seed(0)
+    net = resnet(20).to("cuda")
+    print("parameters live on:", {p.device for p in net.parameters()})
+    xg = Tensor(np.zeros((2, 3, 32, 32), dtype=np.float32)).to("cuda")
+    print("output on:", net(xg).device)
+else:
+    print("No GPU here: the GPU cells below are skipped (they run as they are on a CUDA machine).")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. CPU vs GPU: time per training step
+#
+# One SGD step of ResNet-20 (forward, backward, update) at batch size `S.timing_batch`
+# (128 on a GPU is the paper's). From this, the time of the paper's 64k iterations.
+
+# %% slideshow={"slide_type": "fragment"}
+def step_time(device, batch_size, repeats):
+    init.manual_seed(0)
+    net = resnet(20).to(device)
+    opt = SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((batch_size, 3, 32, 32)).astype(np.float32)).to(device)
+    y = Tensor(rng.integers(0, 10, batch_size)).to(device).data
+
+    def one_step():
+        loss = cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()  # .item() waits for the GPU to finish
+
+    one_step()
+    tic = time.perf_counter()
+    for _ in range(repeats):
+        one_step()
+    return (time.perf_counter() - tic) / repeats
+
+
+timings = {"CPU (NumPy)": step_time("cpu", S.timing_batch, S.timing_repeats)}
+if GPU:
+    timings["GPU (CuPy)"] = step_time("cuda", S.timing_batch, 5 * S.timing_repeats)
+    timings["GPU (CuPy), batch 128"] = step_time("cuda", 128, 5 * S.timing_repeats)
+for name, t in timings.items():
+    per_image = t / (128 if "128" in name else S.timing_batch)
+    hours = per_image * 128 * 64_000 / 3600
+    print(f"{name:22s} {1e3 * t:8.1f} ms/step  {1 / per_image:8.0f} images/s  "
+          f"-> 64k iterations of batch 128: ~{hours:,.1f} h")
+
+fig, ax = plt.subplots(figsize=(6.4, 2.4))
+ax.barh(list(timings), [1e3 * t for t in timings.values()], color=["C0", "C2", "C2"][: len(timings)])
+ax.set(xlabel="ms per SGD step", title=f"ResNet-20 training step, batch {S.timing_batch}")
+save_figure(fig, "06_step_time.png", fresh_label(f"random inputs, timed on this machine; GPU: {GPU}", data=False))
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# On one modern GPU a ResNet-20 step at batch 128 takes a few tens of milliseconds with
+# CuPy's kernels, so the paper's 64k iterations take well under an hour; ResNet-110 about
+# five times that. The stored runs below were made that way.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. Table 6 from run logs
+#
+# Table 6 of the paper (CIFAR-10 test error, option A shortcuts). Our column comes from runs
+# stored in `chapters/runs/` by `learnres train` (the command of each is printed). **Caveat:**
+# the data available here is a 5,085-image subset of CIFAR-10's 50,000 training images, so
+# errors are much higher than the paper's; what carries over is the *ordering* by depth.
+
+# %% slideshow={"slide_type": "fragment"}
+PAPER = {"resnet20": (0.27, 8.75), "resnet32": (0.46, 7.51), "resnet44": (0.66, 7.17),
+         "resnet56": (0.85, 6.97), "resnet110": (1.7, 6.43), "resnet1202": (19.4, 7.93)}
+runs, missing = stored_runs(list(PAPER))
+print(f"stored runs looked up in {runs_dir()}")
+print(f"{'model':12s} {'params':>7s} {'paper':>7s} {'stored run':>11s} {'iterations':>10s}  command")
+for name, (params, paper_error) in PAPER.items():
+    run = runs.get(name)
+    if run is None:
+        print(f"{name:12s} {params:6.2f}M {paper_error:6.2f}% {'absent':>11s}")
+    else:
+        err = run.final("test_error")
+        print(f"{name:12s} {params:6.2f}M {paper_error:6.2f}% {err:10.2f}% {run.iterations:10d}  {run.command}")
+if missing:
+    display(Markdown("**Absent stored runs:** " + ", ".join(missing) + ". " + missing_runs_note(missing)))
+
+# %% slideshow={"slide_type": "subslide"}
+if runs:
+    fig = plot_history({n.replace("resnet", "ResNet-"): r.history for n, r in runs.items()},
+                       title="CIFAR-10 (subset): stored ResNet runs")
+    save_figure(fig, "06_table6_curves_stored.png", stored_label(runs))
+    show_figure(fig)
+    fig, ax = plt.subplots(figsize=(6.4, 3))
+    names = list(runs)
+    pos = np.arange(len(names))
+    ax.bar(pos - 0.2, [runs[n].final("test_error") for n in names], 0.4, label="stored run (subset)")
+    ax.bar(pos + 0.2, [PAPER[n][1] for n in names], 0.4, label="paper, Table 6 (full CIFAR-10)")
+    ax.set(xticks=pos, xticklabels=[n.replace("resnet", "ResNet-") for n in names], ylabel="test error (%)")
+    ax.legend()
+    save_figure(fig, "06_table6_stored.png", stored_label(runs))
+    plt.show()
+    speeds = {n: r.history.last("images_per_s") for n, r in runs.items() if r.history.last("images_per_s")}
+    for n, v in speeds.items():
+        print(f"{n}: {v:,.0f} training images/s in its last logging window")
+else:
+    print("No stored Table 6 runs are present, so there is no Table 6 figure. "
+          "Make them with the commands above (on a GPU), into chapters/runs/NAME/.")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Summary
+#
+# * The CIFAR protocol is `TrainConfig()`'s defaults; `learnres train` runs it, shortened or
+#   not, and writes `metrics.csv` that the figures here read.
+# * The same learnres code runs on CuPy: `.to("cuda")` for models and tensors,
+#   `device="cuda"` for loaders; only `backend.py` knows.
+# * A GPU turns days of CPU time into hours: Table 6 comes from such stored runs; every
+#   figure says whether it is a fresh run or a stored one, and how it was made.

@@ -1,0 +1,81 @@
+"""The chapters' support: quick mode and sizes, data, stored runs, probes, and the builds
+(notebooks, slides, HTML) — the notebooks themselves are ``chapters/NN_name.py``.
+
+    from learnres.lectures import sizes, load_cifar10, train_fresh, stored_run, save_figure
+    S = sizes()                      # QUICK when LEARNRES_QUICK=1 (CI), else FULL
+    data = load_cifar10(S)           # the CIFAR-10 subset in ../shared/datasets
+    history = train_fresh(resnet20(), data)
+    run = stored_run("plain56")      # chapters/runs/plain56/{metrics.csv,command.txt} or None
+
+Command line (``python -m learnres.lectures --help``):
+
+    python -m learnres.lectures notebooks [--out DIR] [--execute] [--full] [CHAPTER ...]
+    python -m learnres.lectures slides    [--out DIR] [--execute] [CHAPTER ...]
+    python -m learnres.lectures html      [--out DIR] [--execute] [CHAPTER ...]
+    python -m learnres.lectures run       [--full] [CHAPTER ...]      (time each chapter)
+    python -m learnres.lectures screenshot PAGE.html OUT.png [--slide N]
+"""
+
+from learnres.lectures.config import (
+    FULL,
+    QUICK,
+    QUICK_ENV,
+    Sizes,
+    chapters_dir,
+    data_dir,
+    figures_dir,
+    is_quick,
+    repo_root,
+    runs_dir,
+    sizes,
+)
+from learnres.lectures.experiments import CifarData, batch, load_cifar10, time_call, train_fresh
+from learnres.lectures.probes import (
+    ProbeReport,
+    bn_after_3x3,
+    probe,
+    record_outputs,
+    weight_grad_norms,
+)
+from learnres.lectures.runs import (
+    StoredRun,
+    fresh_label,
+    missing_runs_note,
+    save_figure,
+    show_figure,
+    stored_label,
+    stored_run,
+    stored_runs,
+)
+
+__all__ = [
+    "FULL",
+    "QUICK",
+    "QUICK_ENV",
+    "CifarData",
+    "ProbeReport",
+    "Sizes",
+    "StoredRun",
+    "batch",
+    "bn_after_3x3",
+    "chapters_dir",
+    "data_dir",
+    "figures_dir",
+    "fresh_label",
+    "is_quick",
+    "load_cifar10",
+    "missing_runs_note",
+    "probe",
+    "record_outputs",
+    "repo_root",
+    "runs_dir",
+    "save_figure",
+    "show_figure",
+    "sizes",
+    "stored_label",
+    "stored_run",
+    "stored_runs",
+    "time_call",
+    "train_fresh",
+    "weight_grad_norms",
+]  # fmt: skip

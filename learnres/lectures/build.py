@@ -1,0 +1,469 @@
+"""Building the chapters: notebooks (jupytext), executed notebooks (nbclient), HTML pages
+and reveal.js slide decks (nbconvert) that work offline.
+
+The chapters are jupytext percent-format sources, ``chapters/NN_name.py``. From them:
+
+* ``build_notebooks``: ``.ipynb`` files (optionally executed, in quick or full mode);
+* ``execute_chapter``: one chapter run top to bottom by a fresh kernel (what CI does);
+* ``build_slides``: one reveal.js deck per chapter, ``<out>/NN_name.slides.html``;
+* ``build_html``: one HTML page per chapter (widgets rendered from their saved state).
+
+Offline. nbconvert's templates load reveal.js, require.js, jQuery, MathJax (and the
+widget renderer, and mermaid) from CDNs. Here every asset is installed once from npm
+(``ASSET_PACKAGES``, pinned) into ``chapters/_build/npm`` and copied into ``<out>/assets``;
+the pages point at those copies with relative URLs, and two small templates
+(``learnres_reveal``, ``learnres_lab``, written to a temporary folder from ``TEMPLATES`` below)
+replace the CDN-only parts: MathJax 3 (SVG output, so no web fonts) instead of MathJax 2
+from cdnjs, no mermaid, and a reveal.js start-up that re-lays out the deck once MathJax
+has typeset. The output folder is self-contained: copy it anywhere, open a deck from disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from learnres.lectures.config import QUICK_ENV, chapters_dir
+
+__all__ = [
+    "ASSET_PACKAGES",
+    "ChapterRun",
+    "build_dir",
+    "build_html",
+    "build_notebooks",
+    "build_slides",
+    "chapter_paths",
+    "execute_chapter",
+    "install_assets",
+    "read_chapter",
+]
+
+# npm packages served beside the decks (exact versions: a deck built today looks the same
+# next year). reveal.js 4 is what nbconvert's reveal template is written for.
+ASSET_PACKAGES = {
+    "reveal.js": "4.6.1",
+    "mathjax": "3.2.2",
+    "requirejs": "2.3.7",
+    "jquery": "3.7.1",
+    "@jupyter-widgets/html-manager": "1.0.15",
+}
+
+# package -> [(path inside the package, path inside <out>/assets)]
+_ASSET_FILES = {
+    "reveal.js": [("dist", "reveal.js/dist"), ("plugin/notes", "reveal.js/plugin/notes")],
+    "mathjax": [("es5/tex-svg-full.js", "mathjax/tex-svg-full.js"),
+                ("es5/input", "mathjax/input"), ("es5/output/svg.js", "mathjax/output/svg.js"),
+                ("es5/ui", "mathjax/ui"), ("es5/a11y", "mathjax/a11y")],
+    "requirejs": [("require.js", "require.js")],
+    "jquery": [("dist/jquery.min.js", "jquery.min.js")],
+    "@jupyter-widgets/html-manager": [("dist", "html-manager")],  # minus *.map, embed.js
+}  # fmt: skip
+
+# URLs relative to the HTML file (which sits in <out>, beside assets/)
+_URLS = {
+    "reveal_url_prefix": "assets/reveal.js",
+    "require_js_url": "assets/require.js",
+    "jquery_url": "assets/jquery.min.js",
+    "mathjax_url": "assets/mathjax/tex-svg-full.js",
+    "widget_renderer_url": "assets/html-manager/embed-amd.js",
+}
+
+_MATHJAX_CONFIG = r"""
+<script>
+window.MathJax = {
+  tex: {
+    inlineMath: [['$', '$'], ['\\(', '\\)']],
+    displayMath: [['$$', '$$'], ['\\[', '\\]']],
+    processEscapes: true,
+    processEnvironments: true,
+    tags: 'ams'
+  },
+  svg: {fontCache: 'global'},
+  options: {menuOptions: {settings: {assistiveMml: false}}},
+  startup: {typeset: true}
+};
+</script>
+<script id="MathJax-script" src="{{ resources.mathjax_url }}"></script>
+<script>
+// The widget renderer (html-manager 1.x) typesets with MathJax 2's MathJax.Hub.Queue:
+// forward those calls to MathJax 3.
+if (window.MathJax && !MathJax.Hub) {
+  MathJax.Hub = {Queue: function(job) {
+    var node = job && job[2];
+    MathJax.startup.promise = MathJax.startup.promise.then(function() {
+      return MathJax.typesetPromise(node ? [node] : undefined);
+    });
+  }};
+}
+</script>
+"""
+
+TEMPLATES = {
+    "learnres_reveal/conf.json": '{"base_template": "reveal", "mimetypes": {"text/html": true}}\n',
+    "learnres_reveal/index.html.j2": r"""{%- extends 'reveal/index.html.j2' -%}
+{#- learnres: the reveal template with local assets only (see learnres/lectures/build.py) -#}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}"""
+    + _MATHJAX_CONFIG
+    + r"""{%- endblock html_head_js_mathjax -%}
+{% block footer_js %}
+<script>
+require({waitSeconds: 30},
+  ["{{ reveal_url_prefix }}/dist/reveal.js", "{{ reveal_url_prefix }}/plugin/notes/notes.js"],
+  function(Reveal, RevealNotes) {
+    Reveal.initialize({
+      controls: true, progress: true, history: true, hash: true,
+      transition: "{{ reveal_transition }}", slideNumber: "{{ reveal_number }}",
+      plugins: [RevealNotes], width: {{ reveal_width }}, height: {{ reveal_height }}
+    });
+    window.Reveal = Reveal;
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+      MathJax.startup.promise.then(function() { Reveal.layout(); });
+    }
+  });
+</script>
+{% endblock footer_js %}
+""",
+    "learnres_lab/conf.json": '{"base_template": "lab", "mimetypes": {"text/html": true}}\n',
+    "learnres_lab/index.html.j2": r"""{%- extends 'lab/index.html.j2' -%}
+{#- learnres: the lab template with local assets only (see learnres/lectures/build.py) -#}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}"""
+    + _MATHJAX_CONFIG
+    + r"""{%- endblock html_head_js_mathjax -%}
+""",
+}
+
+
+def build_dir() -> Path:
+    """``chapters/_build``: everything built from the chapters (not kept in git)."""
+    return chapters_dir() / "_build"
+
+
+def chapter_paths(names=None, root: Path | None = None) -> list[Path]:
+    """The chapter sources ``NN_*.py`` in ``root`` (default ``chapters/``), in order.
+
+    ``names``: pick chapters by number ("1", "01"), stem ("01_autograd") or a part of the
+    stem ("autograd"); None: all.
+    """
+    root = Path(root) if root is not None else chapters_dir()
+    paths = sorted(p for p in root.glob("[0-9][0-9]_*.py"))
+    if not names:
+        return paths
+    picked = []
+    for name in names:
+        name = str(name)
+        hits = [p for p in paths if p.stem == name or p.stem.split("_")[0] == name.zfill(2)
+                or name in p.stem]  # fmt: skip
+        if not hits:
+            raise ValueError(
+                f"no chapter matches {name!r}; chapters: {', '.join(p.stem for p in paths)}"
+            )
+        picked += [p for p in hits if p not in picked]
+    return picked
+
+
+def read_chapter(path: Path):
+    """The chapter source at ``path`` as an nbformat notebook (through jupytext)."""
+    import jupytext
+
+    nb = jupytext.read(path)
+    nb.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
+    nb.metadata["kernelspec"].setdefault("name", "python3")
+    return nb
+
+
+@contextlib.contextmanager
+def _environment(**values):
+    """Set environment variables (None removes) for the block; the kernel inherits them."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = str(v)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dataclass
+class ChapterRun:
+    """One executed chapter: its notebook (with outputs) and how long it took."""
+
+    path: Path
+    notebook: object
+    seconds: float
+    quick: bool
+
+
+def _notebook_client_class():
+    """``NotebookClient`` whose wait for a cell's reply polls the shell channel once a second.
+
+    nbclient waits for a cell's ``execute_reply`` with one ``get_msg(timeout=<the cell's
+    whole timeout>)``. After a cell that displays widgets, that wait sometimes misses the
+    reply's arrival and only returns when the timeout expires (nbclient issue #312; seen here
+    as a 600 s pause after an ``interact`` cell, then the run goes on). Short polls in a loop
+    notice the reply within a second; the timeout still applies to the cell as a whole.
+    """
+    import asyncio
+    from queue import Empty
+    from time import monotonic
+
+    from nbclient import NotebookClient
+    from nbclient.client import timestamp
+    from nbclient.exceptions import CellTimeoutError
+    from nbclient.util import ensure_async
+
+    class PollingNotebookClient(NotebookClient):
+        async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg,
+                                        task_poll_kernel_alive):  # fmt: skip
+            deadline = None if timeout is None else monotonic() + timeout
+            while True:
+                left = None if deadline is None else deadline - monotonic()
+                if left is not None and left <= 0:
+                    task_poll_kernel_alive.cancel()
+                    await self._async_check_alive()
+                    reply = await self._async_handle_timeout(timeout, cell)
+                    if reply is not None:  # interrupt_on_timeout with error_on_timeout set
+                        reply["parent_header"] = {"msg_id": msg_id}
+                        return reply
+                    continue
+                try:
+                    wait = 1.0 if left is None else min(1.0, left)
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=wait))
+                except Empty:
+                    continue
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if self.record_timing:
+                    cell["metadata"]["execution"]["shell.execute_reply"] = timestamp(msg)
+                try:
+                    await asyncio.wait_for(task_poll_output_msg, self.iopub_timeout)
+                except (TimeoutError, Empty):
+                    if self.raise_on_iopub_timeout:
+                        task_poll_kernel_alive.cancel()
+                        raise CellTimeoutError.error_from_timeout_and_cell(
+                            "Timeout waiting for IOPub output", self.iopub_timeout, cell
+                        ) from None
+                    self.log.warning("Timeout waiting for IOPub output")
+                task_poll_kernel_alive.cancel()
+                return msg
+
+    return PollingNotebookClient
+
+
+def execute_chapter(path: Path, *, quick: bool = True, timeout: int = 600, cwd: Path | None = None,
+                    env: dict | None = None) -> ChapterRun:  # fmt: skip
+    """Run the chapter at ``path`` top to bottom in a fresh kernel; a failing cell raises
+    ``nbclient.exceptions.CellExecutionError`` naming the cell and the error.
+
+    Arguments:
+        quick: set ``LEARNRES_QUICK=1`` for the kernel (else unset it: full mode).
+        timeout: seconds allowed per cell.
+        cwd: the kernel's working directory (default: the chapter's folder).
+        env: more environment variables for the kernel.
+    """
+    nb = read_chapter(path)
+    cwd = Path(cwd) if cwd is not None else Path(path).parent
+    client = _notebook_client_class()(nb, timeout=timeout, kernel_name=nb.metadata["kernelspec"]["name"],
+                            resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)  # fmt: skip
+    values = {QUICK_ENV: "1" if quick else None, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+              **(env or {})}  # fmt: skip
+    tic = time.perf_counter()
+    with _environment(**values):
+        client.execute()
+    return ChapterRun(Path(path), nb, time.perf_counter() - tic, quick)
+
+
+def build_notebooks(out: Path | None = None, names=None, *, execute: bool = False,
+                    quick: bool = True, timeout: int = 600, log=print) -> list[Path]:  # fmt: skip
+    """Write ``<out>/NN_name.ipynb`` for each chapter (default out: ``chapters/_build/notebooks``).
+
+    With ``execute`` the notebooks are run first (in quick mode unless ``quick=False``) and
+    saved with their outputs and widget state; the time of each is logged.
+    """
+    import nbformat
+
+    out = Path(out) if out is not None else build_dir() / "notebooks"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in chapter_paths(names):
+        if execute:
+            run = execute_chapter(path, quick=quick, timeout=timeout)
+            nb = run.notebook
+            log(
+                f"executed {path.name} ({'quick' if quick else 'full'} mode) in {run.seconds:.1f} s"
+            )
+        else:
+            nb = read_chapter(path)
+        target = out / f"{path.stem}.ipynb"
+        nbformat.write(nb, target)
+        written.append(target)
+        log(f"wrote {target}")
+    return written
+
+
+# ---- assets ------------------------------------------------------------------------------
+
+
+def _npm_dir() -> Path:
+    return build_dir() / "npm"
+
+
+def install_assets(out: Path, npm_dir: Path | None = None, log=print) -> Path:
+    """Copy the pinned npm assets into ``<out>/assets`` (running ``npm install`` into
+    ``npm_dir``, default ``chapters/_build/npm``, the first time); returns the assets folder.
+
+    Raises RuntimeError with instructions when npm is needed but missing or fails.
+    """
+    npm_dir = Path(npm_dir) if npm_dir is not None else _npm_dir()
+    modules = npm_dir / "node_modules"
+    if not all((modules / name / "package.json").is_file() for name in ASSET_PACKAGES):
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError(
+                "the slides need local copies of reveal.js, MathJax, require.js, jQuery and the "
+                "widget renderer, installed with npm, which is not on PATH: install Node.js "
+                "(Debian: apt-get install -y npm), or put an installed node_modules folder at "
+                f"{modules}"
+            )
+        npm_dir.mkdir(parents=True, exist_ok=True)
+        (npm_dir / "package.json").write_text(
+            '{"private": true, "name": "learnres-slide-assets"}\n'
+        )
+        specs = [f"{name}@{version}" for name, version in ASSET_PACKAGES.items()]
+        log(f"npm install {' '.join(specs)} (into {npm_dir})")
+        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", *specs],
+                              cwd=npm_dir, capture_output=True, text=True, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"npm install failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    assets = Path(out) / "assets"
+    for name, files in _ASSET_FILES.items():
+        for source, target in files:
+            src, dst = modules / name / source, assets / target
+            if not src.exists():
+                raise RuntimeError(f"{src} is missing from the npm package {name}")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, dst, dirs_exist_ok=True, ignore=_unused_assets)
+            else:
+                shutil.copy2(src, dst)
+    return assets
+
+
+def _unused_assets(folder, names) -> list[str]:
+    """Files of the copied packages that no page loads (source maps, the non-AMD bundles)."""
+    unused = {"embed.js", "libembed-amd.js", "embed.js.LICENSE.txt"}
+    return [n for n in names if n.endswith(".map") or n in unused]
+
+
+def _template_dir(root: Path) -> Path:
+    """Write ``TEMPLATES`` under ``root`` (a folder nbconvert searches); return it."""
+    root = Path(root)
+    for name, text in TEMPLATES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def _exporter(kind: str, template_root: Path):
+    from nbconvert import HTMLExporter, SlidesExporter
+    from traitlets.config import Config
+
+    config = Config()
+    cls, name = (
+        (SlidesExporter, "learnres_reveal") if kind == "slides" else (HTMLExporter, "learnres_lab")
+    )
+    section = config[cls.__name__]
+    for key, url in _URLS.items():
+        if key == "reveal_url_prefix" and cls is not SlidesExporter:
+            continue
+        section[key] = url
+    section.template_name = name
+    section.extra_template_basedirs = [str(template_root)]
+    if cls is SlidesExporter:
+        section.reveal_theme = "white"
+        section.reveal_scroll = True
+        section.reveal_transition = "none"
+    return cls(config=config)
+
+
+def _notebook_for_export(path: Path, execute: bool, quick: bool, timeout: int, executed_dir):
+    if executed_dir is not None:
+        import nbformat
+
+        candidate = Path(executed_dir) / f"{path.stem}.ipynb"
+        if candidate.is_file():
+            return nbformat.read(candidate, as_version=4)
+    if execute:
+        return execute_chapter(path, quick=quick, timeout=timeout).notebook
+    return read_chapter(path)
+
+
+def _export(kind: str, out: Path | None, names, execute: bool, quick: bool, timeout: int,
+            executed_dir, log) -> list[Path]:  # fmt: skip
+    default = "slides" if kind == "slides" else "html"
+    out = Path(out) if out is not None else build_dir() / default
+    out.mkdir(parents=True, exist_ok=True)
+    install_assets(out, log=log)
+    written = []
+    suffix = ".slides.html" if kind == "slides" else ".html"
+    with tempfile.TemporaryDirectory(prefix="learnres-templates-") as templates:
+        exporter = _exporter(kind, _template_dir(Path(templates)))
+        for path in chapter_paths(names):
+            nb = _notebook_for_export(path, execute, quick, timeout, executed_dir)
+            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+            target = out / f"{path.stem}{suffix}"
+            target.write_text(body, encoding="utf-8")
+            written.append(target)
+            log(f"wrote {target}")
+    _write_index(out, written, kind)
+    return written
+
+
+def build_slides(out: Path | None = None, names=None, *, execute: bool = False, quick: bool = True,
+                 timeout: int = 600, executed_dir: Path | None = None, log=print) -> list[Path]:  # fmt: skip
+    """One reveal.js deck per chapter in ``out`` (default ``chapters/_build/slides``), with
+    the assets beside them: open ``<out>/NN_name.slides.html`` from disk, no network needed.
+
+    Cells become slides by their ``slideshow`` metadata (slide / subslide / fragment /
+    notes / skip). The outputs shown are those of ``executed_dir/NN_name.ipynb`` when it
+    exists (see ``build_notebooks(execute=True)``), else of a fresh run with ``execute``,
+    else none (code only).
+    """
+    return _export("slides", out, names, execute, quick, timeout, executed_dir, log)
+
+
+def build_html(out: Path | None = None, names=None, *, execute: bool = False, quick: bool = True,
+               timeout: int = 600, executed_dir: Path | None = None, log=print) -> list[Path]:  # fmt: skip
+    """One HTML page per chapter (JupyterLab's look, widgets drawn from their saved state)
+    in ``out`` (default ``chapters/_build/html``), offline like ``build_slides``."""
+    return _export("html", out, names, execute, quick, timeout, executed_dir, log)
+
+
+def _write_index(out: Path, pages: list[Path], kind: str) -> None:
+    import html
+
+    items = "\n".join(f'<li><a href="{p.name}">{html.escape(p.stem.replace(".slides", ""))}</a></li>'
+                      for p in sorted(out.glob("[0-9][0-9]_*.html")))  # fmt: skip
+    title = "learnres lectures" if kind == "slides" else "learnres chapters"
+    (out / "index.html").write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><ul>\n{items}\n</ul></body></html>\n",
+        encoding="utf-8",
+    )

@@ -1,0 +1,112 @@
+"""The chapters' fresh experiments: data, a short training run, a timer.
+
+Everything here is glue over learnres's own parts (``learnres.data``, ``learnres.optim``,
+``learnres.train.Trainer``), sized by ``learnres.lectures.sizes()``; a fresh run is the
+paper's recipe (SGD with momentum 0.9, weight decay 1e-4, lr divided by 10 at 1/2 and 3/4
+of the run, per-pixel mean, pad + crop + flip), only shorter and on fewer images.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from learnres.data import DataLoader, load_dataset, standard_transforms, subset
+from learnres.lectures.config import Sizes, data_dir, sizes
+from learnres.optim import SGD, make_schedule
+from learnres.train import MetricsHistory, Trainer
+
+__all__ = ["CifarData", "batch", "load_cifar10", "time_call", "train_fresh"]
+
+
+@dataclass
+class CifarData:
+    """The CIFAR-10 images a chapter trains and tests on, with the paper's transforms."""
+
+    train: object  # learnres.data.Dataset
+    test: object
+    train_transform: object
+    test_transform: object
+
+    def __repr__(self) -> str:
+        return f"CifarData(train={self.train!r}, test={self.test!r})"
+
+
+def load_cifar10(S: Sizes | None = None, seed: int = 0) -> CifarData:
+    """CIFAR-10 from ``data_dir()`` (the 5,085 / 1,017-image subset beside the repository),
+    cut to ``S.train_images`` / ``S.test_images`` (class-balanced), with the paper's
+    transforms (per-pixel mean of the training images; pad 4, random crop, flip)."""
+    S = S or sizes()
+    root = data_dir()
+    train = load_dataset("cifar10", "train", root)
+    test = load_dataset("cifar10", "test", root)
+    if S.train_images is not None and S.train_images < len(train):
+        train = subset(train, S.train_images, seed=seed)
+    if S.test_images is not None and S.test_images < len(test):
+        test = subset(test, S.test_images, seed=seed)
+    train_tf, test_tf = standard_transforms(train)
+    return CifarData(train, test, train_tf, test_tf)
+
+
+def batch(data: CifarData, n: int, split: str = "train", seed: int = 0):
+    """``n`` images of ``split`` through the test transform (no augmentation), as
+    (float32 (n, 3, 32, 32), int64 (n,)): a fixed batch for measurements."""
+    ds = data.train if split == "train" else data.test
+    idx = np.random.default_rng(seed).choice(len(ds), size=min(n, len(ds)), replace=False)
+    return data.test_transform(ds.images[idx]), ds.labels[idx]
+
+
+def train_fresh(
+    model,
+    data: CifarData,
+    *,
+    iterations: int | None = None,
+    lr: float = 0.1,
+    batch_size: int | None = None,
+    S: Sizes | None = None,
+    seed: int = 0,
+    desc: str = "train",
+    callbacks=(),
+    eval_every: int | None = None,
+) -> MetricsHistory:
+    """Train ``model`` for a fresh (short) run and return its ``MetricsHistory``.
+
+    The paper's recipe (section 3.4 / 4.2): SGD, momentum 0.9, weight decay 1e-4, lr divided
+    by 10 at 1/2 and 3/4 of the run; batches of ``batch_size`` (default ``S.batch_size``)
+    drawn from ``data.train`` with augmentation; test error on ``data.test`` every
+    ``eval_every`` steps (default ``S.eval_every``) and at the end. A tqdm progress bar
+    (a widget in a notebook) shows the run; nothing is written to disk.
+    """
+    S = S or sizes()
+    iterations = iterations or S.iterations
+    batch_size = batch_size or S.batch_size
+    loader = DataLoader.from_dataset(
+        data.train, batch_size, shuffle=True, drop_last=True, seed=seed,
+        transform=data.train_transform, prefetch=False,
+    )  # fmt: skip
+    test_loader = DataLoader.from_dataset(
+        data.test, 250, shuffle=False, transform=data.test_transform, prefetch=False
+    )
+    optimizer = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+    schedule = make_schedule("paper", lr, iterations)
+    trainer = Trainer(
+        model, optimizer, schedule, loader, iterations,
+        eval_loaders={"test": test_loader}, log_every=min(S.log_every, iterations),
+        eval_every=eval_every or S.eval_every, callbacks=callbacks, progress=True,
+        plot=False, config={"model": desc},
+    )  # fmt: skip
+    return trainer.fit().history
+
+
+def time_call(fn, repeats: int = 3, warmup: int = 1) -> float:
+    """The median wall time of ``fn()`` in seconds over ``repeats`` calls (after ``warmup``)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        tic = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tic)
+    return float(np.median(times))

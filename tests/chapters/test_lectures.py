@@ -1,0 +1,127 @@
+"""learnres.lectures: quick mode and sizes, folders, stored runs, figure provenance, probes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from learnres import Tensor
+from learnres.functions import batch_norm, softmax
+from learnres.lectures import (
+    FULL,
+    QUICK,
+    data_dir,
+    fresh_label,
+    is_quick,
+    missing_runs_note,
+    probe,
+    record_outputs,
+    save_figure,
+    sizes,
+    stored_label,
+    stored_run,
+    stored_runs,
+)
+from learnres.lectures.config import repo_root
+from learnres.nn import BatchNorm1d, Linear, Sequential, init
+
+
+@pytest.mark.parametrize("value, quick", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_quick_mode_follows_the_environment(monkeypatch, value, quick):
+    monkeypatch.setenv("LEARNRES_QUICK", value)
+    assert is_quick() is quick
+    assert sizes() is (QUICK if quick else FULL)
+
+
+def test_quick_sizes_are_smaller_than_full():
+    assert QUICK.quick and not FULL.quick
+    for field in ("batch_size", "iterations", "mlp_iterations", "stats_batch", "timing_batch"):
+        assert getattr(QUICK, field) < getattr(FULL, field), field
+    assert QUICK.train_images is not None and FULL.train_images is None
+    assert all((d - 2) % 6 == 0 for d in QUICK.depths + FULL.depths)  # CIFAR depths 6n+2
+
+
+def test_data_dir_prefers_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("LEARNRES_DATA_DIR", str(tmp_path))
+    assert data_dir() == tmp_path
+    monkeypatch.delenv("LEARNRES_DATA_DIR")
+    shared = repo_root().parent / "shared" / "datasets"
+    assert data_dir() == (shared if shared.is_dir() else None)
+
+
+def _make_run(root, name, command="learnres train ..."):
+    """A stored run written by the real training loop (a few iterations on 32 images)."""
+    from learnres.train.run import TrainConfig, train
+
+    out = root / name
+    train(TrainConfig(model="resnet8", data_dir=str(data_dir()), subset=32, iterations=2,
+                      batch_size=8, eval_every=2, log_every=1, eval_batch_size=64,
+                      out=str(out), progress=False, plot=False, prefetch=False))  # fmt: skip
+    (out / "command.txt").write_text(command + "\n")
+    return out
+
+
+def test_stored_runs_are_read_or_reported_missing(lecture_env, shared_datasets, monkeypatch):
+    monkeypatch.setenv("LEARNRES_DATA_DIR", str(shared_datasets))
+    runs = lecture_env["runs"]
+    _make_run(runs, "resnet8", "learnres train --model resnet8 --iterations 2")
+    run = stored_run("ResNet-8")  # names match loosely
+    assert run is not None and run.name == "resnet8"
+    assert run.command == "learnres train --model resnet8 --iterations 2"
+    assert run.iterations == 2 and run.final("test_error") is not None
+    assert run.config["model"] == "resnet8"
+    found, missing = stored_runs(["resnet8", "resnet56"])
+    assert list(found) == ["resnet8"] and missing == ["resnet56"]
+    note = missing_runs_note(missing)
+    assert "resnet56" in note and str(runs) in note
+    assert "learnres train --model resnet8 --iterations 2" in stored_label(found)
+    assert stored_run("resnet56") is None
+
+
+def test_stored_run_without_metrics_is_absent(lecture_env):
+    (lecture_env["runs"] / "plain20").mkdir()
+    (lecture_env["runs"] / "plain20" / "command.txt").write_text("learnres train\n")
+    assert stored_run("plain20") is None
+    assert missing_runs_note([]) == ""
+
+
+def test_save_figure_writes_the_provenance_on_the_figure(lecture_env, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    monkeypatch.setenv("LEARNRES_QUICK", "1")
+    fig = Figure(layout="constrained")
+    fig.add_subplot().plot([0, 1], [1, 0])
+    label = fresh_label("a test")
+    path = save_figure(fig, "00_test", label)
+    assert path == lecture_env["figures"] / "00_test.png" and path.stat().st_size > 1000
+    texts = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert "FRESH QUICK-MODE RUN" in texts and "a test" in texts
+
+
+def test_record_outputs_restores_forward():
+    init.manual_seed(0)
+    net = Sequential(Linear(4, 3), BatchNorm1d(3))
+    with record_outputs(net, BatchNorm1d) as calls:
+        net(Tensor(np.ones((5, 4), dtype=np.float32)))
+    assert [name for name, _ in calls] == ["1"]
+    assert all("forward" not in m.__dict__ for m in net.modules())
+
+
+def test_probe_measures_outputs_and_their_gradients(rng):
+    """The last BN's output is the logits: its std and its gradient are known in closed form
+    (dL/dlogits = (softmax - onehot) / N for the mean cross-entropy)."""
+    init.manual_seed(0)
+    net = Sequential(Linear(6, 5), BatchNorm1d(5)).double()
+    x, y = rng.standard_normal((8, 6)), rng.integers(0, 5, 8)
+    report = probe(net, x, y, select=BatchNorm1d)
+    linear, bn = net[0], net[1]
+    logits = batch_norm(linear(Tensor(x)), None, None, bn.weight, bn.bias, training=True).data
+    grad = (softmax(Tensor(logits)).data - np.eye(5)[y]) / len(y)
+    assert report.names == ["1"]
+    np.testing.assert_allclose(report.forward_std, [logits.std()], rtol=1e-10)
+    np.testing.assert_allclose(report.grad_norm, [np.sqrt((grad**2).sum())], rtol=1e-10)
+    np.testing.assert_allclose(report.grad_rms, [np.sqrt((grad**2).mean())], rtol=1e-10)
+    assert net.training  # the mode it had
