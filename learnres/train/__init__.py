@@ -1,0 +1,43 @@
+"""Training: the loop (``Trainer``), metrics history, checkpoints, plots and ``learnres train``.
+
+    from learnres.train import TrainConfig, train
+    result = train(TrainConfig(model="resnet20", dataset="cifar10", iterations=2000,
+                               data_dir="../shared/datasets", out="runs/resnet20"))
+    result.final["test_error"]     # percent
+
+Modules: ``trainer`` (the loop, evaluation, resume, interruptions), ``run`` (``TrainConfig``
+and ``train``: builds data, model, optimizer and schedule from a configuration),
+``checkpoint`` (safe ``.npz`` files), ``metrics`` (history and ``metrics.csv``), ``plot``
+(Fig. 6-style curves), ``cli`` and ``plot_cli`` (the commands).
+"""
+
+from learnres.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from learnres.train.metrics import COLUMNS, MetricsHistory, read_csv
+from learnres.train.plot import plot_history, plot_runs
+from learnres.train.trainer import (
+    CHECKPOINT_NAME,
+    METRICS_NAME,
+    PLOT_NAME,
+    Trainer,
+    TrainingDiverged,
+    TrainResult,
+    evaluate,
+)
+
+__all__ = [
+    "Trainer",
+    "TrainResult",
+    "TrainingDiverged",
+    "evaluate",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "MetricsHistory",
+    "read_csv",
+    "COLUMNS",
+    "plot_runs",
+    "plot_history",
+    "CHECKPOINT_NAME",
+    "METRICS_NAME",
+    "PLOT_NAME",
+]

@@ -1,0 +1,488 @@
+"""The training loop: SGD steps, logging windows, evaluations, checkpoints, interruptions.
+
+One iteration (section 3.4 of the paper) is one mini-batch:
+
+    lr     = schedule.apply(optimizer, iteration)       # the schedule counts iterations
+    logits = model(x)                                    # (B, num_classes)
+    loss   = cross_entropy(logits, y)                    # mean over the batch
+    optimizer.zero_grad(); loss.backward(); optimizer.step()
+
+``Trainer`` runs these for ``iterations`` steps and around them keeps the metrics history
+(training loss and error per logging window of ``log_every`` steps, validation and test
+loss and error every ``eval_every`` steps, learning rate, images/s), shows a ``tqdm``
+progress bar, and writes into its run folder:
+
+    metrics.csv      the history (learnres.train.metrics), rewritten at every log
+    checkpoint.npz   every ``checkpoint_every`` steps and at the end (learnres.train.checkpoint)
+    plot.png         the Fig. 6-style curves, at the end (needs matplotlib)
+
+What can go wrong, and what happens:
+
+* **Resume.** ``load_checkpoint`` restores the model, the optimizer's momentum buffers, the
+  schedule, the data loader (epoch, position in the epoch, both random streams), the
+  history and the current logging window. The run then continues to the same result as a
+  run that was never stopped: on NumPy, bit for bit.
+* **Divergence.** A NaN or infinite loss stops the run before the step that would apply its
+  gradient, with ``TrainingDiverged`` naming the iteration and learning rate; the last good
+  checkpoint is left as it was.
+* **Ctrl-C.** The first Ctrl-C asks the loop to stop after the current step; the run then
+  saves a checkpoint and returns (``status == "interrupted"``). A ``KeyboardInterrupt``
+  raised by a callback (which runs between steps) does the same. A second Ctrl-C aborts
+  at once and keeps the previous checkpoint, since a half-done step cannot be saved.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from learnres.autograd.grad_mode import no_grad
+from learnres.autograd.tensor import Tensor
+from learnres.backend import asnumpy, get_array_module
+from learnres.functions.loss import cross_entropy
+from learnres.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from learnres.train.metrics import MetricsHistory
+from learnres.train.plot import matplotlib_problem, plot_history
+
+__all__ = [
+    "Trainer",
+    "TrainResult",
+    "TrainingDiverged",
+    "evaluate",
+    "CHECKPOINT_NAME",
+    "METRICS_NAME",
+    "PLOT_NAME",
+]
+
+CHECKPOINT_NAME = "checkpoint.npz"
+METRICS_NAME = "metrics.csv"
+PLOT_NAME = "plot.png"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; ``iteration`` and ``lr`` say where."""
+
+    def __init__(self, message: str, iteration: int, lr: float, loss: float):
+        super().__init__(message)
+        self.iteration, self.lr, self.loss = iteration, lr, loss
+
+
+@dataclass
+class TrainResult:
+    """What a ``Trainer.fit`` call ended with.
+
+    ``status`` is "completed" or "interrupted"; ``final`` holds the last measured
+    ``train_error``, ``val_error``, ``test_error`` (percent) and losses.
+    """
+
+    status: str
+    iteration: int
+    history: MetricsHistory
+    final: dict = field(default_factory=dict)
+    checkpoint: Path | None = None
+    out_dir: Path | None = None
+
+
+def _model_dtype(model):
+    for p in model.parameters():
+        return p.data.dtype
+    return None
+
+
+def evaluate(model, loader, dtype=None) -> tuple[float, float]:
+    """Mean cross-entropy and error (percent) of ``model`` over one pass of ``loader``.
+
+    The model runs in eval mode (BatchNorm with its running statistics) and without a
+    graph; its previous mode is restored. Images are cast to ``dtype`` (default: the
+    model's parameters' dtype).
+    """
+    dtype = dtype or _model_dtype(model)
+    was_training = model.training
+    model.eval()
+    loss_sum, wrong, seen = 0.0, 0, 0
+    try:
+        with no_grad():
+            for images, labels in loader:
+                x = Tensor(images.astype(dtype, copy=False) if dtype is not None else images)
+                logits = model(x)
+                n = int(labels.shape[0])
+                loss_sum += float(cross_entropy(logits, labels).item()) * n
+                wrong += int((logits.data.argmax(axis=1) != labels).sum())
+                seen += n
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate: the loader gave no images")
+    return loss_sum / seen, 100.0 * wrong / seen
+
+
+class _StopRequest:
+    """Turns the first Ctrl-C (SIGINT) into a flag the loop checks between steps."""
+
+    def __init__(self, notify):
+        self.requested = False
+        self._notify = notify
+        self._installed = False
+        self._previous = signal.default_int_handler
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            self._previous = previous if previous is not None else signal.default_int_handler
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        self._notify("Ctrl-C: stopping after this iteration and saving a checkpoint "
+                     "(press Ctrl-C again to abort without saving)")  # fmt: skip
+        signal.signal(signal.SIGINT, self._previous)  # the next Ctrl-C interrupts at once
+
+    def __exit__(self, *exc):
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+class Trainer:
+    """Trains ``model`` with ``optimizer`` and ``schedule`` on batches from ``train_loader``.
+
+    Arguments:
+        model: a ``learnres.nn.Module`` returning logits (B, num_classes).
+        optimizer: ``learnres.optim.SGD`` (or anything with ``param_groups``, ``step``,
+            ``zero_grad``, ``state_dict``, ``load_state_dict``).
+        schedule: a ``learnres.optim.Schedule``.
+        train_loader: a ``learnres.data.DataLoader`` (or any re-iterable of
+            (images (B, C, H, W), int labels (B,)) arrays with ``state_dict``); iterating it
+            again continues where the last pass stopped.
+        iterations: total optimizer steps of the run.
+        eval_loaders: ``{"val": loader, "test": loader}`` (either may be absent), evaluated
+            every ``eval_every`` steps and at the end.
+        out_dir: the run folder (metrics.csv, checkpoint.npz, plot.png); None writes nothing.
+        log_every: steps per logging window (training loss and error are window means).
+        eval_every: steps between evaluations (None: only at the end).
+        checkpoint_every: steps between checkpoints (None: only at the end).
+        callbacks: ``callback(trainer)`` called after every completed step (tests, notebooks).
+        progress: show a tqdm bar.
+        config: a JSON-serialisable dict describing the run, saved in every checkpoint.
+        plot: write plot.png at the end.
+
+    ``iteration`` counts completed steps; ``history`` is the ``MetricsHistory``.
+    """
+
+    def __init__(
+        self,
+        model,
+        optimizer,
+        schedule,
+        train_loader,
+        iterations: int,
+        *,
+        eval_loaders: dict | None = None,
+        out_dir=None,
+        log_every: int = 100,
+        eval_every: int | None = None,
+        checkpoint_every: int | None = None,
+        callbacks=(),
+        progress: bool = True,
+        config: dict | None = None,
+        plot: bool = True,
+    ):
+        if int(iterations) < 1:
+            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        for name, value in (("log_every", log_every), ("eval_every", eval_every),
+                            ("checkpoint_every", checkpoint_every)):  # fmt: skip
+            if value is not None and int(value) < 1:
+                raise ValueError(f"{name} must be >= 1 (or None), got {value}")
+        self.model, self.optimizer, self.schedule = model, optimizer, schedule
+        self.train_loader = train_loader
+        self.iterations = int(iterations)
+        self.eval_loaders = dict(eval_loaders or {})
+        self._eval_start = {k: v.state_dict() for k, v in self.eval_loaders.items()
+                            if hasattr(v, "state_dict")}  # fmt: skip
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.log_every = int(log_every)
+        self.eval_every = eval_every and int(eval_every)
+        self.checkpoint_every = checkpoint_every and int(checkpoint_every)
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.config = dict(config or {})
+        self.plot = plot
+        self.dtype = _model_dtype(model)
+        self.iteration = 0
+        self.history = MetricsHistory()
+        self.elapsed = 0.0  # seconds of training, summed over resumed sessions
+        self._window = self._empty_window()
+        self._bar = None
+        self._last_checkpoint_iteration: int | None = None
+        self._mid_step = False
+
+    # ---- paths ---------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None
+
+    @staticmethod
+    def _empty_window() -> dict:
+        return {"steps": 0, "loss_sum": 0.0, "wrong": 0, "seen": 0, "seconds": 0.0}
+
+    # ---- one step ------------------------------------------------------------------------
+    def train_step(self, images, labels) -> tuple[float, int]:
+        """One SGD step on a batch; returns (mean loss, number of wrong predictions).
+
+        Raises ``TrainingDiverged`` before touching the weights when the loss is not finite.
+        """
+        lr = self.schedule.apply(self.optimizer, self.iteration)
+        self.model.train()
+        x = Tensor(images.astype(self.dtype, copy=False) if self.dtype is not None else images)
+        logits = self.model(x)  # (B, num_classes)
+        loss = cross_entropy(logits, labels)
+        value = float(loss.item())
+        if not math.isfinite(value):
+            raise TrainingDiverged(self._divergence_message(value, lr), self.iteration, lr, value)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        wrong = int((logits.data.argmax(axis=1) != labels).sum())
+        return value, wrong
+
+    def _abort_message(self) -> str:
+        if self._last_checkpoint_iteration is not None:
+            kept = (f"the checkpoint of iteration {self._last_checkpoint_iteration} "
+                    f"({self.checkpoint_path}) is kept")  # fmt: skip
+        else:
+            kept = "no checkpoint had been written"
+        return (f"aborted in the middle of iteration {self.iteration + 1}; a half-done step "
+                f"cannot be saved, so {kept}")  # fmt: skip
+
+    def _divergence_message(self, value: float, lr: float) -> str:
+        if self._last_checkpoint_iteration is not None:
+            kept = (f"the last good checkpoint, {self.checkpoint_path} (iteration "
+                    f"{self._last_checkpoint_iteration}), is kept")  # fmt: skip
+        else:
+            kept = "no checkpoint had been written yet"
+        return (
+            f"training diverged: the loss is {value} at iteration {self.iteration} "
+            f"(learning rate {lr:g}); stopped before applying that step, {kept}. "
+            "Try a smaller --lr, or --schedule warmup (the paper's remedy for ResNet-110)."
+        )
+
+    # ---- the loop ------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        """Train until ``iterations`` steps are done (or Ctrl-C); evaluate, save, plot."""
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        status = "completed"
+        self._bar = tqdm(total=self.iterations, initial=self.iteration, desc="train",
+                         unit="it", dynamic_ncols=True, disable=not self.progress)  # fmt: skip
+        try:
+            with _StopRequest(self._say) as stop:
+                try:
+                    while self.iteration < self.iterations and not stop.requested:
+                        self._run_epoch(stop)
+                except KeyboardInterrupt:
+                    if self._mid_step:  # a second Ctrl-C inside a step: nothing safe to save
+                        self._say(self._abort_message())
+                        raise
+                    stop.requested = True  # raised between steps (a callback): save and stop
+                if stop.requested and self.iteration < self.iterations:
+                    status = "interrupted"
+        except TrainingDiverged:
+            self._write_metrics()
+            raise
+        finally:
+            self._bar.close()
+        if status == "completed":
+            self._finish_window()
+            if self.history.last_iteration_of("test_error", "val_error") != self.iteration:
+                self._evaluate_all()
+        self._save_if_possible()
+        self._write_metrics()
+        if status == "completed" or self.iteration > 0:
+            self._write_plot()
+        if status == "interrupted":
+            self._say(f"interrupted at iteration {self.iteration} of {self.iterations}"
+                      + (f"; checkpoint saved to {self.checkpoint_path}"
+                         if self.checkpoint_path is not None else ""))  # fmt: skip
+        return TrainResult(status, self.iteration, self.history, self._final(),
+                           self.checkpoint_path, self.out_dir)  # fmt: skip
+
+    def _run_epoch(self, stop) -> None:
+        tic = time.perf_counter()
+        start = self.iteration
+        for images, labels in self.train_loader:
+            self._mid_step = True  # from here until the counters move, a stop is unsafe
+            loss, wrong = self.train_step(images, labels)
+            self.schedule.observe(self.iteration, wrong / int(labels.shape[0]))
+            self.iteration += 1
+            toc = time.perf_counter()
+            w = self._window
+            w["steps"] += 1
+            w["loss_sum"] += loss
+            w["wrong"] += wrong
+            w["seen"] += int(labels.shape[0])
+            w["seconds"] += toc - tic
+            self.elapsed += toc - tic
+            self._mid_step = False
+            self._after_step()
+            for callback in self.callbacks:
+                callback(self)
+            if self.iteration >= self.iterations or stop.requested:
+                return
+            tic = time.perf_counter()
+        if self.iteration == start:
+            raise ValueError("the training loader gave no batches: it has no images, or "
+                             "fewer than one batch with drop_last")  # fmt: skip
+
+    def _after_step(self) -> None:
+        it, w = self.iteration, self._window
+        lr = self.optimizer.param_groups[0]["lr"]
+        self._bar.update(1)
+        live = {  # means over the current logging window (a dict keeps this order)
+            "loss": f"{w['loss_sum'] / w['steps']:.3f}",
+            "err": f"{100.0 * w['wrong'] / w['seen']:.1f}%",
+            "lr": f"{lr:g}",
+            "img/s": f"{w['seen'] / max(w['seconds'], 1e-9):.0f}",
+        }
+        self._bar.set_postfix(live, refresh=False)
+        if it % self.log_every == 0:
+            self._finish_window()
+        if self.eval_every and it % self.eval_every == 0 and it < self.iterations:
+            self._evaluate_all()
+        if self.checkpoint_every and it % self.checkpoint_every == 0 and it < self.iterations:
+            self._save_if_possible()
+        if it % self.log_every == 0 or (self.eval_every and it % self.eval_every == 0):
+            self._write_metrics()
+
+    def _finish_window(self) -> None:
+        w = self._window
+        if w["steps"] == 0:
+            return
+        self.history.record(
+            self.iteration,
+            epoch=self._epoch(),
+            lr=self.optimizer.param_groups[0]["lr"],
+            train_loss=w["loss_sum"] / w["steps"],
+            train_error=100.0 * w["wrong"] / w["seen"],
+            images_per_s=w["seen"] / max(w["seconds"], 1e-9),
+            elapsed_s=self.elapsed,
+        )
+        self._window = self._empty_window()
+
+    def _epoch(self) -> float:
+        """Epochs done, as a fraction (iterations per epoch from the loader's length)."""
+        try:
+            return self.iteration / len(self.train_loader)
+        except TypeError:
+            return float("nan")
+
+    def _evaluate_all(self) -> None:
+        values = {}
+        for name, loader in self.eval_loaders.items():
+            if name in self._eval_start:  # a full pass from the start, whatever came before
+                loader.load_state_dict(self._eval_start[name])
+            loss, error = evaluate(self.model, loader, self.dtype)
+            values[f"{name}_loss"], values[f"{name}_error"] = loss, error
+        if values:
+            self.history.record(self.iteration, **values)
+            parts = [f"{k.replace('_error', '')} error {v:.2f}%" for k, v in values.items()
+                     if k.endswith("_error")]  # fmt: skip
+            self._say(f"iteration {self.iteration}: " + ", ".join(parts))
+
+    def _final(self) -> dict:
+        keys = ("train_loss", "train_error", "val_loss", "val_error", "test_loss", "test_error")
+        return {k: self.history.last(k) for k in keys if self.history.last(k) is not None}
+
+    def _say(self, message: str) -> None:
+        if self.progress:
+            tqdm.write(message)
+
+    # ---- files ---------------------------------------------------------------------------
+    def _write_metrics(self) -> None:
+        if self.out_dir is not None:
+            self.history.write_csv(self.out_dir / METRICS_NAME)
+
+    def _write_plot(self) -> None:
+        if self.out_dir is None or not self.plot or not self.history.rows:
+            return
+        problem = matplotlib_problem()
+        if problem:
+            self._say(f"no plot written: {problem}")
+            return
+        name = self.config.get("model") or self.out_dir.name
+        title = f"{name} on {self.config['dataset']}" if "dataset" in self.config else None
+        plot_history({name: self.history}, out=self.out_dir / PLOT_NAME, title=title)
+
+    def _save_if_possible(self) -> None:
+        if self.out_dir is not None:
+            save_checkpoint(self.checkpoint_path, self.state_dict())
+            self._last_checkpoint_iteration = self.iteration
+
+    # ---- state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs, as a nested dict of arrays and plain values."""
+        return {
+            "iteration": self.iteration,
+            "iterations": self.iterations,
+            "model": {k: asnumpy(v) for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "loader": self.train_loader.state_dict(),  # epoch, position, both RNG streams
+            "window": dict(self._window),
+            "history": self.history.state_dict(),
+            "elapsed": self.elapsed,
+            "config": json.dumps(self.config, sort_keys=True),
+        }
+
+    def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
+        """Restore ``state_dict()``; raises ``CheckpointError`` when it does not fit."""
+        try:
+            iteration = int(state["iteration"])
+            parts = {k: state[k] for k in ("model", "optimizer", "schedule", "loader")}
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{source} lacks {e} and cannot be resumed") from e
+        if iteration > self.iterations:
+            raise CheckpointError(
+                f"{source} is at iteration {iteration}, past this run's {self.iterations} "
+                "iterations"
+            )
+        steps = [
+            ("model", self.model.load_state_dict),
+            ("optimizer", self.optimizer.load_state_dict),
+            ("schedule", self.schedule.load_state_dict),
+            ("loader", self.train_loader.load_state_dict),
+        ]
+        for name, load in steps:
+            try:
+                load(parts[name])
+            except (RuntimeError, ValueError, KeyError, TypeError) as e:
+                raise CheckpointError(
+                    f"{source} does not fit this run: its {name} state cannot be loaded: {e}"
+                ) from e
+        self.iteration = iteration
+        self.history.load_state_dict(state.get("history", []))
+        window = self._empty_window()
+        window.update(state.get("window", {}))
+        self._window = {k: type(self._empty_window()[k])(v) for k, v in window.items()}
+        self.elapsed = float(state.get("elapsed", 0.0))
+        self._last_checkpoint_iteration = iteration
+
+    def load_checkpoint(self, path=None) -> int:
+        """Resume from ``path`` (default: the run folder's checkpoint.npz); returns its iteration.
+
+        Raises ``CheckpointError`` (nothing written, nothing else changed on disk) when the
+        file is missing, corrupt or written for another model or data.
+        """
+        path = Path(path) if path is not None else self.checkpoint_path
+        if path is None:
+            raise CheckpointError("load_checkpoint: no path given and no out_dir set")
+        self.load_state_dict(load_checkpoint(path), source=str(path))
+        return self.iteration

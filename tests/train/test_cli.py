@@ -1,0 +1,129 @@
+"""``learnres train`` and ``learnres plot`` on the command line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from learnres.cli import main as learnres
+from learnres.train import load_checkpoint, read_csv
+from learnres.train.run import TrainConfig, train
+
+QUICK = ["--model", "resnet8", "--subset", "128", "--batch-size", "16", "--iterations", "8",
+         "--eval-every", "4", "--checkpoint-every", "4", "--no-progress"]  # fmt: skip
+
+
+def _run(*argv):
+    return learnres(["train", *map(str, argv)])
+
+
+def test_train_writes_the_run_folder(shared_datasets, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _run(*QUICK, "--data-dir", shared_datasets, "--out", out) == 0
+    text = capsys.readouterr().out
+    assert "done: 8 iterations" in text and "test error" in text
+    history = read_csv(out)
+    assert history.column("test_error")[0] == [4, 8]
+    assert {"metrics.csv", "checkpoint.npz", "config.json"} <= {p.name for p in out.iterdir()}
+    state = load_checkpoint(out / "checkpoint.npz")
+    assert state["iteration"] == 8 and '"milestones": [4, 6]' in state["config"]
+
+
+def test_resume_on_the_command_line_matches_a_straight_run(shared_datasets, tmp_path):
+    """A run stopped at iteration 3 (Ctrl-C, simulated between steps) and continued with
+    ``learnres train --out DIR --resume`` (no other option: the settings come from the
+    checkpoint) ends with the same weights as an uninterrupted run."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert _run(*QUICK, "--data-dir", shared_datasets, "--out", straight) == 0
+
+    def stop(trainer):
+        if trainer.iteration == 3:
+            raise KeyboardInterrupt
+
+    config = TrainConfig(model="resnet8", subset=128, batch_size=16, iterations=8, eval_every=4,
+                         checkpoint_every=4, progress=False, data_dir=str(shared_datasets),
+                         out=str(split))  # fmt: skip
+    assert train(config, callbacks=[stop]).status == "interrupted"
+    assert load_checkpoint(split / "checkpoint.npz")["iteration"] == 3
+    assert _run("--out", split, "--resume", "--no-progress") == 0
+    a = load_checkpoint(straight / "checkpoint.npz")["model"]
+    b = load_checkpoint(split / "checkpoint.npz")["model"]
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_resume_refuses_other_settings_and_new_runs_refuse_a_used_folder(
+    shared_datasets, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    assert _run(*QUICK, "--data-dir", shared_datasets, "--out", out) == 0
+    before = (out / "checkpoint.npz").read_bytes()
+    capsys.readouterr()
+    assert _run(*QUICK, "--data-dir", shared_datasets, "--out", out) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert _run("--out", out, "--resume", "--model", "resnet14") == 2
+    assert "model: checkpoint 'resnet8', requested 'resnet14'" in capsys.readouterr().err
+    assert (out / "checkpoint.npz").read_bytes() == before
+
+
+def test_resume_of_a_corrupt_checkpoint_is_refused(shared_datasets, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _run(*QUICK, "--data-dir", shared_datasets, "--out", out) == 0
+    (out / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
+    capsys.readouterr()
+    assert _run("--out", out, "--resume") == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+    assert (out / "checkpoint.npz").read_bytes() == b"PK\x03\x04 truncated"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "vgg16"], "valid names: resnet20, resnet32"),
+        (["--model", "resnet21"], "depth 6n+2"),
+        (["--dataset", "mnist"], "choose from cifar10, cifar100, fashion-mnist"),
+    ],
+)
+def test_unknown_names_list_the_valid_ones(tmp_path, capsys, argv, message):
+    assert _run(*argv, "--out", tmp_path / "x") == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_missing_data_explains_where_to_put_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEARNRES_CACHE_DIR", str(tmp_path / "cache"))
+    code = _run("--data-dir", tmp_path / "empty", "--no-download", "--out", tmp_path / "x")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cifar-10-python.tar.gz" in err and "https://" in err
+
+
+def test_help_explains_each_option(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        learnres(["train", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--model", "--dataset", "--data-dir", "--device", "--iterations", "--epochs",
+                   "--batch-size", "--lr", "--schedule", "--shortcut", "--subset",
+                   "--validation", "--seed", "--out", "--resume", "--eval-every",
+                   "--checkpoint-every"):  # fmt: skip
+        assert option in text
+    assert "32k" in text and "N/2 and 3N/4" in text
+
+
+def test_plot_overlays_runs(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from learnres.train.metrics import MetricsHistory
+
+    for name, shift in (("plain20", 0.0), ("plain56", 5.0)):
+        h = MetricsHistory()
+        for it in range(100, 1001, 100):
+            h.record(it, train_error=50.0 - it / 50 + shift, test_error=55.0 - it / 60 + shift)
+        (tmp_path / name).mkdir()
+        h.write_csv(tmp_path / name / "metrics.csv")
+    out = tmp_path / "fig6.png"
+    assert learnres(["plot", str(tmp_path / "plain20"), str(tmp_path / "plain56"),
+                     "--out", str(out), "--ylim", "0", "60"]) == 0  # fmt: skip
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert learnres(["plot", str(tmp_path / "absent")]) == 2
+    assert "no metrics file" in capsys.readouterr().err
