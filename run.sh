@@ -36,7 +36,7 @@ case "${1:-}" in
         setup
         shift
         export LEARNRES_DATA_DIR=${LEARNRES_DATA_DIR:-../shared/datasets}
-        learnres train --model resnet20 --dataset cifar10 --iterations 200 --out runs/quickstart "$@"
+        learnres train --model resnet20 --dataset cifar10 --iterations 200 --out "runs/quickstart-$(date +%Y%m%d-%H%M%S)" "$@"
         ;;
     test)
         setup

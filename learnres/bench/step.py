@@ -29,7 +29,7 @@ import numpy as np
 
 from learnres.bench.ops import TARGET_RATIO, Row, _rss_kib, _time_ms, _torch_wait, _wait
 
-__all__ = ["add_step_rows", "step_pair", "time_steps", "memory_probe", "DEPTHS"]
+__all__ = ["DEPTHS", "add_step_rows", "memory_probe", "step_pair", "time_steps"]
 
 DEPTHS = (20, 56)
 
@@ -124,7 +124,7 @@ def _memory(which: str, depth: int, batch: int, threads: int) -> dict:
         "import json; from learnres.bench.step import memory_probe; "
         f"print(json.dumps(memory_probe({which!r}, {depth}, {batch}, {threads})))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"peak_mb": None, "step_mb": None, "error": done.stderr.strip()[-300:]}
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -14,14 +14,14 @@ from learnres.optim.schedules import (
 from learnres.optim.sgd import SGD
 
 __all__ = [
+    "PAPER_ITERATIONS",
+    "PAPER_MILESTONES",
+    "SCHEDULES",
     "SGD",
+    "CosineSchedule",
     "Schedule",
     "StepSchedule",
     "WarmupSchedule",
-    "CosineSchedule",
     "make_schedule",
     "scaled_milestones",
-    "SCHEDULES",
-    "PAPER_ITERATIONS",
-    "PAPER_MILESTONES",
 ]

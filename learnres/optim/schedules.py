@@ -22,15 +22,15 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "PAPER_ITERATIONS",
+    "PAPER_MILESTONES",
+    "SCHEDULES",
+    "CosineSchedule",
     "Schedule",
     "StepSchedule",
     "WarmupSchedule",
-    "CosineSchedule",
-    "PAPER_ITERATIONS",
-    "PAPER_MILESTONES",
-    "scaled_milestones",
     "make_schedule",
-    "SCHEDULES",
+    "scaled_milestones",
 ]
 
 PAPER_ITERATIONS = 64_000
@@ -110,7 +110,10 @@ class StepSchedule(Schedule):
         }
 
     def __repr__(self) -> str:
-        return f"StepSchedule(base_lr={self.base_lr}, milestones={self.milestones}, gamma={self.gamma})"
+        return (
+            f"StepSchedule(base_lr={self.base_lr}, milestones={self.milestones}, "
+            f"gamma={self.gamma})"
+        )
 
 
 class WarmupSchedule(Schedule):
@@ -207,7 +210,12 @@ class CosineSchedule(Schedule):
         return self.min_lr + (self.base_lr - self.min_lr) * (1.0 + math.cos(math.pi * t)) / 2.0
 
     def state_dict(self) -> dict:
-        return {"kind": "cosine", "base_lr": self.base_lr, "total": self.total, "min_lr": self.min_lr}
+        return {
+            "kind": "cosine",
+            "base_lr": self.base_lr,
+            "total": self.total,
+            "min_lr": self.min_lr,
+        }
 
     def __repr__(self) -> str:
         return f"CosineSchedule(base_lr={self.base_lr}, total={self.total}, min_lr={self.min_lr})"

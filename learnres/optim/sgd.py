@@ -30,7 +30,9 @@ _HYPER = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
 
 def _as_float(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"SGD: {name} must be a real number, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"SGD: {name} must be a real number, got {value!r} ({type(value).__name__})"
+        )
     value = float(value)  # a Python float: never promotes a float32 array
     if not value >= 0.0:  # also rejects nan
         raise ValueError(f"SGD: {name} must be >= 0, got {value}")

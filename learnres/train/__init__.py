@@ -14,6 +14,7 @@ and ``train``: builds data, model, optimizer and schedule from a configuration),
 from learnres.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from learnres.train.metrics import COLUMNS, MetricsHistory, read_csv
 from learnres.train.plot import plot_history, plot_runs
+from learnres.train.run import TrainConfig, build_trainer, train
 from learnres.train.trainer import (
     CHECKPOINT_NAME,
     METRICS_NAME,
@@ -25,19 +26,22 @@ from learnres.train.trainer import (
 )
 
 __all__ = [
-    "Trainer",
-    "TrainResult",
-    "TrainingDiverged",
-    "evaluate",
-    "CheckpointError",
-    "save_checkpoint",
-    "load_checkpoint",
-    "MetricsHistory",
-    "read_csv",
-    "COLUMNS",
-    "plot_runs",
-    "plot_history",
     "CHECKPOINT_NAME",
+    "COLUMNS",
     "METRICS_NAME",
     "PLOT_NAME",
+    "CheckpointError",
+    "MetricsHistory",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingDiverged",
+    "build_trainer",
+    "evaluate",
+    "load_checkpoint",
+    "plot_history",
+    "plot_runs",
+    "read_csv",
+    "save_checkpoint",
+    "train",
 ]

@@ -31,11 +31,11 @@ import numpy as np
 from learnres.backend import asnumpy, get_array_module
 
 __all__ = [
-    "CheckpointError",
-    "save_checkpoint",
-    "load_checkpoint",
     "FORMAT",
     "FORMAT_VERSION",
+    "CheckpointError",
+    "load_checkpoint",
+    "save_checkpoint",
 ]
 
 FORMAT = "learnres-checkpoint"

@@ -18,7 +18,7 @@ import sys
 
 from learnres.train.run import DEFAULT_ITERATIONS, TrainConfig
 
-__all__ = ["add_arguments", "main", "config_from_args"]
+__all__ = ["add_arguments", "config_from_args", "main"]
 
 _DEFAULTS = TrainConfig()
 
@@ -57,57 +57,115 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--data-dir", help="folder holding the data (cifar-10-batches-py/, the "
                       ".tar.gz archives, fashion-mnist/); default $LEARNRES_DATA_DIR, then the "
                       "download cache")  # fmt: skip
-    what.add_argument("--no-download", dest="download", action="store_false", default=None,
-                      help="fail with instructions instead of downloading missing data")
-    what.add_argument("--shortcut", choices=["A", "B", "C"],
-                      help="ResNet shortcut option of section 3.3 (default A: zero-padding)")
-    what.add_argument("--subset", type=_positive_int, metavar="N",
-                      help="train on N training images (class-balanced draw) for quick runs")
-    what.add_argument("--validation", type=_size, metavar="N",
-                      help="hold out N training images (or a fraction, e.g. 0.1) as a "
-                      "validation set; the paper holds out 5000 of 50000 (default 0: none)")
+    what.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        default=None,
+        help="fail with instructions instead of downloading missing data",
+    )
+    what.add_argument(
+        "--shortcut",
+        choices=["A", "B", "C"],
+        help="ResNet shortcut option of section 3.3 (default A: zero-padding)",
+    )
+    what.add_argument(
+        "--subset",
+        type=_positive_int,
+        metavar="N",
+        help="train on N training images (class-balanced draw) for quick runs",
+    )
+    what.add_argument(
+        "--validation",
+        type=_size,
+        metavar="N",
+        help="hold out N training images (or a fraction, e.g. 0.1) as a "
+        "validation set; the paper holds out 5000 of 50000 (default 0: none)",
+    )
     length = parser.add_argument_group("how long").add_mutually_exclusive_group()
-    length.add_argument("--iterations", type=_positive_int, metavar="N",
-                        help=f"optimizer steps (default {DEFAULT_ITERATIONS}, the paper's)")
-    length.add_argument("--epochs", type=float, metavar="E",
-                        help="passes over the training images instead of --iterations")
+    length.add_argument(
+        "--iterations",
+        type=_positive_int,
+        metavar="N",
+        help=f"optimizer steps (default {DEFAULT_ITERATIONS}, the paper's)",
+    )
+    length.add_argument(
+        "--epochs",
+        type=float,
+        metavar="E",
+        help="passes over the training images instead of --iterations",
+    )
     recipe = parser.add_argument_group("recipe (defaults: the paper's)")
     recipe.add_argument("--batch-size", type=_positive_int, help="images per step (default 128)")
     recipe.add_argument("--lr", type=float, help="initial learning rate (default 0.1)")
     recipe.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
     recipe.add_argument("--weight-decay", type=float, help="L2 weight decay (default 1e-4)")
-    recipe.add_argument("--schedule", choices=["paper", "warmup", "cosine"],
-                        help="paper (default): lr/10 at 1/2 and 3/4 of the run (32k, 48k of "
-                        "64k); warmup: lr/10 until training error < 80%%, then paper "
-                        "(ResNet-110's recipe); cosine: cosine decay to 0")
-    recipe.add_argument("--milestones", type=_positive_int, nargs="+", metavar="IT",
-                        help="iterations where the paper schedule divides lr by 10")
-    recipe.add_argument("--no-augment", dest="augment", action="store_false", default=None,
-                        help="no random crop and flip")
-    recipe.add_argument("--normalization", choices=["pixel", "channel", "none"],
-                        help="pixel (default): subtract the per-pixel mean image (the paper); "
-                        "channel: per-channel mean/std")
+    recipe.add_argument(
+        "--schedule",
+        choices=["paper", "warmup", "cosine"],
+        help="paper (default): lr/10 at 1/2 and 3/4 of the run (32k, 48k of "
+        "64k); warmup: lr/10 until training error < 80%%, then paper "
+        "(ResNet-110's recipe); cosine: cosine decay to 0",
+    )
+    recipe.add_argument(
+        "--milestones",
+        type=_positive_int,
+        nargs="+",
+        metavar="IT",
+        help="iterations where the paper schedule divides lr by 10",
+    )
+    recipe.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_false",
+        default=None,
+        help="no random crop and flip",
+    )
+    recipe.add_argument(
+        "--normalization",
+        choices=["pixel", "channel", "none"],
+        help="pixel (default): subtract the per-pixel mean image (the paper); "
+        "channel: per-channel mean/std",
+    )
     recipe.add_argument("--seed", type=int, help="seed of weights, data order, augmentation "
                         "and subset/validation draws (default 0)")  # fmt: skip
     run = parser.add_argument_group("running")
-    run.add_argument("--device", choices=["cpu", "cuda"], help="cpu (NumPy, default) or cuda (CuPy)")
+    run.add_argument(
+        "--device", choices=["cpu", "cuda"], help="cpu (NumPy, default) or cuda (CuPy)"
+    )
     run.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
-    run.add_argument("--out", metavar="DIR",
-                     help="run folder (default runs/<model>-<dataset>-seed<seed>)")
-    run.add_argument("--resume", action="store_true",
-                     help="continue the checkpoint in --out (same settings; exact same result)")
-    run.add_argument("--eval-every", type=_positive_int, metavar="N",
-                     help="iterations between test/validation evaluations "
-                     "(default iterations/10, at most 1000)")
-    run.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
-                     help="iterations between checkpoints (default: as --eval-every)")
-    run.add_argument("--log-every", type=_positive_int, metavar="N",
-                     help="iterations per training-error point (default iterations/100, "
-                     "at most 100)")
-    run.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                     help="no progress bar")
-    run.add_argument("--no-plot", dest="plot", action="store_false", default=None,
-                     help="do not write plot.png")
+    run.add_argument(
+        "--out", metavar="DIR", help="run folder (default runs/<model>-<dataset>-seed<seed>)"
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the checkpoint in --out (same settings; exact same result)",
+    )
+    run.add_argument(
+        "--eval-every",
+        type=_positive_int,
+        metavar="N",
+        help="iterations between test/validation evaluations (default iterations/10, at most 1000)",
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        metavar="N",
+        help="iterations between checkpoints (default: as --eval-every)",
+    )
+    run.add_argument(
+        "--log-every",
+        type=_positive_int,
+        metavar="N",
+        help="iterations per training-error point (default iterations/100, at most 100)",
+    )
+    run.add_argument(
+        "--no-progress", dest="progress", action="store_false", default=None, help="no progress bar"
+    )
+    run.add_argument(
+        "--no-plot", dest="plot", action="store_false", default=None, help="do not write plot.png"
+    )
 
 
 _FIELDS = (
@@ -178,8 +236,10 @@ def main(args: argparse.Namespace) -> int:
         return 130
     out = result.out_dir
     if result.status == "interrupted":
-        print(f"interrupted at iteration {result.iteration}; checkpoint saved to "
-              f"{result.checkpoint}\ncontinue with: learnres train --out {out} --resume")  # fmt: skip
+        print(
+            f"interrupted at iteration {result.iteration}; checkpoint saved to {result.checkpoint}"
+        )
+        print(f"continue with: learnres train --out {out} --resume")
         return 130
     final = result.final
     parts = [f"{k.replace('_error', '')} error {final[k]:.2f}%"

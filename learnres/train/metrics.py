@@ -21,7 +21,7 @@ import math
 import os
 from pathlib import Path
 
-__all__ = ["MetricsHistory", "COLUMNS", "read_csv"]
+__all__ = ["COLUMNS", "MetricsHistory", "read_csv"]
 
 COLUMNS = (
     "iteration",
@@ -53,9 +53,8 @@ class MetricsHistory:
             row = self.rows[-1]
         else:
             if self.rows and self.rows[-1]["iteration"] > iteration:
-                raise ValueError(
-                    f"metrics for iteration {iteration} after iteration {self.rows[-1]['iteration']}"
-                )
+                last = self.rows[-1]["iteration"]
+                raise ValueError(f"metrics for iteration {iteration} after iteration {last}")
             row = {"iteration": int(iteration)}
             self.rows.append(row)
         for key, value in values.items():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from learnres.train.metrics import MetricsHistory, read_csv
 
-__all__ = ["plot_runs", "plot_history", "matplotlib_problem"]
+__all__ = ["matplotlib_problem", "plot_history", "plot_runs"]
 
 
 def matplotlib_problem() -> str | None:
@@ -25,7 +25,9 @@ def matplotlib_problem() -> str | None:
     try:
         import matplotlib  # noqa: F401
     except ImportError as e:
-        return f"matplotlib is not installed ({e}); pip install matplotlib (or 'learnres[notebooks]')"
+        return (
+            f"matplotlib is not installed ({e}); pip install matplotlib (or 'learnres[notebooks]')"
+        )
     return None
 
 

@@ -16,16 +16,32 @@ __all__ = ["add_arguments", "main"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", metavar="RUN",
-                        help="run folders written by 'learnres train' (or their metrics.csv)")
-    parser.add_argument("--out", metavar="FILE", default="fig6.png",
-                        help="image to write (.png, .pdf, .svg; default fig6.png)")
-    parser.add_argument("--labels", nargs="+", metavar="NAME",
-                        help="legend names, one per run (default: the folder names)")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run folders written by 'learnres train' (or their metrics.csv)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        default="fig6.png",
+        help="image to write (.png, .pdf, .svg; default fig6.png)",
+    )
+    parser.add_argument(
+        "--labels",
+        nargs="+",
+        metavar="NAME",
+        help="legend names, one per run (default: the folder names)",
+    )
     parser.add_argument("--title", help="title above the plot")
-    parser.add_argument("--ylim", nargs=2, type=float, metavar=("LOW", "HIGH"),
-                        help="error axis range in percent (the paper's Fig. 6: 0 20)")
-    # fmt: skip
+    parser.add_argument(
+        "--ylim",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="error axis range in percent (the paper's Fig. 6: 0 20)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:

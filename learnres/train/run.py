@@ -24,19 +24,19 @@ from learnres.train.checkpoint import CheckpointError, load_checkpoint
 from learnres.train.trainer import CHECKPOINT_NAME, Trainer, TrainResult
 
 __all__ = [
-    "TrainConfig",
-    "train",
-    "build_trainer",
-    "build_data",
+    "DEFAULT_ITERATIONS",
+    "IDENTITY_KEYS",
     "RunData",
+    "TrainConfig",
+    "build_data",
+    "build_model",
+    "build_trainer",
+    "check_model_name",
+    "default_intervals",
+    "model_names",
     "resolve_iterations",
     "saved_config",
-    "build_model",
-    "check_model_name",
-    "model_names",
-    "default_intervals",
-    "IDENTITY_KEYS",
-    "DEFAULT_ITERATIONS",
+    "train",
 ]
 
 DEFAULT_ITERATIONS = 64_000  # section 4.2: "terminate training at 64k iterations"
@@ -364,4 +364,3 @@ def train(config: TrainConfig, resume: bool = False, callbacks=()) -> TrainResul
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(trainer.config, indent=2) + "\n")
     return trainer.fit()
-

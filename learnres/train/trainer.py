@@ -45,20 +45,20 @@ from tqdm.auto import tqdm
 
 from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
-from learnres.backend import asnumpy, get_array_module
+from learnres.backend import asnumpy
 from learnres.functions.loss import cross_entropy
 from learnres.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from learnres.train.metrics import MetricsHistory
 from learnres.train.plot import matplotlib_problem, plot_history
 
 __all__ = [
-    "Trainer",
-    "TrainResult",
-    "TrainingDiverged",
-    "evaluate",
     "CHECKPOINT_NAME",
     "METRICS_NAME",
     "PLOT_NAME",
+    "TrainResult",
+    "Trainer",
+    "TrainingDiverged",
+    "evaluate",
 ]
 
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -238,7 +238,8 @@ class Trainer:
     def train_step(self, images, labels) -> tuple[float, int]:
         """One SGD step on a batch; returns (mean loss, number of wrong predictions).
 
-        Raises ``TrainingDiverged`` before touching the weights when the loss is not finite.
+        Raises ``TrainingDiverged`` before any update when the loss is not finite (only
+        BatchNorm's running statistics have seen that forward pass).
         """
         lr = self.schedule.apply(self.optimizer, self.iteration)
         self.model.train()

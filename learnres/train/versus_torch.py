@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from learnres.train.metrics import MetricsHistory
 from learnres.train.run import TrainConfig, build_data, build_trainer
 
-__all__ = ["train_torch_twin", "torch_evaluate", "compare_on_dataset", "main"]
+__all__ = ["compare_on_dataset", "main", "torch_evaluate", "train_torch_twin"]
 
 
 def torch_evaluate(twin, loader) -> tuple[float, float]:

@@ -83,7 +83,9 @@ def test_schedule_state_round_trip(name):
 
 def test_state_of_another_kind_is_refused():
     with pytest.raises(ValueError, match="'cosine'"):
-        make_schedule("paper", 0.1, 100).load_state_dict(make_schedule("cosine", 0.1, 100).state_dict())
+        make_schedule("paper", 0.1, 100).load_state_dict(
+            make_schedule("cosine", 0.1, 100).state_dict()
+        )
 
 
 def test_apply_sets_every_group_and_unknown_name_lists_choices():

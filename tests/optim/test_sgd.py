@@ -11,12 +11,12 @@ from learnres.optim import SGD
 torch = pytest.importorskip("torch")
 
 CONFIGS = [
-    dict(lr=0.1),
-    dict(lr=0.1, momentum=0.9),
-    dict(lr=0.1, momentum=0.9, weight_decay=1e-4),  # the paper's recipe
-    dict(lr=0.05, momentum=0.9, weight_decay=5e-3, nesterov=True),
-    dict(lr=0.2, momentum=0.5, weight_decay=1e-2, dampening=0.3),
-    dict(lr=0.01, weight_decay=0.1),
+    {"lr": 0.1},
+    {"lr": 0.1, "momentum": 0.9},
+    {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4},  # the paper's recipe
+    {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-3, "nesterov": True},
+    {"lr": 0.2, "momentum": 0.5, "weight_decay": 1e-2, "dampening": 0.3},
+    {"lr": 0.01, "weight_decay": 0.1},
 ]
 SHAPES = [(4, 3, 3, 3), (4,), (7, 5)]
 
@@ -47,7 +47,9 @@ def _follow_torch(config, device, steps=20, seed=0):
     return worst
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize(
+    "config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items())
+)
 def test_sgd_matches_torch_for_20_steps(config, device):
     assert _follow_torch(config, device) < 1e-12
 
@@ -63,7 +65,9 @@ def test_sgd_keeps_float32_and_updates_in_place():
     assert opt.state[0]["momentum_buffer"].dtype == np.float32
     # first step by hand: d_p = 0.5 + 1e-4 * 1, buf = d_p, nesterov: d_p + 0.9 buf
     first = 1 - 0.1 * (0.5001 * 1.9)
-    np.testing.assert_allclose(opt.state[0]["momentum_buffer"], 0.9 * 0.5001 + 0.5 + 1e-4 * first, rtol=1e-6)
+    np.testing.assert_allclose(
+        opt.state[0]["momentum_buffer"], 0.9 * 0.5001 + 0.5 + 1e-4 * first, rtol=1e-6
+    )
 
 
 def test_state_dict_round_trip_continues_identically():
@@ -97,7 +101,10 @@ def test_state_dict_layout_is_torchs():
     assert state["param_groups"][0]["lr"] == 0.1
     t = torch.optim.SGD([torch.zeros(3, requires_grad=True)] * 1, lr=0.1, momentum=0.9)
     assert set(state["param_groups"][0]) >= set(t.state_dict()["param_groups"][0]) - {
-        "maximize", "foreach", "differentiable", "fused"
+        "maximize",
+        "foreach",
+        "differentiable",
+        "fused",
     }
 
 
@@ -115,10 +122,10 @@ def test_zero_grad_and_param_groups_lr():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(lr=-0.1), "lr must be >= 0"),
-        (dict(lr=0.1, nesterov=True), "Nesterov momentum needs momentum > 0"),
-        (dict(lr=0.1, momentum=0.9, nesterov=True, dampening=0.1), "dampening = 0"),
-        (dict(lr="0.1"), "lr must be a real number"),
+        ({"lr": -0.1}, "lr must be >= 0"),
+        ({"lr": 0.1, "nesterov": True}, "Nesterov momentum needs momentum > 0"),
+        ({"lr": 0.1, "momentum": 0.9, "nesterov": True, "dampening": 0.1}, "dampening = 0"),
+        ({"lr": "0.1"}, "lr must be a real number"),
     ],
 )
 def test_bad_hyperparameters_are_refused(kwargs, message):

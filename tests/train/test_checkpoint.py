@@ -61,7 +61,8 @@ def test_interrupted_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
 def test_bad_files_raise_checkpoint_error(tmp_path, content, message):
     path = tmp_path / "c.npz"
     if content == "npy":
-        np.save(open(path, "wb"), np.zeros(3))
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
     elif content == "npz":
         np.savez(path, weights=np.zeros(3))
     elif content == "pickle":  # an object array would need pickle: refused, never run

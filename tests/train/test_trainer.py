@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from learnres.train import CheckpointError, TrainingDiverged, load_checkpoint, read_csv
-
 from tests.train.helpers import tiny_trainer
 
 TIMING = {"images_per_s", "elapsed_s"}  # wall-clock columns, the only ones allowed to differ
@@ -83,7 +82,9 @@ def test_keyboard_interrupt_saves_a_checkpoint_and_resume_continues(tmp_path):
     assert result.status == "interrupted" and result.iteration == 5
     state = load_checkpoint(tmp_path / "checkpoint.npz")
     assert state["iteration"] == 5
-    np.testing.assert_array_equal(state["model"]["0.weight"], trainer.model.state_dict()["0.weight"])
+    np.testing.assert_array_equal(
+        state["model"]["0.weight"], trainer.model.state_dict()["0.weight"]
+    )
     assert state["loader"]["position"] == 5
     assert not list(tmp_path.glob(".*.tmp"))
 

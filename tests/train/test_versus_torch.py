@@ -7,14 +7,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from learnres.data import DataLoader  # noqa: E402
-from learnres.data.transforms import Compose, RandomCropFlip, SubtractMean, ToFloat, mean_image  # noqa: E402
-from learnres.models import resnet  # noqa: E402
-from learnres.nn import init  # noqa: E402
-from learnres.optim import SGD, make_schedule  # noqa: E402
-from learnres.reference import to_torch  # noqa: E402
-from learnres.train import Trainer  # noqa: E402
-from learnres.train.versus_torch import train_torch_twin  # noqa: E402
+from learnres.data import DataLoader
+from learnres.data.transforms import Compose, RandomCropFlip, SubtractMean, ToFloat, mean_image
+from learnres.models import resnet
+from learnres.nn import init
+from learnres.optim import SGD, make_schedule
+from learnres.reference import to_torch
+from learnres.train import Trainer
+from learnres.train.versus_torch import train_torch_twin
 
 STEPS = 20
 
