@@ -80,10 +80,11 @@ summary(plain(20), (3, 32, 32), max_depth=1);
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Fig. 6 (left), from stored full runs
 #
-# Training 56 layers for thousands of iterations takes hours on a CPU, so the full curves
+# Training 56 layers for thousands of iterations takes hours on a CPU, so the longer curves
 # come from runs made with `learnres train` and stored in `chapters/runs/` (the command that
-# made each is printed under the figure). Thin lines: training error; bold: test error, as
-# in the paper.
+# made each is printed under the figure: a few hundred iterations on the CIFAR-10 subset, far
+# shorter than the paper's 64k, but long enough for the gap to open). Thin lines: training
+# error; bold: test error, as in the paper.
 
 # %% slideshow={"slide_type": "fragment"}
 runs, missing = stored_runs(["plain20", "plain56"])
