@@ -104,6 +104,17 @@ def blocks_per_stage(depth: int) -> int:
     return (depth - 2) // weighted_per_block_row
 
 
+def make_stage(block, in_planes: int, planes: int, n: int, stride: int, **options) -> Sequential:
+    """One stage (``conv2_x``, ``conv3_x``, ... of Table 1 and section 4.2): ``n`` blocks of
+    ``planes`` filters; the first takes ``stride`` (and the shortcut's change of shape), the
+    others keep the size. The stage outputs ``planes * block.expansion`` channels."""
+    stage = Sequential()
+    for i in range(n):
+        stage.append(block(in_planes, planes, stride if i == 0 else 1, **options))
+        in_planes = planes * block.expansion
+    return stage
+
+
 def init_he(model: Module) -> Module:
     """He initialisation (He et al., 2015, used by the paper) of every convolution:
     weight ~ N(0, 2 / fan_out), fan_out = out_channels * kh * kw. BN layers are built with
@@ -153,11 +164,8 @@ class CifarResNet(Module):
         in_planes = CIFAR_WIDTHS[0]
         for index, planes in enumerate(CIFAR_WIDTHS):
             stride = 1 if index == 0 else 2  # the first block of conv3_x, conv4_x halves the map
-            stage = Sequential()
-            for i in range(n):
-                stage.append(block(in_planes, planes, stride if i == 0 else 1, **options))
-                in_planes = planes * block.expansion
-            setattr(self, f"conv{index + 2}_x", stage)
+            setattr(self, f"conv{index + 2}_x", make_stage(block, in_planes, planes, n, stride, **options))
+            in_planes = planes * block.expansion
         self.avgpool = AdaptiveAvgPool2d(1)
         self.flatten = Flatten()
         self.fc = Linear(in_planes, num_classes)

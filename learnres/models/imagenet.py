@@ -35,7 +35,7 @@ import numpy as np
 
 from learnres.functions.elementwise import relu
 from learnres.models._checks import check_images
-from learnres.models.cifar import init_he
+from learnres.models.cifar import init_he, make_stage
 from learnres.nn.batchnorm import BatchNorm2d
 from learnres.nn.blocks import (
     SHORTCUT_OPTIONS,
@@ -44,7 +44,6 @@ from learnres.nn.blocks import (
     PlainBasicBlock,
     PlainBottleneck,
 )
-from learnres.nn.container import Sequential
 from learnres.nn.conv import Conv2d
 from learnres.nn.layers import Flatten, Linear
 from learnres.nn.module import Module
@@ -128,11 +127,8 @@ class ImageNetResNet(Module):
         in_planes = STEM_WIDTH
         for index, (planes, n) in enumerate(zip(IMAGENET_WIDTHS, counts)):
             stride = 1 if index == 0 else 2  # conv2_x is already halved by the max pool
-            stage = Sequential()
-            for i in range(n):
-                stage.append(block(in_planes, planes, stride if i == 0 else 1, **options))
-                in_planes = planes * block.expansion
-            setattr(self, f"conv{index + 2}_x", stage)
+            setattr(self, f"conv{index + 2}_x", make_stage(block, in_planes, planes, n, stride, **options))
+            in_planes = planes * block.expansion
         self.avgpool = AdaptiveAvgPool2d(1)
         self.flatten = Flatten()
         self.fc = Linear(in_planes, num_classes)
