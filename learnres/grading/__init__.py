@@ -4,6 +4,13 @@
   ``--gradescope-json PATH``); pytest loads it automatically through its entry point.
 - ``learnres.grading.scoreboard``: the scoring rules, free of pytest.
 - ``learnres.grading.gradescope``: Gradescope's ``results.json``.
+- ``learnres.grading.exercises``: what each exercise copies from learnres and what the student
+  writes; ``python -m learnres.grading.exercises`` regenerates ``exercises/`` (``--check``
+  fails when it is out of date).
+- ``learnres.grading.generate``: extracting, stubbing and rendering the exercise files.
+- ``learnres.grading.checks``: the graders' comparisons with PyTorch and numerical gradients,
+  with messages that teach.
+- ``learnres.grading.mutants``: planted bugs that prove the graders.
 """
 
 from learnres.grading.gradescope import gradescope_results, write_json_atomic
