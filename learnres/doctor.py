@@ -21,6 +21,8 @@ from importlib import metadata
 import numpy as np
 
 from learnres.backend import gpu_report
+from learnres.functions.conv import get_num_threads
+from learnres.memory import keep_freed_memory, malloc_status
 
 __all__ = ["add_arguments", "main", "diagnose", "numpy_in_range"]
 
@@ -90,6 +92,7 @@ def main(args) -> int:
         }
     )
     usable = report["problem"] is None
+    keep_freed_memory()  # what every CPU training run does first (learnres.memory)
     rows = [
         ("python", f"{sys.version.split()[0]} ({platform.machine()})"),
         ("numpy", np.__version__),
@@ -99,6 +102,8 @@ def main(args) -> int:
         ("CUDA driver", report["cuda_driver"] or "-"),
         ("devices", ", ".join(report["devices"]) or "-"),
         ("GPU usable", "yes" if usable else f"no ({report['problem']})"),
+        ("CPU threads", str(get_num_threads())),
+        ("CPU allocator", malloc_status()),
     ]
     try:
         import torch

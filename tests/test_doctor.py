@@ -46,5 +46,5 @@ def test_healthy_report_has_no_problems():
 def test_doctor_command_runs_here(capsys):
     status = main(["doctor"])
     out = capsys.readouterr().out
-    assert "numpy" in out and "GPU usable" in out
+    assert "numpy" in out and "GPU usable" in out and "CPU allocator" in out
     assert status in (0, 1)

@@ -36,6 +36,7 @@ import numpy as np
 
 from learnres.autograd.function import Function, OpError
 from learnres.backend import get_array_module
+from learnres.memory import keep_freed_memory
 
 __all__ = [
     "Conv2d",
@@ -157,6 +158,7 @@ def for_chunks(fn, n: int, xp, chunk: int | None = None) -> list:
     global _pool
     if xp is not np:
         return [fn(0, n)]
+    keep_freed_memory()  # once per process: reuse the step's memory (see learnres.memory)
     chunk = chunk or CHUNK
     bounds = [(i, min(i + chunk, n)) for i in range(0, n, chunk)]
     threads = get_num_threads()
