@@ -23,7 +23,9 @@ matrix products, and BLAS is pinned to one thread per worker (threadpoolctl) so 
 levels of threading don't fight. On CuPy there are no threads: the whole batch goes through
 one batched matrix product. ``set_num_threads`` changes the pool size (default: the
 number of usable cores, at most 8; the ``LEARNRES_NUM_THREADS`` environment variable
-overrides it). ``learnres bench`` times every ResNet-20 convolution against PyTorch.
+overrides it). The first call also asks the C allocator to keep freed memory for the next
+step (``learnres.memory``). ``learnres bench`` times every ResNet-20 convolution against
+PyTorch.
 """
 
 from __future__ import annotations
