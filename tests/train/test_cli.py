@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -50,6 +56,36 @@ def test_resume_on_the_command_line_matches_a_straight_run(shared_datasets, tmp_
     b = load_checkpoint(split / "checkpoint.npz")["model"]
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_a_real_ctrl_c_saves_and_resume_finishes_the_run(shared_datasets, tmp_path):
+    """``learnres train`` in its own process gets a real SIGINT once its first checkpoint
+    (iteration 4) is on disk: it exits with 130 after saving the iteration it names, leaves
+    no temporary file, and ``--resume`` carries the same run to its end, each iteration
+    logged once."""
+    out = tmp_path / "run"
+    argv = [*QUICK, "--iterations", "200", "--eval-every", "200", "--log-every", "1",
+            "--data-dir", shared_datasets, "--out", out]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "learnres", "train", *map(str, argv)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.npz").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint after 120 s"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    text, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, text
+    stopped = int(re.search(r"interrupted at iteration (\d+); checkpoint saved", text)[1])
+    assert 4 <= stopped < 200
+    assert load_checkpoint(out / "checkpoint.npz")["iteration"] == stopped
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+    assert _run("--out", out, "--resume", "--no-progress") == 0
+    assert load_checkpoint(out / "checkpoint.npz")["iteration"] == 200
+    iterations, _ = read_csv(out).column("train_loss")
+    assert iterations == list(range(1, 201))  # every iteration once, none lost or repeated
 
 
 def test_resume_refuses_other_settings_and_new_runs_refuse_a_used_folder(
