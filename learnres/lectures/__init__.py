@@ -44,6 +44,7 @@ from learnres.lectures.runs import (
     save_figure,
     show_figure,
     stored_label,
+    stored_pairs,
     stored_run,
     stored_runs,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "show_figure",
     "sizes",
     "stored_label",
+    "stored_pairs",
     "stored_run",
     "stored_runs",
     "time_call",

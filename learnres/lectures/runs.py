@@ -29,6 +29,7 @@ __all__ = [
     "save_figure",
     "show_figure",
     "stored_label",
+    "stored_pairs",
     "stored_run",
     "stored_runs",
 ]
@@ -99,6 +100,28 @@ def stored_runs(names, root: Path | None = None) -> tuple[dict, list]:
         else:
             found[name] = run
     return found, missing
+
+
+def stored_pairs(name: str, root: Path | None = None) -> tuple[dict, str | None]:
+    """The learnres-vs-torch runs kept in ``chapters/runs/<name>`` by
+    ``python -m learnres.train.versus_torch --seeds ... --out <name>``.
+
+    That folder holds ``seed<k>/learnres/metrics.csv`` and ``seed<k>/torch/metrics.csv`` for
+    each seed and the command in ``command.txt``. Returns ``({seed: (learnres run, torch
+    run)}, command)``, seeds in order; ``({}, None)`` when the folder is absent. A seed with
+    only one of its two runs is left out.
+    """
+    folder = (Path(root) if root is not None else runs_dir()) / name
+    if not folder.is_dir():
+        return {}, None
+    pairs = {}
+    seeds = (p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"seed\d+", p.name))
+    for seed_dir in sorted(seeds, key=lambda p: int(p.name[4:])):
+        ours, theirs = stored_run("learnres", seed_dir), stored_run("torch", seed_dir)
+        if ours is not None and theirs is not None:
+            pairs[int(seed_dir.name[4:])] = (ours, theirs)
+    command_file = folder / "command.txt"
+    return pairs, (command_file.read_text().strip() if command_file.is_file() else None)
 
 
 def missing_runs_note(missing, root: Path | None = None) -> str:

@@ -70,9 +70,11 @@ def test_chapter_runs_in_quick_mode(path, lecture_env):
 
 @pytest.mark.timeout(600)
 def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkeypatch):
-    """Chapter 6 with one real stored run: its figure is drawn from it and labelled with its
-    command, and the runs still absent are named."""
+    """Chapter 6 with one real stored run and one real learnres-vs-torch pair: their figures
+    are drawn from them and labelled with their commands, and the runs still absent are
+    named."""
     from learnres.train.run import TrainConfig, train
+    from learnres.train.versus_torch import compare_on_dataset
 
     monkeypatch.setenv("LEARNRES_DATA_DIR", str(shared_datasets))
     out = lecture_env["runs"] / "resnet20"
@@ -81,9 +83,19 @@ def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkey
                       out=str(out), progress=False, plot=False, prefetch=False))  # fmt: skip
     command = "learnres train --model resnet20 --subset 32 --iterations 2 --batch-size 8"
     (out / "command.txt").write_text(command + "\n")
+    versus = lecture_env["runs"] / "versus-torch-resnet20"
+    compare_on_dataset(TrainConfig(model="resnet8", data_dir=str(shared_datasets), subset=32,
+                                   iterations=2, batch_size=8, eval_every=2, log_every=1,
+                                   eval_batch_size=128, out=str(versus / "seed4"),
+                                   progress=False, plot=False, prefetch=False),
+                       progress=False)  # fmt: skip
+    versus_command = "python -m learnres.train.versus_torch --model resnet8 --seeds 4"
+    (versus / "command.txt").write_text(versus_command + "\n")
     run = execute_chapter(chapter_paths(["06"])[0], quick=True, timeout=CELL_TIMEOUT)
     written = {p.name for p in lecture_env["figures"].glob("*.png")}
-    assert {"06_table6_stored.png", "06_table6_curves_stored.png"} <= written
+    assert {"06_table6_stored.png", "06_table6_curves_stored.png",
+            "06_versus_torch_stored.png"} <= written  # fmt: skip
     text = _outputs(run.notebook)
     assert command in text
+    assert "mean gap" in text and "over 1 seeds" in text
     assert "Absent stored runs:** resnet32, resnet44, resnet56, resnet110, resnet1202" in text
