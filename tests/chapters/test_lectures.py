@@ -19,6 +19,7 @@ from learnres.lectures import (
     save_figure,
     sizes,
     stored_label,
+    stored_pairs,
     stored_run,
     stored_runs,
 )
@@ -83,6 +84,25 @@ def test_stored_run_without_metrics_is_absent(lecture_env):
     (lecture_env["runs"] / "plain20" / "command.txt").write_text("learnres train\n")
     assert stored_run("plain20") is None
     assert missing_runs_note([]) == ""
+
+
+def test_stored_pairs_pair_each_seed_and_skip_the_incomplete(lecture_env):
+    """Seeds in numeric order (seed10 after seed2); a seed missing its torch run and a
+    folder not named seed<k> are left out; an absent folder gives ({}, None)."""
+    folder = lecture_env["runs"] / "versus"
+    header = "iteration,train_error,test_error\n"
+    for seed, libs in [(10, ("learnres", "torch")), (2, ("learnres", "torch")),
+                       (3, ("learnres",)), ("x", ("learnres", "torch"))]:  # fmt: skip
+        for lib in libs:
+            (folder / f"seed{seed}" / lib).mkdir(parents=True)
+            error = 40.0 + (lib == "torch") + (seed if isinstance(seed, int) else 0)
+            (folder / f"seed{seed}" / lib / "metrics.csv").write_text(f"{header}5,50.0,{error}\n")
+    (folder / "command.txt").write_text("python -m learnres.train.versus_torch --seeds 2 3 10\n")
+    pairs, command = stored_pairs("versus")
+    assert list(pairs) == [2, 10]
+    assert [(a.final(), b.final()) for a, b in pairs.values()] == [(42.0, 43.0), (50.0, 51.0)]
+    assert command == "python -m learnres.train.versus_torch --seeds 2 3 10"
+    assert stored_pairs("absent") == ({}, None)
 
 
 def test_save_figure_writes_the_provenance_on_the_figure(lecture_env, monkeypatch):
