@@ -211,7 +211,10 @@ def _check_order(exercise, root, names, what):
     order = exercise.topological_order(root)
     if not isinstance(order, list):
         fail(f"topological_order returned {type(order).__name__}, expected a list of tensors")
-    label = lambda t: names.get(id(t), f"a tensor of shape {t.shape}")
+
+    def label(t):
+        return names.get(id(t), f"a tensor of shape {t.shape}")
+
     expected = _reachable(root)
     ids = [id(t) for t in order]
     if len(ids) != len(set(ids)):

@@ -148,7 +148,10 @@ def test_grad_weight(exercise, rng, reference_parts):
         g = rand(rng, *_conv(x, w, stride, padding).shape)
         _, expected = _conv_grads(x, w, g, stride, padding)
         O, kh, kw = w_shape[0], w_shape[2], w_shape[3]
-        f = lambda w2, x=x, s=w_shape, st=stride, p=padding: _conv(x, w2.reshape(s), st, p)
+
+        def f(w2, x=x, s=w_shape, st=stride, p=padding):
+            return _conv(x, w2.reshape(s), st, p)
+
         check_close(
             f"_grad_weight ({_setting(x_shape, w_shape, stride, padding)}): dL/dw as (O, C*kh*kw)",
             exercise._grad_weight(x.copy(), g.copy(), kh, kw, stride, padding),
@@ -168,7 +171,10 @@ def _check_grad_input(exercise, rng, cases, stride_1):
         g = rand(rng, *_conv(x, w, stride, padding).shape)
         expected, _ = _conv_grads(x, w, g, stride, padding)
         what = f"({_setting(x_shape, w_shape, stride, padding)}): dL/dx"
-        f = lambda x2, w=w, st=stride, p=padding: _conv(x2, w, st, p)
+
+        def f(x2, w=w, st=stride, p=padding):
+            return _conv(x2, w, st, p)
+
         diagnoses = []
         if stride_1:
             got = np.full(x_shape, np.nan)  # entries left unwritten stay nan
@@ -241,7 +247,7 @@ def test_grad_input_stride_1(exercise, rng, reference_parts):
     _check_grad_input(exercise, rng, STRIDE_1, stride_1=True)
 
 
-# ---- 2.5 dL/dx, any stride ------------------------------------------------------------------------
+# ---- 2.5 dL/dx, any stride ----------------------------------------------------------------------
 
 
 @pytest.mark.points(2)

@@ -99,7 +99,8 @@ def test_forward_train(exercise, rng, reference_update):
                     + beta.reshape((1, -1) + (1,) * (x.ndim - 2)),
                 ),
                 (
-                    "x normalised with the unbiased variance (m - 1); normalising uses the biased one (m)",
+                    "x normalised with the unbiased variance (m - 1); normalising uses the "
+                    "biased one (m)",
                     unbiased * gamma.reshape((1, -1) + (1,) * (x.ndim - 2))
                     + beta.reshape((1, -1) + (1,) * (x.ndim - 2)),
                 ),

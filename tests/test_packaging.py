@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name
@@ -59,3 +63,16 @@ def test_ci_runs_the_readme_test_command():
 def test_setup_installs_torch_before_the_extras():
     script = (REPO / "run.sh").read_text()
     assert script.index("pip install -q torch==2.13.0") < script.index("pip install -q -e")
+
+
+def test_ruff_is_clean():
+    """``ruff check .`` passes with the rules in pyproject.toml ([tool.ruff.lint])."""
+    pytest.importorskip("ruff")
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"ruff check . found problems:\n{done.stdout}{done.stderr}"

@@ -50,7 +50,8 @@ def add_arguments(parser) -> None:
         "--clock",
         choices=["wall", "cpu"],
         default="wall",
-        help="wall time (default) or process CPU time (steadier on a busy machine; use with --threads 1)",
+        help="wall time (default) or process CPU time (steadier on a busy machine; "
+        "use with --threads 1)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="few repeats, no memory probe: a smoke test for CI"

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from learnres.autograd import Tensor
 from learnres import functions as F
+from learnres.autograd import Tensor
 
 __all__ = ["op_overhead", "chain_backward_time", "op_error_table", "print_engine_report"]
 
@@ -30,7 +30,8 @@ def op_overhead(repeats: int = 7, iterations: int = 2000) -> dict[str, float]:
     """
     import torch
 
-    x, w = Tensor(np.ones(4, dtype=np.float32)), Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    x = Tensor(np.ones(4, dtype=np.float32))
+    w = Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
     tx, tw = torch.ones(4), torch.ones(4, requires_grad=True)
 
     def ours():
@@ -87,7 +88,9 @@ def op_error_table(seed: int = 0) -> list[tuple[str, float, float]]:
         "exp": (F.exp, torch.exp, [a]),
         "log": (F.log, torch.log, [pos]),
         "sqrt": (F.sqrt, torch.sqrt, [pos]),
-        "matmul": (F.matmul, torch.matmul, [rng.standard_normal((3, 4, 5)), rng.standard_normal((5, 6))]),
+        "matmul": (
+            F.matmul, torch.matmul, [rng.standard_normal((3, 4, 5)), rng.standard_normal((5, 6))]
+        ),
         "sum": (lambda x: F.sum(x, 1, True), lambda x: x.sum(1, keepdim=True), [a]),
         "mean": (lambda x: F.mean(x, 0), lambda x: x.mean(0), [a]),
         "max": (lambda x: F.max(x, 1), lambda x: x.amax(1), [a]),
@@ -96,7 +99,9 @@ def op_error_table(seed: int = 0) -> list[tuple[str, float, float]]:
         "broadcast_to": (lambda x: F.broadcast_to(x, (3, 5)), lambda x: x.expand(3, 5), [b]),
         "pad": (lambda x: F.pad(x, ((1, 0), (2, 1))), lambda x: nnf.pad(x, (2, 1, 1, 0)), [a]),
         "getitem": (lambda x: x[1:, ::2], lambda x: x[1:, ::2], [a]),
-        "concatenate": (lambda x, y: F.concatenate([x, y], 0), lambda x, y: torch.cat([x, y]), [a, a]),
+        "concatenate": (
+            lambda x, y: F.concatenate([x, y], 0), lambda x, y: torch.cat([x, y]), [a, a]
+        ),
         "relu": (F.relu, torch.relu, [a]),
         "sigmoid": (F.sigmoid, torch.sigmoid, [a]),
         "tanh": (F.tanh, torch.tanh, [a]),

@@ -4,6 +4,8 @@ Each family module puts a class (``forward`` above ``backward``) and its lowerca
 side by side; the wrappers are re-exported here: ``from learnres.functions import relu``.
 """
 
+from learnres.functions.batchnorm import batch_norm
+from learnres.functions.conv import conv2d, conv2d_naive
 from learnres.functions.device import astype, to_device
 from learnres.functions.elementwise import (
     add,
@@ -20,14 +22,12 @@ from learnres.functions.elementwise import (
     sum_to,
     tanh,
 )
+from learnres.functions.linear import linear
 from learnres.functions.loss import cross_entropy, log_softmax, softmax
 from learnres.functions.matmul import matmul
+from learnres.functions.pool import avg_pool2d, global_avg_pool2d, max_pool2d
 from learnres.functions.reduce import max, mean, sum
 from learnres.functions.shape import broadcast_to, concatenate, getitem, pad, reshape, transpose
-from learnres.functions.conv import conv2d, conv2d_naive
-from learnres.functions.pool import avg_pool2d, global_avg_pool2d, max_pool2d
-from learnres.functions.batchnorm import batch_norm
-from learnres.functions.linear import linear
 
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt",

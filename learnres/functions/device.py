@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from learnres.autograd.function import Function
-from learnres.backend import device_of, to_device as _array_to_device
+from learnres.backend import device_of
+from learnres.backend import to_device as _array_to_device
 
 __all__ = ["ToDevice", "to_device", "AsType", "astype"]
 

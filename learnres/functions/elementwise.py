@@ -82,7 +82,11 @@ class Div(Function):
     def backward(self, gy):
         # dL/da = gy / b, dL/db = -gy * a / b^2
         ga = sum_to(gy / self.b, self.a.shape) if self.needs_input_grad[0] else None
-        gb = sum_to(-gy * self.a / (self.b * self.b), self.b.shape) if self.needs_input_grad[1] else None
+        gb = (
+            sum_to(-gy * self.a / (self.b * self.b), self.b.shape)
+            if self.needs_input_grad[1]
+            else None
+        )
         return ga, gb
 
 

@@ -42,6 +42,8 @@ def matmul(a, b):
     b2 = reshape(b, (b.shape[0], 1)) if b.ndim == 1 else b  # (k,) -> (k, 1)
     y = MatMul()(a2, b2)
     if a.ndim == 1 or b.ndim == 1:  # drop the promoted axes again
-        shape = y.shape[:-2] + ((y.shape[-2],) if a.ndim > 1 else ()) + ((y.shape[-1],) if b.ndim > 1 else ())
+        rows = (y.shape[-2],) if a.ndim > 1 else ()  # no row axis when a was (k,)
+        cols = (y.shape[-1],) if b.ndim > 1 else ()  # no column axis when b was (k,)
+        shape = y.shape[:-2] + rows + cols
         y = reshape(y, shape)
     return y

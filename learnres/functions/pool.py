@@ -73,7 +73,7 @@ def _options(name, kernel_size, stride, padding):
 
 
 class MaxPool2d(Function):
-    """y[n, c, i, j] = max of window (i, j) of x, padded with -inf: (N, C, H, W) -> (N, C, Ho, Wo)"""
+    """y[n, c, i, j] = max of window (i, j) of x padded with -inf: (N, C, H, W) -> (N, C, Ho, Wo)"""
 
     def __init__(self, kernel_size, stride=None, padding=0):
         self.kernel, self.stride, self.padding = _options(

@@ -276,7 +276,8 @@ def check_backward(
     if not isinstance(grads, tuple):
         fail(
             f"{op} returned {type(grads).__name__}, expected a tuple with one gradient per "
-            f"input ({', '.join('dL/d' + n for n in names)}): return ({', '.join('g' + n for n in names)},)"
+            f"input ({', '.join('dL/d' + n for n in names)}): "
+            f"return ({', '.join('g' + n for n in names)},)"
         )
     if len(grads) != len(arrays):
         fail(f"{op} returned {len(grads)} gradients for {len(arrays)} inputs ({', '.join(names)})")

@@ -376,7 +376,10 @@ def _docstring(exercise: Exercise) -> list[str]:
         lines += ["", f"Chapter: {exercise.chapter}"]
     lines += [
         "",
-        "This file is generated from learnres's own code (``python -m learnres.grading.exercises``):",
+        (
+            "This file is generated from learnres's own code "
+            "(``python -m learnres.grading.exercises``):"
+        ),
         "the code around the stubs is the reference implementation, which you may read and use.",
     ]
     return ['"""' + lines[0]] + lines[1:] + ['"""']

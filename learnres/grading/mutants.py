@@ -168,7 +168,8 @@ MUTANTS: tuple[Mutant, ...] = (
         "BasicBlock.forward returns relu(F(x)): the shortcut is left out",
         (
             (
-                "        out = self.bn2(self.conv2(out))\n        return relu(out + self.shortcut(x))",
+                "        out = self.bn2(self.conv2(out))\n"
+                "        return relu(out + self.shortcut(x))",
                 "        out = self.bn2(self.conv2(out))\n        return relu(out)",
             ),
         ),
@@ -221,10 +222,12 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "mult-adds-3x3-before-stride",
         "ex5_bottleneck",
-        "bottleneck_mult_adds counts the 3x3 and the last 1x1 at the input size, ignoring the stride",
+        "bottleneck_mult_adds counts the 3x3 and the last 1x1 at the input size, ignoring the "
+        "stride",
         (
             (
-                "    h2, w2 = conv_output_size(h1, 3, stride_3x3, 1), conv_output_size(w1, 3, stride_3x3, 1)",
+                "    h2, w2 = conv_output_size(h1, 3, stride_3x3, 1), "
+                "conv_output_size(w1, 3, stride_3x3, 1)",
                 "    h2, w2 = conv_output_size(h1, 3, 1, 1), conv_output_size(w1, 3, 1, 1)",
             ),
         ),
@@ -238,8 +241,9 @@ MUTANTS: tuple[Mutant, ...] = (
         "afterwards",
         (
             (
-                "        if wd != 0:\n            d_p = d_p + wd * p.data  # a new array: p.grad is "
-                "left as backward wrote it\n",
+                "        if wd != 0:\n"
+                "            d_p = d_p + wd * p.data  # a new array: p.grad is left as backward "
+                "wrote it\n",
                 "",
             ),
             (

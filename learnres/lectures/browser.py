@@ -41,10 +41,17 @@ PROBES = {
     "future": "document.querySelectorAll('.reveal .slides section.future').length",
     "mathjax": "document.querySelectorAll('mjx-container').length",
     "mathjax_errors": "document.querySelectorAll('mjx-merror, [data-mjx-error]').length",
-    "widgets": "document.querySelectorAll('.widget-slider, .jupyter-widgets.widget-inline-hbox').length",
-    "widget_views": "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length",
+    "widgets": (
+        "document.querySelectorAll('.widget-slider, .jupyter-widgets.widget-inline-hbox').length"
+    ),
+    "widget_views": (
+        "document.querySelectorAll("
+        "'script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
+    ),
     "images": "document.querySelectorAll('img').length",
-    "broken_images": "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length",
+    "broken_images": (
+        "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length"
+    ),
 }
 
 
@@ -134,7 +141,8 @@ def _wait_for_port(profile: Path, proc, timeout: float) -> int:
 
 
 def render(path_or_url, *, screenshot: Path | None = None, window=(1280, 720), settle: float = 4.0,
-           wait_for: str | None = None, wait_timeout: float = 30.0, before_screenshot: str | None = None,
+           wait_for: str | None = None, wait_timeout: float = 30.0,
+           before_screenshot: str | None = None,
            chromium: str | None = None) -> RenderResult:  # fmt: skip
     """Open ``path_or_url`` in headless Chromium, let its scripts run, probe its DOM.
 

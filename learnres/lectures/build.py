@@ -279,8 +279,10 @@ def execute_chapter(path: Path, *, quick: bool = True, timeout: int = 600, cwd: 
     """
     nb = read_chapter(path)
     cwd = Path(cwd) if cwd is not None else Path(path).parent
-    client = _notebook_client_class()(nb, timeout=timeout, kernel_name=nb.metadata["kernelspec"]["name"],
-                            resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)  # fmt: skip
+    client = _notebook_client_class()(
+        nb, timeout=timeout, kernel_name=nb.metadata["kernelspec"]["name"],
+        resources={"metadata": {"path": str(cwd)}}, store_widget_state=True,
+    )  # fmt: skip
     values = {QUICK_ENV: "1" if quick else None, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
               **(env or {})}  # fmt: skip
     tic = time.perf_counter()
@@ -347,8 +349,8 @@ def install_assets(out: Path, npm_dir: Path | None = None, log=print) -> Path:
         )
         specs = [f"{name}@{version}" for name, version in ASSET_PACKAGES.items()]
         log(f"npm install {' '.join(specs)} (into {npm_dir})")
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", *specs],
-                              cwd=npm_dir, capture_output=True, text=True, check=False)  # fmt: skip
+        command = [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", *specs]
+        done = subprocess.run(command, cwd=npm_dir, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"npm install failed ({done.returncode}):\n{done.stderr[-2000:]}")
     assets = Path(out) / "assets"
@@ -437,7 +439,8 @@ def _export(kind: str, out: Path | None, names, execute: bool, quick: bool, time
 
 
 def build_slides(out: Path | None = None, names=None, *, execute: bool = False, quick: bool = True,
-                 timeout: int = 600, executed_dir: Path | None = None, log=print) -> list[Path]:  # fmt: skip
+                 timeout: int = 600, executed_dir: Path | None = None,
+                 log=print) -> list[Path]:  # fmt: skip
     """One reveal.js deck per chapter in ``out`` (default ``chapters/_build/slides``), with
     the assets beside them: open ``<out>/NN_name.slides.html`` from disk, no network needed.
 
@@ -450,7 +453,8 @@ def build_slides(out: Path | None = None, names=None, *, execute: bool = False, 
 
 
 def build_html(out: Path | None = None, names=None, *, execute: bool = False, quick: bool = True,
-               timeout: int = 600, executed_dir: Path | None = None, log=print) -> list[Path]:  # fmt: skip
+               timeout: int = 600, executed_dir: Path | None = None,
+               log=print) -> list[Path]:  # fmt: skip
     """One HTML page per chapter (JupyterLab's look, widgets drawn from their saved state)
     in ``out`` (default ``chapters/_build/html``), offline like ``build_slides``."""
     return _export("html", out, names, execute, quick, timeout, executed_dir, log)
@@ -459,8 +463,10 @@ def build_html(out: Path | None = None, names=None, *, execute: bool = False, qu
 def _write_index(out: Path, pages: list[Path], kind: str) -> None:
     import html
 
-    items = "\n".join(f'<li><a href="{p.name}">{html.escape(p.stem.replace(".slides", ""))}</a></li>'
-                      for p in sorted(out.glob("[0-9][0-9]_*.html")))  # fmt: skip
+    items = "\n".join(
+        f'<li><a href="{p.name}">{html.escape(p.stem.replace(".slides", ""))}</a></li>'
+        for p in sorted(out.glob("[0-9][0-9]_*.html"))
+    )
     title = "learnres lectures" if kind == "slides" else "learnres chapters"
     (out / "index.html").write_text(
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"

@@ -104,7 +104,10 @@ def main(args) -> int:
             h, _, v = args.slide.partition(",")
             js = f"Reveal.slide({int(h)}, {int(v or 0)}, 1000)"  # every fragment shown
         elif args.scroll_to:
-            js = f"document.querySelector({args.scroll_to!r}).scrollIntoView(); window.scrollBy(0, -60)"
+            js = (
+                f"document.querySelector({args.scroll_to!r}).scrollIntoView(); "
+                "window.scrollBy(0, -60)"
+            )
         page = render(args.page, screenshot=args.png, window=(width, height), before_screenshot=js)
         print(f"wrote {page.screenshot}")
         for key, value in page.evaluate_results.items():
@@ -116,8 +119,11 @@ def main(args) -> int:
 
 
 def _main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m learnres.lectures", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m learnres.lectures",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return main(parser.parse_args(argv))
 

@@ -164,7 +164,8 @@ class CifarResNet(Module):
         in_planes = CIFAR_WIDTHS[0]
         for index, planes in enumerate(CIFAR_WIDTHS):
             stride = 1 if index == 0 else 2  # the first block of conv3_x, conv4_x halves the map
-            setattr(self, f"conv{index + 2}_x", make_stage(block, in_planes, planes, n, stride, **options))
+            stage = make_stage(block, in_planes, planes, n, stride, **options)
+            setattr(self, f"conv{index + 2}_x", stage)
             in_planes = planes * block.expansion
         self.avgpool = AdaptiveAvgPool2d(1)
         self.flatten = Flatten()

@@ -127,7 +127,8 @@ class ImageNetResNet(Module):
         in_planes = STEM_WIDTH
         for index, (planes, n) in enumerate(zip(IMAGENET_WIDTHS, counts)):
             stride = 1 if index == 0 else 2  # conv2_x is already halved by the max pool
-            setattr(self, f"conv{index + 2}_x", make_stage(block, in_planes, planes, n, stride, **options))
+            stage = make_stage(block, in_planes, planes, n, stride, **options)
+            setattr(self, f"conv{index + 2}_x", stage)
             in_planes = planes * block.expansion
         self.avgpool = AdaptiveAvgPool2d(1)
         self.flatten = Flatten()

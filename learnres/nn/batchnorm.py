@@ -70,7 +70,8 @@ class _BatchNorm(Module):
             self.num_batches_tracked += 1  # in place: the buffer stays the same array
             if momentum is None:  # cumulative average
                 momentum = 1.0 / float(self.num_batches_tracked)
-        # the batch_norm op takes (N, C) or (N, C, H, W): BatchNorm1d's (N, C, L) goes as (N, C, L, 1)
+        # the batch_norm op takes (N, C) or (N, C, H, W):
+        # BatchNorm1d's (N, C, L) goes as (N, C, L, 1)
         x4 = reshape(x, x.shape + (1,)) if x.ndim == 3 else x  # (N, C, L) -> (N, C, L, 1)
         y = batch_norm(
             x4,

@@ -122,7 +122,10 @@ def compare_with_torch(
     rtol = default_rtol(dtype) if rtol is None else rtol
     result = ParityResult(name, np.dtype(dtype).name, device, rtol)
 
-    xs = [Tensor(to_device(a.copy(), device), requires_grad=r) for a, r in zip(arrays, requires_grad)]
+    xs = [
+        Tensor(to_device(a.copy(), device), requires_grad=r)
+        for a, r in zip(arrays, requires_grad)
+    ]
     ts = [torch.from_numpy(a.copy()).requires_grad_(r) for a, r in zip(arrays, requires_grad)]
     y, ty = fn(*xs), torch_fn(*ts)
     expected = ty.detach().numpy()
@@ -152,6 +155,8 @@ def compare_with_torch(
         first = [asnumpy(x.grad).copy() if x.grad is not None else None for x in xs]
         fn(*xs).backward(to_device(g, device))
         for i, x in enumerate(xs):
-            if first[i] is not None and not np.allclose(asnumpy(x.grad), 2 * first[i], rtol=1e-6, atol=0):
+            if first[i] is None:
+                continue
+            if not np.allclose(asnumpy(x.grad), 2 * first[i], rtol=1e-6, atol=0):
                 result.problems.append(f"grad of input {i} did not accumulate over two backwards")
     return result

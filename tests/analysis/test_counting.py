@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from learnres.analysis.summary import summary
 from learnres.analysis.counting import bottleneck_mult_adds, conv_mult_adds, conv_output_size
+from learnres.analysis.summary import summary
 from learnres.nn import Conv2d
 from learnres.nn.blocks import Bottleneck
 

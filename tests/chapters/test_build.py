@@ -16,7 +16,11 @@ class _FakeShell:
 
     def __init__(self, msg_id):
         self.timeouts = []
-        self.reply = {"parent_header": {"msg_id": msg_id}, "header": {}, "content": {"status": "ok"}}
+        self.reply = {
+            "parent_header": {"msg_id": msg_id},
+            "header": {},
+            "content": {"status": "ok"},
+        }
 
     async def get_msg(self, timeout=None):
         self.timeouts.append(timeout)

@@ -84,7 +84,8 @@ def test_slides_reference_only_local_files(tmp_path):
 @pytest.mark.timeout(300)
 def test_deck_renders_offline_in_chromium(tmp_path, executed):
     (deck,) = build_slides(tmp_path / "slides", ["01"], executed_dir=executed, **QUIET)
-    page = render(deck, screenshot=tmp_path / "slide.png", before_screenshot="Reveal.slide(1, 1, -1)",
+    page = render(deck, screenshot=tmp_path / "slide.png",
+                  before_screenshot="Reveal.slide(1, 1, -1)",
                   wait_for="window.Reveal && Reveal.isReady()")  # fmt: skip
     found = page.evaluate_results
     assert page.external_requests == []

@@ -19,7 +19,9 @@ def random_inputs(shapes, seed=0, positive=False):
 
 def check_op(fn, torch_fn, inputs, *, device, dtype, name="op", **kwargs):
     """Assert that ``fn`` agrees with ``torch_fn`` (value, gradients, dtype, accumulation)."""
-    result = compare_with_torch(fn, torch_fn, inputs, name=name, device=device, dtype=dtype, **kwargs)
+    result = compare_with_torch(
+        fn, torch_fn, inputs, name=name, device=device, dtype=dtype, **kwargs
+    )
     result.assert_ok()
     return result
 

@@ -113,7 +113,8 @@ def test_bad_input_is_explained():
         F.batch_norm(np.zeros((4, 3, 2), np.float32), None, None, training=True)
     with pytest.raises(
         OpError,
-        match=r"batch_norm: input has 3 channels \(shape \(4, 3, 2, 2\)\) but running_mean has shape \(4,\)",
+        match=r"batch_norm: input has 3 channels \(shape \(4, 3, 2, 2\)\) "
+        r"but running_mean has shape \(4,\)",
     ):
         F.batch_norm(x, np.zeros(4), np.ones(3), training=True)
     with pytest.raises(

@@ -63,7 +63,8 @@ def test_conv2d_random_shapes(N, C, O, H, W, k, s, p):
     if H + 2 * p < k or W + 2 * p < k:
         return  # no output: the error is tested below
     x, w, b = conv_inputs(N, C, H, W, O, k, seed=N * 7 + k)
-    compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, s, p), lambda x, w, b: TF.conv2d(x, w, b, s, p),
+    compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, s, p),
+                       lambda x, w, b: TF.conv2d(x, w, b, s, p),
                        [x, w, b], name="conv2d").assert_ok()  # fmt: skip
 
 
@@ -94,7 +95,8 @@ def test_naive_agrees_with_im2col(case, device):
 
 def test_naive_matches_torch_float32():
     x, w, b = conv_inputs(2, 3, 6, 7, 4, 3)
-    check_op(lambda x, w, b: F.conv2d_naive(x, w, b, 2, 1), lambda x, w, b: TF.conv2d(x, w, b, 2, 1),
+    check_op(lambda x, w, b: F.conv2d_naive(x, w, b, 2, 1),
+             lambda x, w, b: TF.conv2d(x, w, b, 2, 1),
              [x, w, b], device="cpu", dtype=np.float32, name="conv2d_naive")  # fmt: skip
 
 
@@ -133,8 +135,10 @@ def test_float32_stays_float32():
     "x_shape, w_shape, kwargs, message",
     [
         ((3, 32, 32), (16, 3, 3, 3), {}, r"expected input \(N, C, H, W\), got shape \(3, 32, 32\)"),
-        ((1, 4, 8, 8), (16, 3, 3, 3), {}, r"input has 4 channels, weight expects 3 \(weight shape \(16, 3, 3, 3\)\)"),
-        ((1, 3, 2, 2), (16, 3, 3, 3), {}, r"input 2x2 with padding 0 is smaller than the 3x3 kernel"),
+        ((1, 4, 8, 8), (16, 3, 3, 3), {},
+         r"input has 4 channels, weight expects 3 \(weight shape \(16, 3, 3, 3\)\)"),
+        ((1, 3, 2, 2), (16, 3, 3, 3), {},
+         r"input 2x2 with padding 0 is smaller than the 3x3 kernel"),
         ((1, 3, 8, 8), (16, 3, 3), {}, r"expected weight \(O, C, kh, kw\), got shape \(16, 3, 3\)"),
         ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": 0}, r"stride must be an int >= 1"),
         ((1, 3, 8, 8), (16, 3, 3, 3), {"padding": -1}, r"padding must be an int >= 0"),

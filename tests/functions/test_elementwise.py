@@ -48,14 +48,16 @@ BROADCAST_PAIRS = [
 @pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
 def test_binary(op, shapes, device, dtype):
     fn, torch_fn, positive = BINARY[op]
-    check_op(fn, torch_fn, random_inputs(shapes, positive=positive), device=device, dtype=dtype, name=op)
+    inputs = random_inputs(shapes, positive=positive)
+    check_op(fn, torch_fn, inputs, device=device, dtype=dtype, name=op)
 
 
 @pytest.mark.parametrize("op", UNARY)
 @pytest.mark.parametrize("shape", [(), (1,), (5,), (2, 3), (2, 1, 4)], ids=str)
 def test_unary(op, shape, device, dtype):
     fn, torch_fn, positive = UNARY[op]
-    check_op(fn, torch_fn, random_inputs([shape], positive=positive), device=device, dtype=dtype, name=op)
+    inputs = random_inputs([shape], positive=positive)
+    check_op(fn, torch_fn, inputs, device=device, dtype=dtype, name=op)
 
 
 @settings(max_examples=25, deadline=None)
@@ -86,7 +88,7 @@ def test_python_scalars_keep_float32(op, scalar_first):
 @pytest.mark.parametrize("op", ["+", "-", "*", "/", "@"])
 def test_arrays_on_either_side(op):
     a = np.arange(1.0, 7.0).reshape(2, 3) if op != "@" else np.arange(1.0, 10.0).reshape(3, 3)
-    x = Tensor(a.copy(), requires_grad=True)
+    x = Tensor(a.copy(), requires_grad=True)  # noqa: F841 - the eval'd strings below use x
     left, right = eval(f"a {op} x"), eval(f"x {op} a")
     assert isinstance(left, Tensor) and isinstance(right, Tensor)
     np.testing.assert_allclose(left.data, eval(f"a {op} a"))

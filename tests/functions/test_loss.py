@@ -23,7 +23,8 @@ def test_softmax(axis, device, dtype):
 @pytest.mark.parametrize("axis", [-1, 0, 1])
 def test_log_softmax(axis, device, dtype):
     check_op(lambda x: F.log_softmax(x, axis), lambda x: torch.log_softmax(x, dim=axis),
-             random_inputs([(3, 4, 5)]), device=device, dtype=dtype, name="log_softmax")  # fmt: skip
+             random_inputs([(3, 4, 5)]), device=device, dtype=dtype,
+             name="log_softmax")  # fmt: skip
 
 
 @pytest.mark.parametrize("n, c", [(1, 2), (8, 10), (5, 100)])

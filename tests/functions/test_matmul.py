@@ -27,7 +27,9 @@ SHAPES = [
 
 @pytest.mark.parametrize("shapes", SHAPES, ids=str)
 def test_matmul(shapes, device, dtype):
-    check_op(F.matmul, torch.matmul, random_inputs(shapes), device=device, dtype=dtype, name="matmul")
+    check_op(
+        F.matmul, torch.matmul, random_inputs(shapes), device=device, dtype=dtype, name="matmul"
+    )
 
 
 def test_operator_uses_matmul():
@@ -36,5 +38,6 @@ def test_operator_uses_matmul():
 
 
 def test_inner_dimension_mismatch_is_named():
-    with pytest.raises(OpError, match=r"matmul: inner dimensions differ: a is \(2, 3\).*b is \(4, 5\)"):
+    message = r"matmul: inner dimensions differ: a is \(2, 3\).*b is \(4, 5\)"
+    with pytest.raises(OpError, match=message):
         Tensor(np.ones((2, 3))) @ Tensor(np.ones((4, 5)))

@@ -69,8 +69,9 @@ def test_ties_send_the_gradient_where_torch_does(pool):
 
 
 def test_global_avg_pool_matches_torch(device, dtype):
-    check_op(F.global_avg_pool2d, lambda x: TF.adaptive_avg_pool2d(x, 1), random_inputs([(3, 5, 4, 7)]),
-             device=device, dtype=dtype, name="global_avg_pool2d")  # fmt: skip
+    check_op(F.global_avg_pool2d, lambda x: TF.adaptive_avg_pool2d(x, 1),
+             random_inputs([(3, 5, 4, 7)]), device=device, dtype=dtype,
+             name="global_avg_pool2d")  # fmt: skip
 
 
 @pytest.mark.parametrize(

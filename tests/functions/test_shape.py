@@ -15,7 +15,9 @@ from tests.functions.harness import check_op, random_inputs
 
 
 @pytest.mark.parametrize(
-    "shape, new", [((2, 3, 4), (6, 4)), ((2, 3, 4), (-1,)), ((1, 5), (5, 1)), ((4,), (2, 1, 2))], ids=str
+    "shape, new",
+    [((2, 3, 4), (6, 4)), ((2, 3, 4), (-1,)), ((1, 5), (5, 1)), ((4,), (2, 1, 2))],
+    ids=str,
 )
 def test_reshape(shape, new, device, dtype):
     check_op(lambda x: F.reshape(x, new), lambda x: x.reshape(new), random_inputs([shape]),
@@ -29,16 +31,19 @@ def test_transpose(axes, device, dtype):
              device=device, dtype=dtype, name="transpose")  # fmt: skip
 
 
-@pytest.mark.parametrize("shape, target", [((3, 1), (2, 3, 4)), ((4,), (3, 4)), ((1, 1), (2, 2))], ids=str)
+@pytest.mark.parametrize(
+    "shape, target", [((3, 1), (2, 3, 4)), ((4,), (3, 4)), ((1, 1), (2, 2))], ids=str
+)
 def test_broadcast_to(shape, target, device, dtype):
-    check_op(lambda x: F.broadcast_to(x, target), lambda x: x.expand(target), random_inputs([shape]),
-             device=device, dtype=dtype, name="broadcast_to")  # fmt: skip
+    check_op(lambda x: F.broadcast_to(x, target), lambda x: x.expand(target),
+             random_inputs([shape]), device=device, dtype=dtype, name="broadcast_to")  # fmt: skip
 
 
 @pytest.mark.parametrize("width", [((0, 0), (1, 2), (3, 0)), ((1, 1), (0, 0), (2, 2))], ids=str)
 @pytest.mark.parametrize("value", [0.0, -1.5])
 def test_pad(width, value, device, dtype):
-    torch_pad = tuple(v for pair in reversed(width) for v in pair)  # torch lists the last axis first
+    # torch lists the last axis first
+    torch_pad = tuple(v for pair in reversed(width) for v in pair)
     check_op(
         lambda x: F.pad(x, width, value),
         lambda x: torch.nn.functional.pad(x, torch_pad, value=value),
@@ -71,7 +76,9 @@ def test_getitem(key, device, dtype):
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_concatenate(axis, device, dtype):
     shapes = [(2, 3, 4)] * 3
-    shapes = [tuple(n + i if d == axis % 3 else n for d, n in enumerate(s)) for i, s in enumerate(shapes)]
+    shapes = [
+        tuple(n + i if d == axis % 3 else n for d, n in enumerate(s)) for i, s in enumerate(shapes)
+    ]
     check_op(
         lambda *xs: F.concatenate(xs, axis=axis), lambda *ts: torch.cat(ts, dim=axis),
         random_inputs(shapes), device=device, dtype=dtype, name="concatenate",
@@ -82,8 +89,8 @@ def test_concatenate(axis, device, dtype):
 @given(st.lists(st.integers(1, 4), min_size=1, max_size=4), st.data())
 def test_transpose_any_permutation(shape, data):
     axes = data.draw(st.permutations(range(len(shape))))
-    check_op(lambda x: F.transpose(x, axes), lambda x: x.permute(*axes), random_inputs([tuple(shape)]),
-             device="cpu", dtype=np.float64)  # fmt: skip
+    check_op(lambda x: F.transpose(x, axes), lambda x: x.permute(*axes),
+             random_inputs([tuple(shape)]), device="cpu", dtype=np.float64)  # fmt: skip
 
 
 def test_reshape_error_names_op_and_shapes():

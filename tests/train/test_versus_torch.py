@@ -5,16 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
 from learnres.data import DataLoader
 from learnres.data.transforms import Compose, RandomCropFlip, SubtractMean, ToFloat, mean_image
 from learnres.models import resnet
 from learnres.nn import init
 from learnres.optim import SGD, make_schedule
-from learnres.reference import to_torch
 from learnres.train import Trainer
 from learnres.train.versus_torch import train_torch_twin
+
+torch = pytest.importorskip("torch")
+
+# learnres.reference imports torch itself, so it can only come after the skip above
+from learnres.reference import to_torch  # noqa: E402
 
 STEPS = 20
 
