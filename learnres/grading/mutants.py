@@ -222,8 +222,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "mult-adds-3x3-before-stride",
         "ex5_bottleneck",
-        "bottleneck_mult_adds counts the 3x3 and the last 1x1 at the input size, ignoring the "
-        "stride",
+        "bottleneck_mult_adds counts the 3x3 and the last 1x1 at the input size, "
+        "ignoring the stride",
         (
             (
                 "    h2, w2 = conv_output_size(h1, 3, stride_3x3, 1), "
