@@ -1,0 +1,194 @@
+"""Fig. 7: the standard deviations of the layer responses of a trained network.
+
+He et al. (2015), section 4.2: "Fig. 7 shows the standard deviations (std) of the layer
+responses. The responses are the outputs of each 3x3 layer, after BN and before other
+nonlinearity (ReLU/addition)." They find that ResNets "have generally smaller responses
+than their plain counterparts", as residual functions "might be generally closer to zero
+than the non-residual functions".
+
+Measured here as the paper measures a trained net: in evaluation mode (BN normalises with
+its running statistics, so a response depends on the input), over all the test images. The
+std of a layer is taken over every value of its response, (N, C, H, W) at once:
+
+    std_l = sqrt(mean(r_l^2) - mean(r_l)^2),   r_l = BN_l(conv_l(...)) over the test set
+
+    rows = layer_responses(model, batches)            # [(layer name, std)], forward order
+    result = run_responses("runs/resnet20-seed0")     # from a run's final checkpoint
+    write_responses("runs/resnet20-seed0")            # -> runs/resnet20-seed0/responses.csv
+
+    python -m learnres.analysis.responses RUN_DIR [RUN_DIR ...] [--data-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from learnres.analysis.probes import bn_after_3x3, record_outputs
+from learnres.autograd import Tensor, no_grad
+from learnres.backend import asnumpy
+
+__all__ = [
+    "RESPONSES_NAME",
+    "RunResponses",
+    "layer_responses",
+    "load_run_model",
+    "main",
+    "read_responses",
+    "run_responses",
+    "write_responses",
+]
+
+RESPONSES_NAME = "responses.csv"
+
+
+def layer_responses(model, batches, select=bn_after_3x3) -> list[tuple[str, float]]:
+    """``[(name, std)]`` of the response of every layer chosen by ``select``, in forward
+    order, over all images of ``batches`` (an iterable of ``(images, labels)``), with the
+    model in evaluation mode. Sums are kept in float64, batch by batch."""
+    was_training = model.training
+    model.eval()
+    names, sums, squares, sizes = [], None, None, None
+    try:
+        with no_grad():
+            for images, _ in batches:
+                with record_outputs(model, select) as calls:
+                    model(Tensor(images))
+                outs = [asnumpy(out.data).astype(np.float64) for _, out in calls]
+                if sums is None:
+                    names = [name for name, _ in calls]
+                    sums, squares, sizes = (np.zeros(len(outs)) for _ in range(3))
+                sums += [o.sum() for o in outs]
+                squares += [(o * o).sum() for o in outs]
+                sizes += [o.size for o in outs]  # N x C x H x W values of each response
+    finally:
+        model.train(was_training)
+    if not names:
+        raise ValueError("layer_responses: no batches, or no layer matched the selection")
+    mean = sums / sizes
+    std = np.sqrt(np.maximum(squares / sizes - mean**2, 0.0))
+    return list(zip(names, std.tolist()))
+
+
+def load_run_model(run_dir, data_dir=None):
+    """``(model, config, test_loader)`` of a run folder written by ``learnres train``: the
+    model rebuilt from the checkpoint's configuration with the checkpoint's weights and BN
+    statistics, and the run's test images with the run's own preprocessing (the per-pixel
+    mean of its training images). ``data_dir`` overrides the folder the run was trained
+    from (a relative path in ``config.json`` is relative to where the run was started)."""
+    from learnres.train.checkpoint import load_checkpoint
+    from learnres.train.run import TrainConfig, build_data, build_model
+    from learnres.train.trainer import CHECKPOINT_NAME
+
+    run_dir = Path(run_dir)
+    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    config = json.loads(state["config"])
+    fields = {k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__}
+    if data_dir is not None:
+        fields["data_dir"] = str(data_dir)
+    fields.update(prefetch=False, progress=False, out=str(run_dir))
+    run_config = TrainConfig(**fields)
+    data = build_data(run_config)
+    model = build_model(run_config.model, data.num_classes, data.in_channels,
+                        run_config.shortcut)  # fmt: skip
+    if run_config.dtype == "float64":
+        model.double()
+    model.load_state_dict(state["model"])
+    return model, config, data.eval_loaders["test"]
+
+
+@dataclass
+class RunResponses:
+    """Fig. 7's measurement of one run: ``names`` and ``std`` per layer (forward order),
+    the iteration of the checkpoint, and the test error the model gives on reloading (a
+    check that the right weights and preprocessing were used)."""
+
+    names: list
+    std: list
+    iteration: int
+    test_error: float
+
+
+def run_responses(run_dir, data_dir=None) -> RunResponses:
+    """Fig. 7 for the final checkpoint of ``run_dir`` (see ``load_run_model``)."""
+    from learnres.train.checkpoint import load_checkpoint
+    from learnres.train.trainer import CHECKPOINT_NAME
+
+    model, config, test = load_run_model(run_dir, data_dir)
+    iteration = int(load_checkpoint(Path(run_dir) / CHECKPOINT_NAME)["iteration"])
+    batches = list(test)
+    rows = layer_responses(model, batches)
+    wrong = seen = 0
+    model.eval()
+    with no_grad():
+        for images, labels in batches:
+            logits = asnumpy(model(Tensor(images)).data)
+            wrong += int((logits.argmax(1) != asnumpy(labels)).sum())
+            seen += len(logits)
+    return RunResponses([n for n, _ in rows], [s for _, s in rows], iteration,
+                        100.0 * wrong / seen)  # fmt: skip
+
+
+def write_responses(run_dir, data_dir=None, out=None) -> Path:
+    """Measure ``run_dir``'s responses and write them as CSV (``layer, name, std`` plus the
+    checkpoint's iteration) to ``out`` (default ``run_dir/responses.csv``)."""
+    result = run_responses(run_dir, data_dir)
+    out = Path(out) if out is not None else Path(run_dir) / RESPONSES_NAME
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["layer", "name", "std", "iteration", "test_error"])
+        for k, (name, std) in enumerate(zip(result.names, result.std), start=1):
+            writer.writerow([k, name, f"{std:.6g}", result.iteration, f"{result.test_error:.4f}"])
+    tmp.replace(out)
+    return out
+
+
+def read_responses(path) -> dict:
+    """``{"names": [...], "std": array, "iteration": int, "test_error": float}`` from a
+    ``responses.csv`` (a file, or the run folder that holds one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESPONSES_NAME
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{path}: no layer responses in it")
+    return {
+        "names": [r["name"] for r in rows],
+        "std": np.array([float(r["std"]) for r in rows]),
+        "iteration": int(rows[0]["iteration"]),
+        "test_error": float(rows[0]["test_error"]),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m learnres.analysis.responses",
+        description="Fig. 7: std of every 3x3 layer's response (after BN, before ReLU or the "
+        "addition), evaluation mode, over the test images, from a run's final checkpoint; "
+        "written to RUN_DIR/responses.csv.",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    parser.add_argument(
+        "--data-dir", default=None, help="data folder (default: the one in the run's configuration)"
+    )
+    args = parser.parse_args(argv)
+    for run in args.runs:
+        path = write_responses(run, args.data_dir)
+        result = read_responses(path)
+        print(
+            f"{path}: {len(result['names'])} layers, mean std {result['std'].mean():.3f}, "
+            f"test error {result['test_error']:.2f}% at iteration {result['iteration']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
