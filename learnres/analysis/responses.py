@@ -42,6 +42,7 @@ __all__ = [
     "main",
     "read_responses",
     "run_responses",
+    "save_responses",
     "write_responses",
 ]
 
@@ -106,13 +107,14 @@ def load_run_model(run_dir, data_dir=None):
 @dataclass
 class RunResponses:
     """Fig. 7's measurement of one run: ``names`` and ``std`` per layer (forward order),
-    the iteration of the checkpoint, and the test error the model gives on reloading (a
-    check that the right weights and preprocessing were used)."""
+    the iteration of the checkpoint, the number of test images, and the test error the
+    model gives on reloading (a check that the right weights and preprocessing were used)."""
 
     names: list
     std: list
     iteration: int
     test_error: float
+    images: int
 
 
 def run_responses(run_dir, data_dir=None) -> RunResponses:
@@ -132,14 +134,21 @@ def run_responses(run_dir, data_dir=None) -> RunResponses:
             wrong += int((logits.argmax(1) != asnumpy(labels)).sum())
             seen += len(logits)
     return RunResponses([n for n, _ in rows], [s for _, s in rows], iteration,
-                        100.0 * wrong / seen)  # fmt: skip
+                        100.0 * wrong / seen, seen)  # fmt: skip
 
 
 def write_responses(run_dir, data_dir=None, out=None) -> Path:
-    """Measure ``run_dir``'s responses and write them as CSV (``layer, name, std`` plus the
-    checkpoint's iteration) to ``out`` (default ``run_dir/responses.csv``)."""
-    result = run_responses(run_dir, data_dir)
+    """Measure ``run_dir``'s responses and write them to ``out`` (default
+    ``run_dir/responses.csv``); see ``save_responses``."""
     out = Path(out) if out is not None else Path(run_dir) / RESPONSES_NAME
+    return save_responses(run_responses(run_dir, data_dir), out)
+
+
+def save_responses(result: RunResponses, out) -> Path:
+    """Write ``result`` as CSV: ``layer, name, std`` per layer, with the checkpoint's
+    iteration and the reloaded test error on every row (a temporary file renamed onto
+    ``out``)."""
+    out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.writer(f)

@@ -74,7 +74,7 @@ def train_command(config: dict, out: str, data_dir: str | None = None) -> str:
 def store_run(run_dir, name: str | None = None, dest=None, data_dir=None) -> Path:
     """Copy the small files of the finished run ``run_dir`` into ``dest/name`` (default
     ``chapters/runs/<folder name>``), measure its layer responses, write its command."""
-    from learnres.analysis.responses import RESPONSES_NAME, write_responses
+    from learnres.analysis.responses import RESPONSES_NAME, run_responses, save_responses
     from learnres.lectures.config import runs_dir
     from learnres.train.checkpoint import load_checkpoint
     from learnres.train.trainer import CHECKPOINT_NAME
@@ -94,9 +94,10 @@ def store_run(run_dir, name: str | None = None, dest=None, data_dir=None) -> Pat
     shutil.copyfile(run_dir / "metrics.csv", target / "metrics.csv")
     out = f"runs/{name}"
     data = str(data_dir) if data_dir is not None else config.get("data_dir")
-    stored = dict(config, out=out, data_dir=data)
+    measured = run_responses(run_dir, data_dir)
+    save_responses(measured, target / RESPONSES_NAME)
+    stored = dict(config, out=out, data_dir=data, test_images=measured.images)
     (target / "config.json").write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
-    write_responses(run_dir, data_dir, out=target / RESPONSES_NAME)
     store = f"python -m learnres.lectures.store {out} --name {name}"
     (target / "command.txt").write_text(train_command(config, out, data) + "\n" + store + "\n")
     return target

@@ -76,7 +76,7 @@ def test_store_keeps_a_finished_run_and_refuses_an_unfinished_one(tmp_path, shar
     ]
     run = stored_run("resnet8-seed0", dest)
     assert run.iterations == 4 and len(run.responses["std"]) == 7
-    assert run.config["out"] == "runs/resnet8-seed0"
+    assert run.config["out"] == "runs/resnet8-seed0" and run.config["test_images"] == 1017
     train_line, store_line = run.command.splitlines()
     assert _parse(train_line).to_dict()["subset"] == 256
     assert store_line.startswith("python -m learnres.lectures.store runs/resnet8-seed0")

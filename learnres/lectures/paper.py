@@ -1,0 +1,209 @@
+"""The paper's CIFAR-10 figures and tables, drawn from stored learnres runs.
+
+The chapters set learnres's own runs beside He et al. (2015): Fig. 6 (training and test
+error of plain nets and ResNets against iterations), Table 6 (test error by depth) and
+Fig. 7 (std of the layer responses). Every number a chapter states about these runs comes
+from the functions here, computed from ``chapters/runs/<model>-seed<k>/`` at run time:
+
+    groups = {"plain-20": stored_seeds("plain20"), "plain-56": stored_seeds("plain56")}
+    fig = fig6_panel(groups, "plain nets")           # mean over seeds; band: min..max test
+    rows = table6(["resnet20", "resnet56"])            # final errors, mean ± sd over seeds
+    gap = error_gap(stored_seeds("plain56"), stored_seeds("resnet56"))
+    fig = fig7({"plain-20": [...], "ResNet-20": [...]})   # original order and sorted
+
+What these runs are, and are not: a 5,085-image subset of CIFAR-10's 50,000 training
+images and its 1,017-image test subset, the paper's recipe scaled to a few thousand
+iterations (the milestones moved to 1/2 and 3/4 of the run), a few seeds. A test error
+measured on 1,017 images has a standard error of about 1.5 points by itself
+(``binomial_se``); seeds add their own spread. ``error_gap`` says whether a difference
+stands out of both.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "PAPER_TABLE6",
+    "binomial_se",
+    "error_gap",
+    "final_error",
+    "fig6_panel",
+    "fig7",
+    "model_label",
+    "parameters_of",
+    "table6",
+]
+
+# Table 6 of the paper (CIFAR-10 test error, %, option A, 64k iterations on all 50k images):
+# model -> (layers, parameters in millions as printed, test error). ResNet-110: best of 5
+# runs; the paper gives the mean 6.61 ± 0.16 beside it.
+PAPER_TABLE6 = {
+    "resnet20": (20, 0.27, 8.75),
+    "resnet32": (32, 0.46, 7.51),
+    "resnet44": (44, 0.66, 7.17),
+    "resnet56": (56, 0.85, 6.97),
+    "resnet110": (110, 1.7, 6.43),
+    "resnet1202": (1202, 19.4, 7.93),
+}
+
+
+def model_label(name: str) -> str:
+    """ "resnet56" -> "ResNet-56", "plain20" -> "plain-20", "mlp56" -> "MLP-56"."""
+    for prefix, label in (("resnet", "ResNet-"), ("plain", "plain-"), ("mlp", "MLP-")):
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            return label + name[len(prefix) :]
+    return name
+
+
+def parameters_of(name: str) -> int:
+    """Parameters of the CIFAR-10 model ``name`` (built, then counted)."""
+    from learnres.train.run import build_model
+
+    return build_model(name, num_classes=10, in_channels=3).num_parameters()
+
+
+def final_error(run, column: str = "train_error", last: int = 100) -> float:
+    """A run's final error (percent). The test error is its last evaluation; the training
+    error, noisier (a window of a few batches), is the mean of the windows logged in the
+    run's last ``last`` iterations."""
+    its, values = run.history.column(column)
+    if not its:
+        raise ValueError(f"{run.name}: no {column} in its metrics.csv")
+    if column != "train_error":
+        return float(values[-1])
+    end = its[-1]
+    return float(np.mean([v for i, v in zip(its, values) if i > end - last]))
+
+
+def binomial_se(error_percent: float, n: int) -> float:
+    """Standard error (points) of an error rate measured on ``n`` images:
+    100 sqrt(p (1 - p) / n)."""
+    p = error_percent / 100.0
+    return 100.0 * math.sqrt(p * (1.0 - p) / n)
+
+
+def _test_images(runs) -> int:
+    sizes = {int(r.config.get("test_images", 0)) for r in runs}
+    sizes.discard(0)
+    if len(sizes) != 1:
+        raise ValueError("stored runs do not record one common test-set size (config.json)")
+    return sizes.pop()
+
+
+def error_gap(a_runs, b_runs, column: str = "test_error") -> dict:
+    """How far apart two models' final errors are (b minus a, in points), and whether the
+    difference stands out: |gap| > 2 standard errors, the standard error combining the
+    binomial error of the test set and the spread between seeds (when each side has more
+    than one seed), for the means over seeds.
+
+    Arguments: two ``{seed: StoredRun}`` (or lists of runs).
+    Returns: ``{"a", "b", "gap", "se", "clear", "seeds": (len a, len b)}``.
+    """
+    a_runs = list(a_runs.values()) if isinstance(a_runs, dict) else list(a_runs)
+    b_runs = list(b_runs.values()) if isinstance(b_runs, dict) else list(b_runs)
+    a = np.array([final_error(r, column) for r in a_runs])
+    b = np.array([final_error(r, column) for r in b_runs])
+    n = _test_images(a_runs + b_runs) if column == "test_error" else None
+
+    def variance_of_mean(values):
+        seed_var = values.var(ddof=1) if len(values) > 1 else 0.0
+        test_var = binomial_se(values.mean(), n) ** 2 if n else 0.0
+        return max(seed_var, test_var) / len(values)
+
+    se = math.sqrt(variance_of_mean(a) + variance_of_mean(b))
+    gap = float(b.mean() - a.mean())
+    return {"a": float(a.mean()), "b": float(b.mean()), "gap": gap, "se": se,
+            "clear": abs(gap) > 2 * se, "seeds": (len(a), len(b))}  # fmt: skip
+
+
+def table6(names, paper=PAPER_TABLE6, root=None) -> list[dict]:
+    """One row per model with stored runs: layers, parameters, iterations, seeds, final
+    training and test error (mean and sample sd over seeds), and the paper's test error
+    when Table 6 has the model. Models without stored runs are left out."""
+    from learnres.lectures.runs import seed_stats, stored_seeds
+
+    rows = []
+    for name in names:
+        runs = stored_seeds(name, root)
+        if not runs:
+            continue
+        its = sorted({r.iterations for r in runs.values()})
+        train = seed_stats(final_error(r, "train_error") for r in runs.values())
+        test = seed_stats(final_error(r, "test_error") for r in runs.values())
+        depth = "".join(ch for ch in name if ch.isdigit())
+        rows.append({
+            "model": name, "label": model_label(name), "layers": int(depth),
+            "params": parameters_of(name), "iterations": its, "seeds": list(runs),
+            "train": train[:2], "test": test[:2],
+            "paper": paper[name][2] if name in paper else None,
+            "device": sorted({r.config.get("device", "?") for r in runs.values()}),
+            "hours": sum(r.history.last("elapsed_s") or 0 for r in runs.values()) / 3600,
+        })  # fmt: skip
+    return rows
+
+
+def _mean_curve(runs, column):
+    """Iterations measured in every run, and the mean, min and max of ``column`` there."""
+    columns = [dict(zip(*r.history.column(column))) for r in runs]
+    common = sorted(set.intersection(*(set(c) for c in columns))) if columns else []
+    values = np.array([[c[i] for i in common] for c in columns])
+    if not common:
+        return [], [], [], []
+    return common, values.mean(0), values.min(0), values.max(0)
+
+
+def fig6_panel(groups: dict, title: str, ylim=None):
+    """Fig. 6's style for ``{label: {seed: StoredRun}}``: per model, thin line the training
+    error and bold line the test error, each the mean over its seeds (a band shows the
+    seeds' min..max of the test error when there are several). Returns the Figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    for k, (label, runs) in enumerate(groups.items()):
+        runs = list(runs.values()) if isinstance(runs, dict) else list(runs)
+        if not runs:
+            continue
+        colour = f"C{k}"
+        its, mean, _, _ = _mean_curve(runs, "train_error")
+        ax.plot(its, mean, color=colour, linewidth=0.8, alpha=0.8)
+        its, mean, low, high = _mean_curve(runs, "test_error")
+        seeds = f" ({len(runs)} seeds)" if len(runs) > 1 else " (1 seed)"
+        ax.plot(its, mean, color=colour, linewidth=2.2, label=label + seeds)
+        if len(runs) > 1:
+            ax.fill_between(its, low, high, color=colour, alpha=0.15, linewidth=0)
+    ax.set(xlabel="iterations", ylabel="error (%)", title=title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(True, linewidth=0.3, alpha=0.5)
+    ax.legend(title="thin: train, bold: test (mean over seeds)", fontsize="small",
+              title_fontsize="small")  # fmt: skip
+    return fig
+
+
+def fig7(groups: dict):
+    """Fig. 7's two panels for ``{label: [responses]}`` (each a ``read_responses`` dict;
+    several seeds are averaged layer by layer): top, the std of each 3x3 layer's response
+    in network order; bottom, the same sorted by magnitude. Returns the Figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 5.6), layout="constrained")
+    top, bottom = fig.subplots(2, 1)
+    for label, responses in groups.items():
+        if not responses:
+            continue
+        std = np.mean([r["std"] for r in responses], axis=0)
+        colour = "C3" if label.lower().startswith("plain") else "C2"
+        deep = int("".join(ch for ch in label if ch.isdigit()) or 0) > 20
+        style = "--" if deep else "-"
+        layers = np.arange(1, len(std) + 1)
+        top.plot(layers, std, style, color=colour, label=label, lw=1.2)
+        bottom.plot(layers, np.sort(std)[::-1], style, color=colour, label=label, lw=1.2)
+    top.set(xlabel="layer index (original)", ylabel="std")
+    bottom.set(xlabel="layer index (sorted by magnitude)", ylabel="std")
+    top.legend(ncol=4, fontsize="small")
+    fig.suptitle("std of layer responses: each 3x3 layer after BN, before ReLU/addition")
+    return fig
