@@ -28,6 +28,7 @@ import numpy as np
 __all__ = [
     "PAPER_TABLE6",
     "binomial_se",
+    "compare",
     "error_gap",
     "final_error",
     "fig6_panel",
@@ -93,30 +94,67 @@ def _test_images(runs) -> int:
     return sizes.pop()
 
 
+def _images_behind(runs, column: str) -> int:
+    """How many image classifications one final error of ``column`` averages: the test
+    set for the test error; ``last`` iterations of ``batch_size`` images for the training
+    error (see ``final_error``)."""
+    if column == "test_error":
+        return _test_images(runs)
+    batches = {int(r.config.get("batch_size", 128)) for r in runs}
+    return 100 * min(batches)
+
+
 def error_gap(a_runs, b_runs, column: str = "test_error") -> dict:
     """How far apart two models' final errors are (b minus a, in points), and whether the
-    difference stands out: |gap| > 2 standard errors, the standard error combining the
-    binomial error of the test set and the spread between seeds (when each side has more
-    than one seed), for the means over seeds.
+    difference stands out: |gap| > 2 standard errors, the standard error of each mean
+    over seeds taking the larger of the binomial error of the images behind one final
+    error and the spread between seeds (when there are several).
 
-    Arguments: two ``{seed: StoredRun}`` (or lists of runs).
+    Arguments: two ``{seed: StoredRun}`` (or lists of runs); ``column``: "test_error" or
+    "train_error".
     Returns: ``{"a", "b", "gap", "se", "clear", "seeds": (len a, len b)}``.
     """
     a_runs = list(a_runs.values()) if isinstance(a_runs, dict) else list(a_runs)
     b_runs = list(b_runs.values()) if isinstance(b_runs, dict) else list(b_runs)
     a = np.array([final_error(r, column) for r in a_runs])
     b = np.array([final_error(r, column) for r in b_runs])
-    n = _test_images(a_runs + b_runs) if column == "test_error" else None
+    n = _images_behind(a_runs + b_runs, column)
 
     def variance_of_mean(values):
         seed_var = values.var(ddof=1) if len(values) > 1 else 0.0
-        test_var = binomial_se(values.mean(), n) ** 2 if n else 0.0
-        return max(seed_var, test_var) / len(values)
+        return max(seed_var, binomial_se(values.mean(), n) ** 2) / len(values)
 
     se = math.sqrt(variance_of_mean(a) + variance_of_mean(b))
     gap = float(b.mean() - a.mean())
     return {"a": float(a.mean()), "b": float(b.mean()), "gap": gap, "se": se,
             "clear": abs(gap) > 2 * se, "seeds": (len(a), len(b))}  # fmt: skip
+
+
+def compare(a: str, b: str, column: str = "test_error", root=None) -> str:
+    """A sentence comparing the stored runs of models ``a`` and ``b`` (e.g. "plain20",
+    "plain56") on ``column``, with the numbers, the seeds and whether the gap stands out
+    (``error_gap``); says so when either has no stored run."""
+    from learnres.lectures.runs import stored_seeds
+
+    ra, rb = stored_seeds(a, root), stored_seeds(b, root)
+    la, lb = model_label(a), model_label(b)
+    what = "test error" if column == "test_error" else "training error"
+    if not ra or not rb:
+        absent = " and ".join(model_label(n) for n, r in ((a, ra), (b, rb)) if not r)
+        return f"No stored run of {absent}: nothing to compare."
+    g = error_gap(ra, rb, column)
+    order = "higher" if g["gap"] > 0 else "lower"
+    seeds = f"{g['seeds'][1]} vs {g['seeds'][0]} seed(s)"
+    text = (f"{lb} ends with a {order} {what} than {la}: {g['b']:.1f}% vs {g['a']:.1f}% "
+            f"({seeds}), a gap of {g['gap']:+.1f} points")  # fmt: skip
+    caveat = ""
+    if min(g["seeds"]) < 2:
+        caveat = " (one seed: the spread between seeds is not in this standard error)"
+    if g["clear"]:
+        return (text + f", more than twice its standard error ({g['se']:.1f}){caveat}: "
+                "a clear difference.")  # fmt: skip
+    return (text + f", within twice its standard error ({g['se']:.1f}){caveat}: these runs cannot "
+            "tell the two apart.")  # fmt: skip
 
 
 def table6(names, paper=PAPER_TABLE6, root=None) -> list[dict]:

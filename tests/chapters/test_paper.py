@@ -11,6 +11,7 @@ import pytest
 from learnres.lectures import stored_seeds
 from learnres.lectures.paper import (
     binomial_se,
+    compare,
     error_gap,
     fig6_panel,
     fig7,
@@ -95,3 +96,16 @@ def test_fig6_and_fig7_draw_what_they_are_given(tmp_path):
     np.testing.assert_allclose(top.get_lines()[0].get_ydata(), [1, 3, 2])
     np.testing.assert_allclose(bottom.get_lines()[1].get_ydata(), [1.5, 1.0, 0.5])
     assert model_label("resnet110") == "ResNet-110" and model_label("mlp56") == "MLP-56"
+
+
+def test_compare_says_what_the_numbers_say(tmp_path):
+    _store(tmp_path, "plain20-seed0", train=lambda i: 30, test=lambda i: 40)
+    _store(tmp_path, "plain56-seed0", train=lambda i: 45, test=lambda i: 41)
+    clear = compare("plain20", "plain56", "train_error", root=tmp_path)
+    assert clear.startswith("plain-56 ends with a higher training error than plain-20: 45.0% vs")
+    assert "+15.0 points" in clear and "a clear difference" in clear and "one seed" in clear
+    unclear = compare("plain20", "plain56", "test_error", root=tmp_path)
+    assert "41.0% vs 40.0%" in unclear and "cannot tell the two apart" in unclear
+    assert compare("plain20", "resnet56", root=tmp_path) == (
+        "No stored run of ResNet-56: nothing to compare."
+    )
