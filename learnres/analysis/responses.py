@@ -8,7 +8,9 @@ than the non-residual functions".
 
 Measured here as the paper measures a trained net: in evaluation mode (BN normalises with
 its running statistics, so a response depends on the input), over all the test images. The
-std of a layer is taken over every value of its response, (N, C, H, W) at once:
+std of a layer is taken over every value of its response, (N, C, H, W) at once (for the
+fully connected stacks, which have no 3x3 layers, the response of each Linear layer after
+its BN, (N, C)):
 
     std_l = sqrt(mean(r_l^2) - mean(r_l)^2),   r_l = BN_l(conv_l(...)) over the test set
 
@@ -30,15 +32,16 @@ from pathlib import Path
 
 import numpy as np
 
-from learnres.analysis.probes import bn_after_3x3, record_outputs
+from learnres.analysis.probes import bn_outside_shortcuts, record_outputs
 from learnres.autograd import Tensor, no_grad
 from learnres.backend import asnumpy
 
 __all__ = [
     "RESPONSES_NAME",
+    "LoadedRun",
     "RunResponses",
     "layer_responses",
-    "load_run_model",
+    "load_run",
     "main",
     "read_responses",
     "run_responses",
@@ -49,7 +52,7 @@ __all__ = [
 RESPONSES_NAME = "responses.csv"
 
 
-def layer_responses(model, batches, select=bn_after_3x3) -> list[tuple[str, float]]:
+def layer_responses(model, batches, select=bn_outside_shortcuts) -> list[tuple[str, float]]:
     """``[(name, std)]`` of the response of every layer chosen by ``select``, in forward
     order, over all images of ``batches`` (an iterable of ``(images, labels)``), with the
     model in evaluation mode. Sums are kept in float64, batch by batch."""
@@ -77,64 +80,74 @@ def layer_responses(model, batches, select=bn_after_3x3) -> list[tuple[str, floa
     return list(zip(names, std.tolist()))
 
 
-def load_run_model(run_dir, data_dir=None):
-    """``(model, config, test_loader)`` of a run folder written by ``learnres train``: the
-    model rebuilt from the checkpoint's configuration with the checkpoint's weights and BN
-    statistics, and the run's test images with the run's own preprocessing (the per-pixel
-    mean of its training images). ``data_dir`` overrides the folder the run was trained
-    from (a relative path in ``config.json`` is relative to where the run was started)."""
+@dataclass
+class LoadedRun:
+    """A finished run brought back: its model (final weights and BN statistics), its
+    resolved configuration, its test loader (with the run's own preprocessing), the number
+    of its training images and the checkpoint's iteration."""
+
+    model: object
+    config: dict
+    test: object
+    train_images: int
+    iteration: int
+
+
+def load_run(run_dir, data_dir=None) -> LoadedRun:
+    """Rebuild the run in ``run_dir`` (written by ``learnres train``) from its checkpoint:
+    the model from the checkpoint's configuration with its weights, and the test images
+    normalised with the per-pixel mean of the run's training images. ``data_dir``
+    overrides the data folder of the configuration (a relative path there is relative to
+    where the run was started)."""
     from learnres.train.checkpoint import load_checkpoint
     from learnres.train.run import TrainConfig, build_data, build_model
     from learnres.train.trainer import CHECKPOINT_NAME
 
-    run_dir = Path(run_dir)
-    state = load_checkpoint(run_dir / CHECKPOINT_NAME)
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
     config = json.loads(state["config"])
     fields = {k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__}
     if data_dir is not None:
         fields["data_dir"] = str(data_dir)
     fields.update(prefetch=False, progress=False, out=str(run_dir))
-    run_config = TrainConfig(**fields)
-    data = build_data(run_config)
-    model = build_model(run_config.model, data.num_classes, data.in_channels,
-                        run_config.shortcut)  # fmt: skip
-    if run_config.dtype == "float64":
+    run = TrainConfig(**fields)
+    data = build_data(run)
+    model = build_model(run.model, data.num_classes, data.in_channels, run.shortcut)
+    if run.dtype == "float64":
         model.double()
     model.load_state_dict(state["model"])
-    return model, config, data.eval_loaders["test"]
+    return LoadedRun(model, config, data.eval_loaders["test"], data.sizes["train"],
+                     int(state["iteration"]))  # fmt: skip
 
 
 @dataclass
 class RunResponses:
     """Fig. 7's measurement of one run: ``names`` and ``std`` per layer (forward order),
-    the iteration of the checkpoint, the number of test images, and the test error the
-    model gives on reloading (a check that the right weights and preprocessing were used)."""
+    the checkpoint's iteration, the test error the model gives on reloading (a check that
+    the right weights and preprocessing were used), and the run's test and training
+    image counts."""
 
     names: list
     std: list
     iteration: int
     test_error: float
     images: int
+    train_images: int
 
 
 def run_responses(run_dir, data_dir=None) -> RunResponses:
-    """Fig. 7 for the final checkpoint of ``run_dir`` (see ``load_run_model``)."""
-    from learnres.train.checkpoint import load_checkpoint
-    from learnres.train.trainer import CHECKPOINT_NAME
-
-    model, config, test = load_run_model(run_dir, data_dir)
-    iteration = int(load_checkpoint(Path(run_dir) / CHECKPOINT_NAME)["iteration"])
-    batches = list(test)
-    rows = layer_responses(model, batches)
+    """Fig. 7 for the final checkpoint of ``run_dir`` (see ``load_run``)."""
+    run = load_run(run_dir, data_dir)
+    batches = list(run.test)
+    rows = layer_responses(run.model, batches)
     wrong = seen = 0
-    model.eval()
+    run.model.eval()
     with no_grad():
         for images, labels in batches:
-            logits = asnumpy(model(Tensor(images)).data)
+            logits = asnumpy(run.model(Tensor(images)).data)
             wrong += int((logits.argmax(1) != asnumpy(labels)).sum())
             seen += len(logits)
-    return RunResponses([n for n, _ in rows], [s for _, s in rows], iteration,
-                        100.0 * wrong / seen, seen)  # fmt: skip
+    return RunResponses([n for n, _ in rows], [s for _, s in rows], run.iteration,
+                        100.0 * wrong / seen, seen, run.train_images)  # fmt: skip
 
 
 def write_responses(run_dir, data_dir=None, out=None) -> Path:

@@ -33,9 +33,11 @@ __all__ = [
     "final_error",
     "fig6_panel",
     "fig7",
+    "limitations",
     "model_label",
     "parameters_of",
     "table6",
+    "table6_markdown",
 ]
 
 # Table 6 of the paper (CIFAR-10 test error, %, option A, 64k iterations on all 50k images):
@@ -181,6 +183,63 @@ def table6(names, paper=PAPER_TABLE6, root=None) -> list[dict]:
             "hours": sum(r.history.last("elapsed_s") or 0 for r in runs.values()) / 3600,
         })  # fmt: skip
     return rows
+
+
+def table6_markdown(names, root=None) -> str:
+    """``table6(names)`` as a Markdown table, the paper's test error beside ours where
+    Table 6 has the model ("" when no model has stored runs)."""
+    rows = table6(names, root=root)
+    if not rows:
+        return ""
+    lines = [
+        "| model | layers | parameters | iterations | seeds | final training error "
+        "| final test error | paper's test error (Table 6) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        paper = f"{r['paper']:.2f}%" if r["paper"] is not None else "—"
+        lines.append(
+            f"| {r['label']} | {r['layers']} | {r['params']:,} | "
+            f"{', '.join(map(str, r['iterations']))} | {len(r['seeds'])} | "
+            f"{r['train'][0]:.1f}% ± {r['train'][1]:.1f} | {r['test'][0]:.1f}% ± "
+            f"{r['test'][1]:.1f} | {paper} |"
+        )
+    return "\n".join(lines) + "\n\n(± : sample standard deviation over seeds; 0.0 with one seed.)"
+
+
+def limitations(names, root=None) -> str:
+    """What the stored runs of ``names`` are, read from their own files, and what they
+    cannot show: a limitations paragraph for a chapter ("" when none is stored)."""
+    from learnres.lectures.runs import stored_seeds
+
+    groups = {n: stored_seeds(n, root) for n in names}
+    runs = [r for g in groups.values() for r in g.values()]
+    if not runs:
+        return ""
+    its = sorted({r.iterations for r in runs})
+    seeds = sorted({len(g) for g in groups.values() if g})
+    devices = sorted({r.config.get("device", "?") for r in runs})
+    batch = int(runs[0].config.get("batch_size", 128))
+    train_images = {int(r.config.get("train_images", 0)) for r in runs} - {0}
+    images = max(train_images) if train_images else None
+    epochs = f" (about {max(its) * batch / images:.0f} epochs)" if images else ""
+    test = _test_images(runs)
+    hours = sum(r.history.last("elapsed_s") or 0 for r in runs) / 3600
+    return (
+        f"**What these runs are, and what they cannot show.** {len(runs)} stored runs of "
+        f"{' / '.join(map(str, its))} iterations at batch {batch}{epochs}, "
+        f"{' or '.join(map(str, seeds))} seed(s) per model, trained on "
+        f"{'/'.join(d.upper() for d in devices)} ({hours:.1f} hours in all), on "
+        f"{f'{images:,}' if images else 'a subset of the'} CIFAR-10 training images and "
+        f"tested on {test:,}. The paper trains for 64,000 iterations (about 160 epochs) on "
+        "all 50,000 training images and tests on 10,000. One test error on "
+        f"{test:,} images carries a standard error of about "
+        f"{binomial_se(50.0, test):.1f} points by itself (at 50% error), and seeds differ by "
+        "more; the sentences below call a gap clear only when it is more than twice that "
+        "noise. The errors are far above the paper's: only an ordering that is clear here "
+        "can be set beside the paper's, and a short schedule can reverse orderings that the "
+        "full one would show."
+    )
 
 
 def _mean_curve(runs, column):

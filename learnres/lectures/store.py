@@ -96,7 +96,13 @@ def store_run(run_dir, name: str | None = None, dest=None, data_dir=None) -> Pat
     data = str(data_dir) if data_dir is not None else config.get("data_dir")
     measured = run_responses(run_dir, data_dir)
     save_responses(measured, target / RESPONSES_NAME)
-    stored = dict(config, out=out, data_dir=data, test_images=measured.images)
+    stored = dict(
+        config,
+        out=out,
+        data_dir=data,
+        test_images=measured.images,
+        train_images=measured.train_images,
+    )
     (target / "config.json").write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
     store = f"python -m learnres.lectures.store {out} --name {name}"
     (target / "command.txt").write_text(train_command(config, out, data) + "\n" + store + "\n")

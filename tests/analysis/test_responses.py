@@ -9,7 +9,7 @@ from learnres import Tensor, no_grad
 from learnres.analysis.probes import bn_after_3x3
 from learnres.analysis.responses import (
     layer_responses,
-    load_run_model,
+    load_run,
     read_responses,
     run_responses,
     write_responses,
@@ -73,5 +73,15 @@ def test_run_responses_reload_the_run_and_write_a_csv(tmp_path, shared_datasets)
     back = read_responses(tmp_path / "run")
     assert path.name == "responses.csv" and back["names"] == measured.names
     np.testing.assert_allclose(back["std"], measured.std, rtol=1e-5)
-    model, saved, _ = load_run_model(tmp_path / "run")
-    assert saved["model"] == "resnet8" and not any(p.grad is not None for p in model.parameters())
+    run = load_run(tmp_path / "run")
+    assert run.config["model"] == "resnet8" and run.iteration == 4 and run.train_images == 256
+    assert measured.images == 1017 and measured.train_images == 256
+
+
+def test_the_fully_connected_stacks_have_a_response_per_linear_layer(rng):
+    from learnres.models import mlp
+
+    init.manual_seed(0)
+    model = mlp(8, 16).double()
+    rows = layer_responses(model, [(rng.standard_normal((5, 3, 32, 32)), None)])
+    assert len(rows) == 7 and all(s > 0 for _, s in rows)
