@@ -49,7 +49,7 @@ from learnres.lectures import (
     stored_seeds,
     train_fresh,
 )
-from learnres.lectures.paper import compare, fig6_panel, model_label, table6
+from learnres.lectures.paper import compare, fig6_panel, limitations, model_label, table6_markdown
 from learnres.models import mlp, plain, resnet
 from learnres.nn import BasicBlock, PlainBasicBlock, init
 from learnres.train import plot_history
@@ -88,39 +88,6 @@ summary(plain(20), (3, 32, 32), max_depth=1);
 # error, as in the paper; each the mean over the stored seeds, with the seeds' range shaded.
 
 # %% slideshow={"slide_type": "fragment"}
-def stored_table(names):
-    """The stored runs of ``names`` as a Markdown table (Table 6's columns)."""
-    rows = table6(names)
-    lines = ["| model | parameters | iterations | seeds | final training error | final test error |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['label']} | {r['params']:,} | {', '.join(map(str, r['iterations']))} "
-                     f"| {len(r['seeds'])} | {r['train'][0]:.1f}% ± {r['train'][1]:.1f} "
-                     f"| {r['test'][0]:.1f}% ± {r['test'][1]:.1f} |")
-    return "\n".join(lines) if rows else ""
-
-
-def limitations(names):
-    """What the stored runs of ``names`` are, from their own files."""
-    runs = [r for n in names for r in stored_seeds(n).values()]
-    if not runs:
-        return ""
-    its = sorted({r.iterations for r in runs})
-    seeds = sorted({len(stored_seeds(n)) for n in names if stored_seeds(n)})
-    devices = sorted({r.config.get("device", "?") for r in runs})
-    batch_size = runs[0].config.get("batch_size", 128)
-    epochs = max(its) * batch_size / 5085
-    return (f"**What these runs are.** {len(runs)} stored runs of {', '.join(map(str, its))} "
-            f"iterations at batch {batch_size} (about {epochs:.0f} epochs) on the 5,085-image "
-            f"subset of CIFAR-10, tested on its 1,017 test images, "
-            f"{' or '.join(map(str, seeds))} seed(s) per model, trained on {'/'.join(devices)}. "
-            "The paper trains for 64,000 iterations (about 160 epochs) on all 50,000 images. "
-            "A test error measured on 1,017 images carries a standard error of about 1.5 "
-            "points by itself, and seeds differ by more: the sentences below say when a gap "
-            "is larger than twice that noise. Errors here are far above the paper's; what "
-            "can carry over is the ordering, where it is clear.")
-
-
 plain_names = ["plain20", "plain56"]
 plain_runs = {model_label(n): stored_seeds(n) for n in plain_names}
 missing = [n for n in plain_names if not stored_seeds(n)]
@@ -131,7 +98,7 @@ if any(plain_runs.values()):
     found = {f"{n}-seed{k}": r for n in plain_names for k, r in stored_seeds(n).items()}
     path = save_figure(fig, "03_fig6_left_stored.png", stored_label(found))
     show_figure(fig)
-    display(Markdown(stored_table(plain_names)))
+    display(Markdown(table6_markdown(plain_names)))
     display(Markdown(limitations(plain_names)))
     display(Markdown("* " + compare("plain20", "plain56", "train_error") + "\n* "
                      + compare("plain20", "plain56", "test_error")))
@@ -201,7 +168,7 @@ if len(mlp_missing) < len(mlp_names):
     found = {f"{n}-seed{k}": r for n in mlp_names for k, r in stored_seeds(n).items()}
     save_figure(fig, "03_mlp_stored.png", stored_label(found))
     show_figure(fig)
-    display(Markdown(stored_table(mlp_names)))
+    display(Markdown(table6_markdown(mlp_names)))
     display(Markdown("* " + compare("mlp20", "mlp56", "train_error") + "\n* "
                      + compare("mlp20", "mlp56", "test_error")))
 

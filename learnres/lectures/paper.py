@@ -29,6 +29,7 @@ __all__ = [
     "PAPER_TABLE6",
     "binomial_se",
     "compare",
+    "early_peak",
     "error_gap",
     "final_error",
     "fig6_panel",
@@ -38,6 +39,8 @@ __all__ = [
     "parameters_of",
     "table6",
     "table6_markdown",
+    "versus_markdown",
+    "versus_summary",
 ]
 
 # Table 6 of the paper (CIFAR-10 test error, %, option A, 64k iterations on all 50k images):
@@ -103,7 +106,7 @@ def _images_behind(runs, column: str) -> int:
     if column == "test_error":
         return _test_images(runs)
     batches = {int(r.config.get("batch_size", 128)) for r in runs}
-    return 100 * min(batches)
+    return min(100, min(r.iterations for r in runs)) * min(batches)
 
 
 def error_gap(a_runs, b_runs, column: str = "test_error") -> dict:
@@ -146,7 +149,7 @@ def compare(a: str, b: str, column: str = "test_error", root=None) -> str:
         return f"No stored run of {absent}: nothing to compare."
     g = error_gap(ra, rb, column)
     order = "higher" if g["gap"] > 0 else "lower"
-    seeds = f"{g['seeds'][1]} vs {g['seeds'][0]} seed(s)"
+    seeds = f"seeds: {g['seeds'][1]} and {g['seeds'][0]}"
     text = (f"{lb} ends with a {order} {what} than {la}: {g['b']:.1f}% vs {g['a']:.1f}% "
             f"({seeds}), a gap of {g['gap']:+.1f} points")  # fmt: skip
     caveat = ""
@@ -304,3 +307,62 @@ def fig7(groups: dict):
     top.legend(ncol=4, fontsize="small")
     fig.suptitle("std of layer responses: each 3x3 layer after BN, before ReLU/addition")
     return fig
+
+
+def versus_summary(pairs: dict) -> dict:
+    """learnres against PyTorch over seeds, from ``stored_pairs(...)[0]`` (``{seed:
+    (learnres run, torch run)}``): final test accuracies, their gaps (learnres minus
+    torch, points), the mean gap, its standard error (sd of the gaps / sqrt(seeds)) and
+    whether the mean gap is within max(2 points, 2 standard errors)."""
+    seeds = list(pairs)
+    ours = np.array([100 - final_error(a, "test_error") for a, _ in pairs.values()])
+    theirs = np.array([100 - final_error(b, "test_error") for _, b in pairs.values()])
+    gaps = ours - theirs
+    sd = float(gaps.std(ddof=1)) if len(gaps) > 1 else float("nan")
+    se = sd / math.sqrt(len(gaps)) if len(gaps) > 1 else float("nan")
+    mean = float(gaps.mean()) if len(gaps) else float("nan")
+    bound = max(2.0, 2 * se) if len(gaps) > 1 else float("nan")
+    return {"seeds": seeds, "learnres": ours, "torch": theirs, "gaps": gaps, "mean": mean,
+            "sd": sd, "se": se, "bound": bound, "within": bool(abs(mean) <= bound)}  # fmt: skip
+
+
+def versus_markdown(pairs: dict, label: str) -> str:
+    """``versus_summary`` as a Markdown table and a sentence ("" without pairs)."""
+    if not pairs:
+        return ""
+    v = versus_summary(pairs)
+    lines = [
+        f"**{label}: final test accuracy, learnres vs PyTorch (same weights, batches, "
+        "augmentation)**",
+        "",
+        "| seed | learnres | PyTorch | gap |",
+        "|---|---|---|---|",
+    ]
+    for seed, a, b, g in zip(v["seeds"], v["learnres"], v["torch"], v["gaps"]):
+        lines.append(f"| {seed} | {a:.2f}% | {b:.2f}% | {g:+.2f} |")
+    lines.append(
+        f"| **mean** | {v['learnres'].mean():.2f}% | {v['torch'].mean():.2f}% | "
+        f"**{v['mean']:+.2f}** |"
+    )
+    if len(v["gaps"]) > 1:
+        verdict = "within" if v["within"] else "**outside**"
+        lines += [
+            "",
+            f"Mean gap {v['mean']:+.2f} points over {len(v['gaps'])} seeds (sd of the "
+            f"gaps {v['sd']:.2f}, standard error {v['se']:.2f}): {verdict} "
+            f"max(2 points, 2 standard errors) = {v['bound']:.2f}.",
+        ]
+    else:
+        lines += ["", "One seed only: no spread can be measured, so no conclusion."]
+    return "\n".join(lines)
+
+
+def early_peak(run, until: int = 30) -> tuple[float, int]:
+    """The highest training loss a run logged in its first ``until`` iterations, and the
+    iteration of that window (the early blow-up of deep nets at lr 0.1)."""
+    its, loss = run.history.column("train_loss")
+    early = [(v, i) for i, v in zip(its, loss) if i <= until]
+    if not early:
+        raise ValueError(f"{run.name}: no training loss logged in its first {until} iterations")
+    value, iteration = max(early)
+    return float(value), int(iteration)

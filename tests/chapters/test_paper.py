@@ -109,3 +109,39 @@ def test_compare_says_what_the_numbers_say(tmp_path):
     assert compare("plain20", "resnet56", root=tmp_path) == (
         "No stored run of ResNet-56: nothing to compare."
     )
+
+
+def test_versus_summary_and_table(tmp_path):
+    from learnres.lectures import stored_pairs
+    from learnres.lectures.paper import versus_markdown, versus_summary
+
+    folder = tmp_path / "versus"
+    for seed, (ours, theirs) in enumerate(((40.0, 42.0), (44.0, 41.0), (45.0, 45.0))):
+        for lib, error in (("learnres", ours), ("torch", theirs)):
+            _store(folder / f"seed{seed}", lib, train=lambda i: 0, test=lambda i, e=error: e)
+    pairs, _ = stored_pairs("versus", tmp_path)
+    v = versus_summary(pairs)
+    np.testing.assert_allclose(v["gaps"], [2.0, -3.0, 0.0])  # accuracy: learnres - torch
+    assert v["mean"] == pytest.approx(-1 / 3) and v["sd"] == pytest.approx(
+        np.std([2, -3, 0], ddof=1)
+    )
+    assert v["se"] == pytest.approx(v["sd"] / np.sqrt(3)) and v["within"]
+    assert v["bound"] == pytest.approx(max(2.0, 2 * v["se"]))
+    text = versus_markdown(pairs, "ResNet-8")
+    assert "| 1 | 56.00% | 59.00% | -3.00 |" in text and "within max(2 points" in text
+    assert versus_markdown({}, "x") == ""
+
+
+def test_early_peak_finds_the_blow_up(tmp_path):
+    from learnres.lectures.paper import early_peak
+
+    folder = tmp_path / "r-seed0"
+    folder.mkdir()
+    rows = [(3, 2.4), (6, 8.5), (9, 5.1), (33, 9.9)]
+    (folder / "metrics.csv").write_text(
+        "iteration,train_loss\n" + "".join(f"{i},{v}\n" for i, v in rows)
+    )
+    run = stored_seeds("r", tmp_path)[0]
+    assert early_peak(run, 30) == (8.5, 6)
+    with pytest.raises(ValueError, match="first 2 iterations"):
+        early_peak(run, 2)
