@@ -225,7 +225,8 @@ def limitations(names, root=None) -> str:
     batch = int(runs[0].config.get("batch_size", 128))
     train_images = {int(r.config.get("train_images", 0)) for r in runs} - {0}
     images = max(train_images) if train_images else None
-    epochs = f" (about {max(its) * batch / images:.0f} epochs)" if images else ""
+    epochs = max(its) * batch / images if images else None
+    epochs = f" (about {epochs:.0f} epoch{'s' if round(epochs) != 1 else ''})" if epochs else ""
     test = _test_images(runs)
     hours = sum(r.history.last("elapsed_s") or 0 for r in runs) / 3600
     return (

@@ -185,14 +185,31 @@ def fresh_label(what: str = "", data: bool = True) -> str:
 
 
 def stored_label(runs) -> str:
-    """The provenance line of a figure drawn from stored runs (their names and commands)."""
+    """The provenance line of a figure drawn from stored runs: their names, the device they
+    were trained on and the command that made them (the first line of ``command.txt``).
+    Seeds of one model made by one command are named once: ``plain20-seed{0,1}: learnres
+    train ... --seed {0,1} --out runs/plain20-seed{0,1}``."""
     runs = list(runs.values()) if isinstance(runs, dict) else list(runs)
     if not runs:
         return "STORED RUNS: none found"
-    parts = []
+    groups: dict = {}
     for run in runs:
-        cmd = run.command or "(command.txt missing)"
-        parts.append(f"{run.name}: {cmd}")
+        command = (run.command or "(command.txt missing)").splitlines()[0]
+        match = re.fullmatch(r"(.+)-seed(\d+)", run.name)
+        base, seed = (match.group(1), match.group(2)) if match else (run.name, None)
+        if seed is not None:
+            command = re.sub(rf"--seed {seed}\b", "--seed {K}", command)
+            command = command.replace(f"{base}-seed{seed}", f"{base}-seed{{K}}")
+        device = str(run.config.get("device", "cpu")).upper()
+        groups.setdefault((base if seed is not None else run.name, command, device), []).append(
+            seed
+        )
+    parts = []
+    for (name, command, device), seeds in groups.items():
+        if seeds[0] is not None:
+            ks = "{" + ",".join(sorted(seeds, key=int)) + "}"
+            name, command = f"{name}-seed{ks}", command.replace("{K}", ks)
+        parts.append(f"{name} ({device}): {command}")
     return "STORED RUN(S) from chapters/runs: " + " | ".join(parts)
 
 

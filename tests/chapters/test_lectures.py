@@ -113,3 +113,19 @@ def test_save_figure_writes_the_provenance_on_the_figure(lecture_env, monkeypatc
     assert path == lecture_env["figures"] / "00_test.png" and path.stat().st_size > 1000
     texts = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
     assert "FRESH QUICK-MODE RUN" in texts and "a test" in texts
+
+
+def test_stored_label_names_each_model_once_with_its_seeds_and_device(lecture_env):
+    from learnres.lectures import stored_seeds
+
+    for seed in (1, 0):
+        folder = lecture_env["runs"] / f"plain20-seed{seed}"
+        folder.mkdir()
+        (folder / "metrics.csv").write_text("iteration,train_error\n1,50\n")
+        (folder / "config.json").write_text('{"device": "cpu"}')
+        (folder / "command.txt").write_text(
+            f"learnres train --model plain20 --seed {seed} --out runs/plain20-seed{seed}\n"
+            f"python -m learnres.lectures.store runs/plain20-seed{seed}\n")
+    label = stored_label(stored_seeds("plain20"))
+    assert label == ("STORED RUN(S) from chapters/runs: plain20-seed{0,1} (CPU): learnres train "
+                     "--model plain20 --seed {0,1} --out runs/plain20-seed{0,1}")
