@@ -101,12 +101,10 @@ __all__ = [
     "load_run_model",
     "main",
     "optimizer_state_for_learnres",
+    "sync_buffers",
     "train_ddp",
     "train_step",
 ]
-
-TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
 
 # ---- the process group -------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -168,7 +166,7 @@ def init_distributed(device: str = "cpu", backend: str | None = None) -> Distrib
     return Distributed(rank, world, local_rank, where, backend)
 
 
-def _broadcast(value, dist: Distributed):
+def _broadcast(value):
     """Process 0's ``value`` (any picklable object), on every process."""
     box = [value]
     torch_dist.broadcast_object_list(box, src=0)
@@ -207,7 +205,7 @@ def _load_data_in_turn(config: TrainConfig, dist: Distributed):
             data = _load_data(config)
         except tuple(kinds.values()) as e:
             problem = (type(e).__name__, str(e))
-    name, message = _broadcast(problem, dist) or (None, None)
+    name, message = _broadcast(problem) or (None, None)
     if name is not None:
         raise kinds[name](message)
     return data if data is not None else _load_data(config)
@@ -367,9 +365,18 @@ def load_run_model(run_dir):
 
 
 # ---- the run -----------------------------------------------------------------------------
+@dataclass
+class ScaleResult(TrainResult):
+    """``TrainResult`` and ``round_trip_error``: on process 0, the relative difference
+    (``learnres.testing.relative_error``) between the logits of the learnres model (the
+    checkpoint's weights) and of the torch model on up to 32 held-out images, eval mode."""
+
+    round_trip_error: float | None = None
+
+
 def _check_config(config: TrainConfig, dist: Distributed) -> int:
     """The batch per process; ValueError for settings this command cannot run."""
-    if config.dtype not in TORCH_DTYPES:
+    if config.dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {config.dtype!r}")
     check_model_name(config.model)
     if config.batch_size % dist.world_size:
@@ -380,12 +387,11 @@ def _check_config(config: TrainConfig, dist: Distributed) -> int:
     return config.batch_size // dist.world_size
 
 
-def train_ddp(config: TrainConfig, dist: Distributed, callbacks=()) -> TrainResult:
+def train_ddp(config: TrainConfig, dist: Distributed) -> ScaleResult:
     """Train ``config`` (a ``learnres train`` configuration) with DDP over ``dist``'s
-    process group; process 0 writes the run folder. Returns the same ``TrainResult`` on
-    every process (metrics are global); ``checkpoint`` and ``out_dir`` only on process 0.
-
-    ``callbacks``: ``callback(iteration, ddp_model)`` after every step (tests).
+    process group; process 0 writes the run folder. Returns a ``ScaleResult`` on every
+    process with the same metrics (they are global); ``checkpoint``, ``out_dir`` and
+    ``round_trip_error`` only on process 0.
 
     Raises:
         CheckpointError: ``config.out`` already holds a run (checked before any work).
@@ -402,7 +408,7 @@ def train_ddp(config: TrainConfig, dist: Distributed, callbacks=()) -> TrainResu
     if dist.is_main and (run_dir / CHECKPOINT_NAME).exists():
         problem = (f"{run_dir} already holds a training run ({run_dir / CHECKPOINT_NAME}); "
                    "choose another --out")  # fmt: skip
-    problem = _broadcast(problem, dist)
+    problem = _broadcast(problem)
     if problem:
         raise CheckpointError(problem)
 
@@ -443,16 +449,7 @@ def train_ddp(config: TrainConfig, dist: Distributed, callbacks=()) -> TrainResu
         "input": {"num_classes": train.num_classes, "in_channels": train.image_shape[0]},
     }  # fmt: skip
     run = _Run(config, resolved, dist, model, ddp, optimizer, schedule, loader, evals, test_tf)
-    return run.fit(callbacks)
-
-
-@dataclass
-class ScaleResult(TrainResult):
-    """``TrainResult`` and ``round_trip_error``: on process 0, the relative difference
-    (``learnres.testing.relative_error``) between the logits of the learnres model (the
-    checkpoint's weights) and of the torch model on up to 32 held-out images, eval mode."""
-
-    round_trip_error: float | None = None
+    return run.fit()
 
 
 class _Run:
@@ -474,7 +471,7 @@ class _Run:
         if self.out is not None and self.config.progress:
             tqdm.write(message)
 
-    def fit(self, callbacks) -> TrainResult:
+    def fit(self) -> ScaleResult:
         if self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps(self.resolved, indent=2) + "\n")
@@ -507,8 +504,6 @@ class _Run:
                     bar.set_postfix({"loss": f"{w['loss_sum'] / w['steps']:.3f}", "lr": f"{lr:g}"},
                                     refresh=False)  # fmt: skip
                     self._after_step(every)
-                    for callback in callbacks:
-                        callback(self.iteration, self.ddp)
                     if self.iteration >= self.iterations:
                         break
                     tic = time.perf_counter()
