@@ -326,6 +326,10 @@ else:
 # torchrun --standalone --nproc_per_node 8 -m learnres scale --model resnet110 \
 #     --device cuda --schedule warmup --validation 5000 --out runs/resnet110-ddp
 # ```
+#
+# It trains what `learnres train` trains (the 32x32 datasets and models); ImageNet would
+# need a reader learnres does not have, though `to_torch` and `from_torch` carry the
+# ImageNet ResNets both ways.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### What changes with N processes

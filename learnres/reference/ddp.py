@@ -3,8 +3,8 @@
 When a run outgrows one process (the paper's CIFAR-10 runs used two GPUs, its ImageNet runs
 eight), the model need not be rewritten: ``to_torch`` makes its PyTorch twin, PyTorch's
 ``DistributedDataParallel`` (DDP) trains the twin with one process per GPU, and
-``from_torch`` brings the weights back into the learnres model, whose checkpoint every
-learnres tool reads. This module is only that glue; the engine is PyTorch's.
+``from_torch`` brings the weights back into the learnres model, saved in a checkpoint that
+loads like a ``learnres train`` one. This module is only that glue; the engine is PyTorch's.
 
     # 8 GPUs on one machine: one process each, NCCL between them
     torchrun --standalone --nproc_per_node 8 -m learnres scale \\
@@ -39,13 +39,17 @@ The run folder gets what ``learnres train`` writes (``learnres.train``'s own wri
 evaluated in shards and summed over processes), ``plot.png``, ``config.json`` (the resolved
 configuration plus ``scale_out``: processes, batch per process, backend) and
 ``checkpoint.npz`` with the learnres model's weights (``from_torch``), the momentum buffers
-in learnres's SGD layout, the schedule and the history. Load the model with
+in learnres's SGD layout, the schedule and the history. At the end process 0 prints how far
+the learnres model's logits are from the torch model's (``ScaleResult.round_trip_error``).
+Load the model with
 
     state = learnres.train.load_checkpoint("runs/resnet110-ddp/checkpoint.npz")
     model = learnres.train.run.build_model("resnet110", num_classes=10, in_channels=3)
     model.load_state_dict(state["model"])          # or: load_run_model(run folder)
 
-Not here: resuming a DDP run (its sampler state differs from the learnres loader's, so
+Not here: ImageNet (``learnres train``'s models and datasets are the 32x32 ones; learnres
+has no ImageNet reader, although ``to_torch`` / ``from_torch`` carry the ImageNet ResNets
+both ways); resuming a DDP run (its sampler state differs from the learnres loader's, so
 ``learnres train --resume`` refuses the checkpoint, and ``--resume`` is refused here);
 synchronised BatchNorm; several machines (torchrun's ``--nnodes`` should work, untested).
 """
