@@ -363,8 +363,8 @@ else:
 # ## When one machine is not enough
 #
 # The paper did not train on one device either: its CIFAR-10 nets were "trained with a
-# mini-batch size of 128 on two GPUs" (§4.2), and ImageNet's mini-batch of 256 (§3.4) was
-# spread over 8 GPUs. A course that wants those runs need not rewrite the model: learnres
+# mini-batch size of 128 on two GPUs" (§4.2), and ImageNet's mini-batch of 256 (§3.4) over
+# a number of GPUs the paper does not state. A course that wants those runs need not rewrite the model: learnres
 # hands it to PyTorch, whose DistributedDataParallel (DDP) trains it with one process per
 # GPU, and takes the weights back.
 #
@@ -396,7 +396,8 @@ else:
 #   a warm-up (the linear scaling rule of Goyal et al., 2017); the paper did not do that, and
 #   `learnres scale` uses the `--lr` you give it.
 # * **BatchNorm statistics per GPU.** Each process normalises over its own 128 / N images,
-#   as the paper's multi-GPU runs did; the running statistics used for testing are process
+#   as multi-GPU implementations of BN do by default (the paper does not say otherwise; the
+#   statistics over the whole batch would need SyncBatchNorm); the running statistics used for testing are process
 #   0's (DDP copies them to the others at every forward pass). So N processes compute what one
 #   process computes when it runs BN on each 1/N of the batch separately, *not* one BN over
 #   all 128: `tests/reference/test_ddp.py` checks both statements.

@@ -1,7 +1,8 @@
 """``learnres scale``: a learnres model trained by PyTorch's DistributedDataParallel, and back.
 
-When a run outgrows one process (the paper's CIFAR-10 runs used two GPUs, its ImageNet runs
-eight), the model need not be rewritten: ``to_torch`` makes its PyTorch twin, PyTorch's
+When a run outgrows one process (the paper's CIFAR-10 runs used two GPUs, section 4.2; its
+ImageNet runs a mini-batch of 256, section 3.4, over a number of GPUs it does not state), the
+model need not be rewritten: ``to_torch`` makes its PyTorch twin, PyTorch's
 ``DistributedDataParallel`` (DDP) trains the twin with one process per GPU, and
 ``from_torch`` brings the weights back into the learnres model, saved in a checkpoint that
 loads like a ``learnres train`` one. This module is only that glue; the engine is PyTorch's.
