@@ -257,6 +257,8 @@ table = table6(table_names)
 if table:
     display(Markdown(table6_markdown(table_names)))
     display(Markdown(limitations(table_names)))
+    made_by = {f"{n}-seed{k}": r for n in table_names for k, r in stored_seeds(n).items()}
+    print("made by:", stored_label(made_by).split(": ", 1)[1].replace(" | ", "\n         "))
     display(Markdown("\n".join(f"* {r['label']}: trained on {'/'.join(d.upper() for d in r['device'])}, "
                                 f"{r['hours']:.1f} hours for {len(r['seeds'])} seed(s)" for r in table)))
 missing = [n for n in PAPER_TABLE6 if not stored_seeds(n)]
