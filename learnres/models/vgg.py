@@ -275,7 +275,7 @@ def from_torchvision_state_dict(state_dict, model: VGG) -> dict:
     if not isinstance(model, VGG):
         raise TypeError(
             f"torchvision VGG weights load into a learnres VGG (vgg16, vgg19_bn, ...), got "
-            f"{type(model).__name__}"
+            f"{type(model).__name__}; pass the VGG they are for (its layout decides the names)"
         )
     names = torchvision_names(model)
     renamed = {}
