@@ -2,6 +2,7 @@
 
     learnres train --model resnet20 --dataset cifar10 --data-dir ../shared/datasets \\
         --iterations 2000 --out runs/resnet20
+    learnres train --model resnet34-cifar --dataset cifar100     # plain/ResNet/VGG on CIFAR-100
 
 Every option defaults to the paper's recipe; a shorter ``--iterations`` keeps the
 schedule's shape (milestones at 1/2 and 3/4 of the run). The run folder receives
@@ -52,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to train")
     what.add_argument("--model", help=f"model name (default {_DEFAULTS.model}); resnet20/32/44/"
                       "56/110/1202, plain20..110, mlp20/56, resmlp20/56, or resnetN/plainN for "
-                      "any depth N = 6n+2 (e.g. resnet8)")  # fmt: skip
+                      "any depth N = 6n+2 (e.g. resnet8); for the CIFAR-100 comparison "
+                      "plain18-cifar, plain34-cifar, resnet18-cifar, resnet34-cifar (the "
+                      "ImageNet nets with a 3x3 stride-1 stem, no max pool), vgg16-cifar, "
+                      "vgg19-cifar (VGG with BN, one fc layer)")  # fmt: skip
     what.add_argument("--dataset", help="cifar10 (default), cifar100 or fashion-mnist")
     what.add_argument("--data-dir", help="folder holding the data (cifar-10-batches-py/, the "
                       ".tar.gz archives, fashion-mnist/); default $LEARNRES_DATA_DIR, then the "

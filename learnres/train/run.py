@@ -150,41 +150,53 @@ _GENERIC = re.compile(r"^(resnet|plain)(\d+)$")
 
 
 def model_names() -> list[str]:
-    """Models ``learnres train`` can build for 32x32 inputs (the paper's CIFAR nets, MLPs)."""
+    """Models ``learnres train`` can build for 32x32 inputs: the paper's CIFAR nets, the MLPs,
+    and the "-cifar" models (plain-18/34, ResNet-18/34 with the CIFAR stem, VGG-16/19)."""
     from learnres.models import MODELS
 
     return [name for name, info in MODELS.items() if tuple(info.input_shape[1:]) == (32, 32)]
 
 
 def check_model_name(name: str) -> str:
-    """``name`` normalised ("ResNet-20" -> "resnet20"); ValueError listing the valid names.
+    """``name`` normalised ("ResNet-20" -> "resnet20", "VGG16_cifar" -> "vgg16-cifar");
+    ValueError listing the valid names.
 
     Valid: ``model_names()``, or resnetN / plainN for any depth N = 6n + 2 (resnet8, ...).
     """
-    from learnres.models import MODELS
+    from learnres.models import MODELS, canonical_name
     from learnres.models.cifar import blocks_per_stage
 
     key = str(name).lower().replace("-", "").replace("_", "")
     match = _GENERIC.match(key)
-    if key in model_names():
-        return key
+    try:
+        known = canonical_name(name)
+    except ValueError:
+        known = None
+    if known in model_names():
+        return known
     if match and key not in MODELS:
         blocks_per_stage(int(match.group(2)))  # ValueError unless the depth is 6n + 2
         return key
+    hint = ""
+    if known is not None and f"{known}-cifar" in model_names():
+        hint = f"; {known} is the ImageNet network (224x224 images): use {known}-cifar"
     raise ValueError(
         f"unknown model {name!r} for 32x32 images; valid names: {', '.join(model_names())} "
-        "(or resnetN / plainN with N = 6n + 2, e.g. resnet8)"
+        f"(or resnetN / plainN with N = 6n + 2, e.g. resnet8){hint}"
     )
 
 
 def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "A"):
     """The CIFAR-style model ``name`` for images (in_channels, 32, 32) and ``num_classes``
-    (see ``check_model_name`` for the names)."""
+    (see ``check_model_name`` for the names); ``shortcut`` goes to the ResNets."""
     from learnres.models import MODELS, cifar
 
     key = check_model_name(name)
     if key.startswith(("mlp", "resmlp")):
         return MODELS[key].build(in_features=in_channels * 32 * 32, num_classes=num_classes)
+    if key in MODELS and not _GENERIC.match(key):  # resnet18-cifar, vgg16-cifar, ...
+        options = {"shortcut": shortcut} if key.startswith("resnet") else {}
+        return MODELS[key].build(num_classes=num_classes, in_channels=in_channels, **options)
     kind, depth = _GENERIC.match(key).group(1), int(_GENERIC.match(key).group(2))
     if kind == "resnet":
         return cifar.resnet(depth, shortcut=shortcut, num_classes=num_classes,

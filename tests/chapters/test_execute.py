@@ -26,7 +26,7 @@ FIGURES = {
     "04_residual_learning": ["04_shortcut_options.png", "04_fig6_plain_fresh.png",
                              "04_fig6_resnet_fresh.png", "04_fig7_responses.png",
                              "04_zero_init.png"],
-    "05_bottlenecks": ["05_table1.png"],
+    "05_bottlenecks": ["05_table1.png", "05_fig3.png"],
     "06_gpu_training": ["06_schedule.png", "06_learning_rate.png", "06_step_time.png",
                         "06_ddp_fresh.png"],
 }  # fmt: skip
