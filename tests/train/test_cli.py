@@ -163,3 +163,140 @@ def test_plot_overlays_runs(tmp_path, capsys):
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert learnres(["plot", str(tmp_path / "absent")]) == 2
     assert "no metrics file" in capsys.readouterr().err
+
+
+# ---- a user's mistakes: one line naming the option or file, exit 2, nothing written ----------
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Fail the test if any data is read: the options must be refused before that."""
+    import learnres.data
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the options were checked")
+
+    monkeypatch.setattr(learnres.data, "load_dataset", refuse)
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["--epochs", "-1"], "--epochs"),  # item 4: main trained one iteration
+        (["--epochs", "0"], "--epochs"),
+        (["--epochs", "inf"], "--epochs"),  # item 8: OverflowError on main
+        (["--epochs", "nan"], "--epochs"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "1.5"], "--seed"),
+        (["--lr", "inf"], "--lr"),
+        (["--lr", "nan"], "--lr"),
+        (["--lr", "0"], "--lr"),
+        (["--momentum", "-0.5"], "--momentum"),
+        (["--weight-decay", "nan"], "--weight-decay"),
+        (["--validation", "nan"], "--validation"),
+        (["--validation", "1.5"], "--validation"),
+        (["--iterations", "0"], "--iterations"),
+        (["--batch-size", "x"], "--batch-size"),
+        (["--milestones", "5", "3"], "--milestones"),
+        (["--device", "cuda"], "--device"),  # no usable GPU here (skipped below when there is)
+    ],
+)
+def test_bad_option_values_name_the_option_before_any_data_is_read(tmp_path, no_data, argv,
+                                                                   option):  # fmt: skip
+    from learnres.backend import is_gpu_available
+    from tests.train.conftest import error_line, train_cli
+
+    if option == "--device" and is_gpu_available():
+        pytest.skip("a GPU is usable here")
+    out = tmp_path / "run"
+    code, _, err = train_cli("--model", "resnet8", *argv, "--out", out, "--no-progress")
+    assert code == 2
+    assert option in error_line(err)
+    assert not out.exists()
+
+
+def test_a_cifar_pickle_carrying_code_is_one_line_and_exit_2(tmp_path):
+    """Item 6: refused (nothing runs) with one line naming the file, exit 2 (not 1, the
+    status of a diverged run), and no run folder left behind."""
+    import os
+    import pickle
+
+    from tests.train.conftest import error_line, train_cli, write_tiny_cifar
+
+    marker = tmp_path / "pwned"
+
+    class RunsCommand:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    data = write_tiny_cifar(tmp_path / "data")
+    batch = data / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(pickle.dumps({b"data": RunsCommand(), b"labels": []}, protocol=2))
+    out = tmp_path / "run"
+    code, _, err = train_cli("--model", "resnet8", "--iterations", "1", "--batch-size", "8",
+                             "--data-dir", data, "--no-download", "--out", out,
+                             "--no-progress")  # fmt: skip
+    assert code == 2
+    line = error_line(err)
+    assert str(batch) in line and "refusing to load global" in line
+    assert not marker.exists() and not out.exists()
+
+
+def test_an_empty_cifar_batch_is_read_as_zero_images(tmp_path):
+    """Item 6: Python 3 pickles an empty batch's bytes as ``bytes()``; main refused it as
+    tampered with. It reads as a batch of no images, and training uses the others."""
+    import pickle
+
+    from tests.train.conftest import train_cli, write_tiny_cifar
+
+    data = write_tiny_cifar(tmp_path / "data")
+    empty = {b"data": np.zeros((0, 3072), np.uint8), b"labels": [], b"batch_label": b"empty"}
+    (data / "cifar-10-batches-py" / "data_batch_5").write_bytes(pickle.dumps(empty, protocol=2))
+    code, out, err = train_cli("--model", "resnet8", "--iterations", "1", "--batch-size", "8",
+                               "--data-dir", data, "--no-download", "--out", tmp_path / "run",
+                               "--no-progress", "--no-plot")  # fmt: skip
+    assert code == 0, err
+    assert "done: 1 iterations" in out
+
+
+def test_fashion_mnist_of_the_wrong_image_size_is_refused_leaving_nothing(tmp_path):
+    """Item 11: a Fashion-MNIST file of 30x30 images (a consistent IDX header): exit 2 naming
+    the file; main trained on and failed later, leaving a config.json behind."""
+    from tests.data.official_format import idx
+    from tests.train.conftest import error_line, train_cli
+
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("t10k", 20)):
+        size = 30 if split == "train" else 28
+        images = rng.integers(0, 256, size=(n, size, size), dtype=np.uint8)
+        (folder / f"{split}-images-idx3-ubyte.gz").write_bytes(idx(images))
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        (folder / f"{split}-labels-idx1-ubyte.gz").write_bytes(idx(labels))
+    out = tmp_path / "run"
+    code, _, err = train_cli("--model", "resnet8", "--dataset", "fashion-mnist", "--iterations",
+                             "1", "--batch-size", "8", "--data-dir", tmp_path / "data",
+                             "--no-download", "--out", out, "--no-progress")  # fmt: skip
+    assert code == 2
+    assert "train-images-idx3-ubyte.gz" in error_line(err) and "(N, 28, 28)" in err
+    assert not out.exists()
+
+
+def test_lr_1e6_diverges_with_exit_1_and_saves_no_nan(tiny_cifar, tmp_path):
+    """Item 2: the weights overflow within a few steps; exit 1, and no checkpoint holding
+    NaN or infinity is ever written (main saved one as "the last good checkpoint")."""
+    from learnres.train.checkpoint import nonfinite_entries
+    from tests.train.conftest import error_line, train_cli
+
+    out = tmp_path / "run"
+    with np.errstate(all="ignore"):
+        code, _, err = train_cli("--model", "resnet8", "--lr", "1e6", "--iterations", "60",
+                                 "--batch-size", "8", "--checkpoint-every", "1",
+                                 "--eval-every", "60", "--data-dir", tiny_cifar,
+                                 "--no-download", "--out", out, "--no-progress",
+                                 "--no-plot")  # fmt: skip
+    assert code == 1
+    assert "training diverged" in error_line(err) and "the last good checkpoint" in err
+    kept = load_checkpoint(out / "checkpoint.npz")  # saved before the weights overflowed
+    assert kept["iteration"] >= 1 and nonfinite_entries(kept) == []
