@@ -260,7 +260,8 @@ def _check_loader(p: _Problems, saved, loader) -> None:
     if "epoch" in saved:
         p.number("loader epoch", saved["epoch"], 0, integer=True)
     if "position" in saved:
-        p.number("loader position", saved["position"], 0, len(loader), integer=True)
+        batches = len(loader) if hasattr(loader, "__len__") else None
+        p.number("loader position", saved["position"], 0, batches, integer=True)
     if "seed" in saved:
         p.number("loader seed", saved["seed"], 0, integer=True)
     for key in ("shuffle_rng", "augment_rng"):
@@ -271,10 +272,18 @@ def _check_loader(p: _Problems, saved, loader) -> None:
                 p.append(f"loader {key}: {e}")
 
 
+def _scalar(value):
+    """A 0-d numeric array (a sum kept on the device, say) as the number it holds."""
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
+        return value.item()
+    return value
+
+
 def _check_window(p: _Problems, saved, trainer, iteration: int) -> None:
     mine = trainer._empty_window()
     if not p.keys("window", saved, list(mine), optional=list(mine)):
         return
+    saved = {key: _scalar(value) for key, value in saved.items()}
     for key in ("steps", "wrong", "seen"):
         if key in saved:
             p.number(f"window {key}", saved[key], 0, integer=True)

@@ -109,24 +109,6 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_claim(tmp_path):
         assert not stale.exists() and keep.exists()
 
 
-@pytest.mark.parametrize("where", ["file", "under a file"])
-def test_out_that_is_a_file_or_under_one_exits_2_before_reading_data(tmp_path, monkeypatch,
-                                                                     where):  # fmt: skip
-    """Item 7: one line naming the path, exit 2, before any data is read."""
-    import learnres.data
-
-    def no_data(*args, **kwargs):
-        raise AssertionError("data was loaded before the folder was checked")
-
-    monkeypatch.setattr(learnres.data, "load_dataset", no_data)
-    (tmp_path / "afile").write_text("not a folder")
-    out = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "run"
-    code, _, err = train_cli(*TINY, "--data-dir", tmp_path, "--out", out)
-    assert code == 2
-    assert str(tmp_path / "afile") in error_line(err) and "is a file" in err
-    assert (tmp_path / "afile").read_text() == "not a folder"
-
-
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
                     reason="root writes into read-only folders")  # fmt: skip
 def test_a_read_only_out_exits_2(tmp_path):
@@ -157,29 +139,6 @@ def test_an_unwritable_out_exits_2_and_leaves_nothing(tmp_path, monkeypatch):
     code, _, err = train_cli(*TINY, "--data-dir", tmp_path, "--out", tmp_path / "a")
     assert code == 2 and "Read-only file system" in error_line(err)
     assert not (tmp_path / "a").exists()
-
-
-def test_a_full_disk_exits_2_and_keeps_the_previous_checkpoint(tiny_cifar, tmp_path,
-                                                                monkeypatch):  # fmt: skip
-    """Item 7: the disk fills during a checkpoint write: one line, exit 2, the previous
-    checkpoint intact and no temporary file left."""
-    out = tmp_path / "run"
-    argv = [*TINY, "--iterations", "4", "--checkpoint-every", "2", "--data-dir", tiny_cifar,
-            "--out", out]  # fmt: skip
-    savez, calls = np.savez, []
-
-    def fills_the_disk(f, **arrays):
-        calls.append(1)
-        if len(calls) == 1:
-            return savez(f, **arrays)
-        f.write(b"PK\x03\x04 a part")
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(ckpt.np, "savez", fills_the_disk)
-    code, _, err = train_cli(*argv)
-    assert code == 2 and "No space left on device" in error_line(err)
-    assert load_checkpoint(out / "checkpoint.npz")["iteration"] == 2
-    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):

@@ -40,11 +40,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from learnres.train.checkpoint import CheckpointError, load_checkpoint, nonfinite_entries
+from learnres.train.checkpoint import CheckpointError, load_checkpoint
 from learnres.train.folder import LOCK_NAME, claim_run_folder
 from learnres.train.run import TrainConfig, train
 from tests.train.conftest import error_line, train_cli
-from tests.train.tamper import forge_header, read_raw, write_raw
+from tests.train.tamper import forge_header, nonfinite, read_raw, write_raw
 
 
 def _fuzz(examples: int):
@@ -119,7 +119,7 @@ def _check(code, out, err, sandbox: Path, before: dict, numpy_state) -> None:
     assert not (run / LOCK_NAME).exists()
     if (run / "checkpoint.npz").exists():
         state = load_checkpoint(run / "checkpoint.npz")
-        assert nonfinite_entries(state) == []
+        assert nonfinite(state) == []
     if code == 0:
         assert (run / "checkpoint.npz").exists() and (run / "config.json").exists()
 
@@ -408,7 +408,7 @@ def test_fuzz_tampered_checkpoints(data, stopped_run, tmp_path_factory):
     now = (run / "checkpoint.npz").read_bytes()
     if code == 0 or (code == 1 and now != tampered):  # advanced: a new, valid checkpoint
         state = load_checkpoint(run / "checkpoint.npz")
-        assert state["iteration"] > 2 and nonfinite_entries(state) == []
+        assert state["iteration"] > 2 and nonfinite(state) == []
     else:
         assert now == tampered, what
     shutil.rmtree(sandbox)
@@ -496,7 +496,7 @@ def test_real_processes_keep_the_promises(case, stopped_run, fuzz_data, tmp_path
         error_line(proc.stderr)
         assert _tree(tmp_path) == before
     else:
-        assert nonfinite_entries(load_checkpoint(run / "checkpoint.npz")) == []
+        assert nonfinite(load_checkpoint(run / "checkpoint.npz")) == []
 
 
 def test_the_harness_notices_a_broken_promise(tmp_path):

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 from learnres.train import CheckpointError, load_checkpoint
-from learnres.train.checkpoint import nonfinite_entries
 from learnres.train.run import TrainConfig, train
 from tests.train.conftest import error_line, train_cli
 from tests.train.helpers import tiny_trainer
-from tests.train.tamper import forge_header, read_raw, write_raw
+from tests.train.tamper import forge_header, nonfinite, read_raw, write_raw
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +160,7 @@ def test_an_untampered_checkpoint_resumes_to_the_end(run):
     code, out, err = train_cli("--out", run, "--resume", "--no-progress", "--no-plot")
     assert code == 0, err
     state = load_checkpoint(run / "checkpoint.npz")
-    assert state["iteration"] == 4 and nonfinite_entries(state) == []
+    assert state["iteration"] == 4 and nonfinite(state) == []
 
 
 def test_a_refused_state_restores_nothing(tmp_path):

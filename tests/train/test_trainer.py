@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from learnres.train import CheckpointError, TrainingDiverged, load_checkpoint, read_csv
-from learnres.train.checkpoint import nonfinite_entries
 from tests.train.helpers import tiny_trainer
+from tests.train.tamper import nonfinite
 
 TIMING = {"images_per_s", "elapsed_s"}  # wall-clock columns, the only ones allowed to differ
 
@@ -111,7 +111,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_finite_checkpo
     assert f"iteration {err.iteration}" in message and "learning rate 1e+06" in message
     assert "last good checkpoint" in message
     kept = load_checkpoint(tmp_path / "checkpoint.npz")
-    assert nonfinite_entries(kept) == []
+    assert nonfinite(kept) == []
     assert kept["iteration"] in (err.iteration - 1, err.iteration)  # every finite state saved
     assert trainer.iteration == err.iteration  # the diverging update was not applied
 
