@@ -218,6 +218,7 @@ def _sandbox(base: Path) -> Path:
     return sandbox
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
 @_fuzz(60)
 @given(case=command_lines())
 def test_fuzz_command_lines(case, fuzz_data, tmp_path_factory):
