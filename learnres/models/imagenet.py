@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -237,7 +238,20 @@ def from_torchvision_state_dict(state_dict, model: ImageNetResNet | None = None)
     cause: a bottleneck model built with ``stride_in_1x1=True`` has the same shapes but not
     torchvision's layout; build it with ``stride_in_1x1=False`` to get the same outputs).
     """
-    renamed = {torchvision_key(k): np.asarray(v) for k, v in state_dict.items()}
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            "from_torchvision_state_dict expects a mapping of name -> array (such as "
+            "{k: v.numpy() for k, v in tv_model.state_dict().items()}), got "
+            f"{type(state_dict).__name__}"
+        )
+    renamed = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"torchvision state dict keys are names, got {key!r}")
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":  # object arrays, strings, complex numbers
+            raise TypeError(f"{key}: expected a numeric array, got dtype {value.dtype}")
+        renamed[torchvision_key(key)] = value
     if model is not None:
         check_state_fits(renamed, model, "a torchvision ResNet of the same depth")
     return renamed
@@ -248,6 +262,8 @@ def load_torchvision_weights(model: ImageNetResNet, state_dict) -> ImageNetResNe
 
     For ResNet-50/101/152 the model should be built with ``stride_in_1x1=False``
     (torchvision's layout), otherwise the weights load but compute something else.
+    All or nothing: a state dict that does not fit (keys, shapes, non-numeric values)
+    raises before any weight of ``model`` changes.
     """
     state = from_torchvision_state_dict(state_dict, model)
     first = model.conv3_x[0]

@@ -13,7 +13,7 @@ from learnres.functions.elementwise import mul, relu
 from learnres.functions.linear import linear
 from learnres.functions.shape import reshape
 from learnres.nn import init
-from learnres.nn._checks import check_channels, check_dtype
+from learnres.nn._checks import check_bool_arg, check_channels, check_dtype, check_int_arg
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
 
@@ -32,6 +32,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
+        check_int_arg("Flatten", "start_dim", start_dim, low=-(2**31))
+        check_int_arg("Flatten", "end_dim", end_dim, low=-(2**31))
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
@@ -57,6 +59,9 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
+        check_int_arg("Linear", "in_features", in_features, low=0)
+        check_int_arg("Linear", "out_features", out_features, low=0)
+        check_bool_arg("Linear", "bias", bias)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
         if bias:

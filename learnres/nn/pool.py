@@ -10,7 +10,7 @@ from learnres.autograd.function import OpError
 from learnres.backend import device_of, to_device
 from learnres.functions.matmul import matmul
 from learnres.functions.pool import avg_pool2d, global_avg_pool2d, max_pool2d
-from learnres.nn._checks import check_ndim, check_spatial_size
+from learnres.nn._checks import check_int_arg, check_ndim, check_spatial_size
 from learnres.nn.module import Module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "adaptive_pool_matrix"]
@@ -25,6 +25,11 @@ class _Pool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        name = type(self).__name__
+        check_int_arg(name, "kernel_size", kernel_size, pair=True)
+        if stride is not None:
+            check_int_arg(name, "stride", stride, pair=True)
+        check_int_arg(name, "padding", padding, low=0, pair=True)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding

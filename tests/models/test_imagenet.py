@@ -281,3 +281,28 @@ def test_cifar_models_in_the_registry():
     # option A by default: the ResNet has exactly its plain partner's parameters (Table 2)
     assert resnet.num_parameters() == plain.num_parameters()
     assert get_model("resnet18-cifar", shortcut="B").conv3_x[0].shortcut.num_parameters() > 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.array(["x"] * 1000), np.array([None] * 1000, dtype=object)],
+    ids=["strings", "object array of None"],
+)
+def test_a_bad_last_entry_changes_no_weight(bad):
+    """All or nothing (issue 15, item 5): main copied every earlier weight before failing on
+    the last entry, or loaded the Nones silently as NaN."""
+    state = numpy_state(TVResNet(TVBasicBlock, [2, 2, 2, 2]))
+    state["fc.bias"] = bad
+    model = built(resnet18)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(TypeError, match="fc.bias: expected a numeric array"):
+        load_torchvision_weights(model, state)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_the_converter_given_a_list_says_what_it_expects():
+    with pytest.raises(TypeError, match="expects a mapping of name -> array.*got list"):
+        from_torchvision_state_dict([1, 2])
+    with pytest.raises(TypeError, match="expects a mapping"):
+        load_torchvision_weights(built(resnet18), [("fc.bias", np.zeros(1000))])

@@ -333,3 +333,29 @@ def test_dropout_masks_come_from_the_layers_generator():
     assert layer(x).dtype == np.float32
     twin_rng = copy.deepcopy(layer.rng)  # a copy draws the same masks (the PyTorch twin does)
     assert np.array_equal(layer(x).data != 0, twin_rng.random((8, 16)) >= 0.5)
+
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: nn.Conv2d(3, 16, 3, stride=0), ValueError, "Conv2d: stride must be an int >= 1"),
+        (lambda: nn.Conv2d(3, 16, 3, stride=1.5), TypeError, "Conv2d: stride must be an int"),
+        (lambda: nn.Conv2d(3, 16, 3, stride=(1, 0)), ValueError, "got (1, 0)"),
+        (lambda: nn.Conv2d(3, 16, 0), ValueError, "Conv2d: kernel_size must be an int >= 1"),
+        (lambda: nn.Conv2d(3, 16, 3, padding=-1), ValueError, "padding must be an int >= 0"),
+        (lambda: nn.Conv2d(0, 16, 3), ValueError, "Conv2d: in_channels must be an int >= 1"),
+        (lambda: nn.Conv2d(3.0, 16, 3), TypeError, "in_channels must be an int"),
+        (lambda: nn.Conv2d(3, 16, 3, bias="no"), TypeError, "bias must be True or False"),
+        (lambda: nn.MaxPool2d(3, stride=0), ValueError, "MaxPool2d: stride must be an int >= 1"),
+        (lambda: nn.AvgPool2d(0), ValueError, "AvgPool2d: kernel_size must be an int >= 1"),
+        (lambda: nn.BatchNorm2d(0), ValueError, "BatchNorm2d: num_features must be an int >= 1"),
+        (lambda: nn.BatchNorm2d(3, eps=0), ValueError, "eps must be a finite number > 0"),
+        (lambda: nn.BatchNorm1d(3, momentum=1.5), ValueError, "momentum must be a finite"),
+        (lambda: nn.Linear(-1, 3), ValueError, "Linear: in_features must be an int >= 0"),
+    ],
+)
+def test_bad_layer_arguments_are_refused_where_they_are_written(build, error, message):
+    """Issue 15, item 10: main accepted ``Conv2d(..., stride=0)`` and failed later, inside
+    the convolution."""
+    with pytest.raises(error, match=re.escape(message)):
+        build()
