@@ -10,10 +10,16 @@
 Command line (``python -m learnres.lectures --help``):
 
     python -m learnres.lectures notebooks [--out DIR] [--execute] [--full] [CHAPTER ...]
-    python -m learnres.lectures slides    [--out DIR] [--execute] [CHAPTER ...]
+    python -m learnres.lectures slides    [--out DIR] [--no-execute | --executed DIR] [CHAPTER ...]
+    python -m learnres.lectures answers   [--out DIR] [CHAPTER ...]   (the instructor's build)
     python -m learnres.lectures html      [--out DIR] [--execute] [CHAPTER ...]
     python -m learnres.lectures run       [--full] [CHAPTER ...]      (time each chapter)
+    python -m learnres.lectures check     DECK.slides.html|DIR ...   (look at every slide)
     python -m learnres.lectures screenshot PAGE.html OUT.png [--slide N]
+
+Lecture decks (``learnres.lectures.deck``), derive-before-the-reveal checks
+(``learnres.lectures.derivations``) and the precomputed widget curves
+(``learnres.lectures.sweeps``) live in their own modules.
 """
 
 from learnres.analysis.probes import (

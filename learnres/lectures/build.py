@@ -5,7 +5,10 @@ The chapters are jupytext percent-format sources, ``chapters/NN_name.py``. From 
 
 * ``build_notebooks``: ``.ipynb`` files (optionally executed, in quick or full mode);
 * ``execute_chapter``: one chapter run top to bottom by a fresh kernel (what CI does);
-* ``build_slides``: one reveal.js deck per chapter, ``<out>/NN_name.slides.html``;
+* ``build_slides``: one reveal.js deck per chapter, ``<out>/NN_name.slides.html``, laid out
+  for a lecture hall by ``learnres.lectures.deck`` (run in quick mode first by default);
+* ``build_answers``: the instructor's build, each chapter run with the answers to its
+  questions (``chapters/answers/NN_name.py``), as a notebook and a deck;
 * ``build_html``: one HTML page per chapter (widgets rendered from their saved state).
 
 Offline. nbconvert's templates load reveal.js, require.js, jQuery, MathJax (and the

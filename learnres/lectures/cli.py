@@ -26,7 +26,7 @@ __all__ = ["add_arguments", "main"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    def common(p, execute=True):
+    def common(p, execute=True, by_default=False):
         p.add_argument(
             "chapters", nargs="*", metavar="CHAPTER", help="chapter numbers or names (default: all)"
         )
@@ -35,8 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument(
                 "--execute",
                 action="store_true",
-                help="run the chapters first and keep their outputs",
+                default=by_default,
+                help="(the default) run the chapters first and keep their outputs"
+                if by_default
+                else "run the chapters first and keep their outputs",
             )
+        if by_default:
+            p.add_argument("--no-execute", dest="execute", action="store_false",
+                           help="do not run the chapters: prose and equations, no outputs")
         p.add_argument(
             "--full",
             action="store_true",
@@ -49,11 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        ("answers", "the instructor's notebooks and decks, with answers"),
                        ("html", "HTML pages")):  # fmt: skip
         p = sub.add_parser(name, help=f"build offline {what} (assets from npm, copied beside)")
-        common(p)
-        if name != "html":
-            p.add_argument("--no-execute", dest="execute", action="store_false",
-                           help="do not run the chapters: prose and equations, no outputs")
-            p.set_defaults(execute=True)
+        common(p, by_default=name != "html")
         p.add_argument(
             "--executed",
             type=Path,

@@ -83,5 +83,5 @@ def check_derivation(yours, reference, cases, *, what: str = "your answer", rtol
                                     f"yours {mine[worst]:.6g}, the package's {expected[worst]:.6g} "
                                     f"(largest difference {largest:.3g})")  # fmt: skip
     n = f"all {len(cases)} random cases" if len(cases) > 1 else "the random case"
-    return Verdict("correct", f"{what}: correct — it matches the package on {n} "
-                              f"(to {rtol:g} relative).")  # fmt: skip
+    within = f"to {rtol:g} relative" if rtol else "exactly"
+    return Verdict("correct", f"{what}: correct — it matches the package on {n} ({within}).")

@@ -69,7 +69,7 @@ class LrSweep:
         images = s.get("train_images")
         images = "all 5,085" if images is None else f"{images:,}"
         lrs = ", ".join(f"{lr:g}" for lr in self.lrs)
-        text = (f"PRECOMPUTED: {s.get('model', 'resnet8')} trained {s.get('iterations')} "
+        text = (f"**Precomputed:** {s.get('model', 'resnet8')} trained {s.get('iterations')} "
                 f"iterations (batch {s.get('batch_size')}, {images} training images, seed "
                 f"{s.get('seed')}, {s.get('mode')} mode) at each learning rate {lrs}, by "
                 f"`{self.command}`; moving the slider reads these curves: nothing trains.")
