@@ -34,6 +34,7 @@
 # 3. the paper's argument that it is *not* vanishing gradients — measured, layer by layer.
 
 # %% slideshow={"slide_type": "skip"}
+import inspect
 import time
 
 import matplotlib.pyplot as plt
@@ -85,6 +86,14 @@ for depth in (20, 56):
 
 # %%
 summary(plain(20), (3, 32, 32), max_depth=1);
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# A plain block is Chapter 4's residual block without its shortcut: two $3\times3$
+# convolutions with BN, a ReLU after each. learnres's `PlainBasicBlock.forward`, from the
+# package:
+
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
+print(inspect.getsource(PlainBasicBlock.forward))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Fig. 6 (left), from stored runs

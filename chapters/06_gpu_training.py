@@ -30,6 +30,7 @@
 #    early blow-up of deep nets, with the paper's warm-up.
 
 # %% slideshow={"slide_type": "skip"}
+import inspect
 import time
 
 import matplotlib.pyplot as plt
@@ -105,6 +106,14 @@ assert (config.batch_size, config.lr, config.momentum, config.weight_decay) == (
 assert schedule.milestones == (32_000, 48_000) and config.shortcut == "A"
 assert schedule.lr(31_999) == 0.1 and abs(schedule.lr(48_000) - 0.001) < 1e-12
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# One SGD step, as learnres takes it (PyTorch's semantics): weight decay is added to the
+# gradient, the momentum buffer accumulates it, and the parameter moves by
+# $\eta$ times the buffer — `SGD._update`, from the package:
+
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
+print(inspect.getsource(SGD._update))
+
 # %% slideshow={"slide_type": "subslide"}
 its = np.arange(0, 64_000, 100)
 fig, ax = plt.subplots(figsize=(6.4, 2.6))
@@ -162,20 +171,25 @@ def lr_history(lr):
 def lr_figure(selected, lrs):
     """Training loss and test error of the runs at ``lrs``, the one at ``selected`` in red."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+    losses = []
     for lr in lrs:
         h = lr_history(lr) if lr == selected or sweep is not None or lr in fresh_lr_runs else None
         if h is None or not h.rows:
             continue
         style = {"color": "C3", "lw": 2.2, "zorder": 3} if lr == selected else {"color": "0.7", "lw": 1}
-        ax1.plot(*h.column("train_loss"), **style)
+        its, loss = h.column("train_loss")
+        losses += loss
+        ax1.plot(its, loss, **style)
         ax2.plot(*h.column("test_error"), "o-", ms=3, **style)
     chosen = lr_history(selected)
     diverged = chosen is None or (sweep is not None and selected in sweep.diverged)
     result = ("diverged" if diverged else
               f"final test error {chosen.last('test_error'):.1f}%")  # fmt: skip
-    ax1.set(yscale="log", xlabel="iterations", ylabel="training loss (window mean)",
-            title=f"ResNet-8 at lr {selected:g} (red; grey: the other rates): {result}")
+    if losses and max(losses) > 20 * min(losses):
+        ax1.set_yscale("log")  # a diverging rate: its loss spans decades
+    ax1.set(xlabel="iterations", ylabel="training loss (window mean)")
     ax2.set(xlabel="iterations", ylabel="test error (%)", ylim=(0, 100))
+    fig.suptitle(f"ResNet-8 at lr {selected:g} (red; grey: the other rates): {result}")
     return fig
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "ANSWER",
     "MAX_MARKDOWN_CHARS",
     "MAX_TABLE_ROWS",
+    "MAX_TEXT_BEFORE_FIGURE",
     "MAX_TEXT_COLUMNS",
     "MAX_TEXT_LINES",
     "QUESTION",
@@ -58,8 +59,9 @@ TITLE = "title"
 
 MAX_TEXT_LINES = 10
 MAX_TEXT_COLUMNS = 100
-MAX_TABLE_ROWS = 8
-MAX_MARKDOWN_CHARS = 900
+MAX_TABLE_ROWS = 12
+MAX_MARKDOWN_CHARS = 1400
+MAX_TEXT_BEFORE_FIGURE = 700  # characters of markdown on a slide before a figure gets its own
 
 PAPER = ("He, Zhang, Ren, Sun (2015), *Deep Residual Learning for Image Recognition*, "
          "arXiv:1512.03385")  # fmt: skip
@@ -288,27 +290,37 @@ def _route_outputs(cell, models: dict, show_all: bool) -> tuple[list, list[str]]
 
 def _weight(out) -> str:
     """What an output is for the layout: "figure" (an image, or a widget, which draws one),
-    "heavy" (text that fills a good part of a slide) or "light"."""
+    "heavy" text (a table of 4 rows or more, or text that fills a good part of a slide),
+    "text" (other markdown or HTML) or "light" (a few printed lines)."""
     data = out.get("data", {})
     if any(k in data for k in _IMAGES) or _WIDGET_VIEW in data:
         return "figure"
-    text = _text(out.get("text", "")) if out.get("output_type") == "stream" else _text(
-        data.get("text/markdown", data.get("text/html", data.get("text/plain", ""))))
-    return "heavy" if len(text) > 400 or text.count("\n") > 6 else "light"
+    if out.get("output_type") == "stream":
+        text = _text(out.get("text", ""))
+        return "heavy" if len(text) > 400 or text.count("\n") > 6 else "light"
+    text = _text(data.get("text/markdown", data.get("text/html", data.get("text/plain", ""))))
+    if "text/markdown" not in data and "text/html" not in data:
+        return "heavy" if len(text) > 400 or text.count("\n") > 6 else "light"
+    return "heavy" if len(text) > 400 or _table_rows(text) >= 4 else "text"
 
 
 def _split_at_figures(cell) -> list:
-    """The cell, or the cell and continuation cells (new vertical slides, source hidden), so
-    that a figure never shares a slide with another figure or with a lot of text before it
-    from the same cell."""
-    pieces, current, loaded = [], [], False
+    """The cell, or the cell and continuation cells (new vertical slides, source hidden):
+    a figure never shares a slide with another figure, with a lot of text before it, or
+    with the tables and paragraphs after it; two long paragraphs or tables get a slide each."""
+    pieces, current, kinds = [], [], set()
     for out in cell.get("outputs", []):
         weight = _weight(out)
-        if weight == "figure" and loaded:
+        new = current and (
+            (weight == "figure" and kinds & {"figure", "heavy"})
+            or (weight in ("text", "heavy") and "figure" in kinds)
+            or (weight == "heavy" and "heavy" in kinds)
+        )
+        if new:
             pieces.append(current)
-            current, loaded = [], False
+            current, kinds = [], set()
         current.append(out)
-        loaded = loaded or weight in ("figure", "heavy")
+        kinds.add(weight)
     pieces.append(current)
     if len(pieces) == 1:
         return [cell]
@@ -359,7 +371,7 @@ def lecture_notebook(nb):
         pieces = _split_at_figures(cell)
         prepared += [(piece, []) for piece in pieces[:-1]]
         prepared.append((pieces[-1], [_notes_cell(texts)] if texts else []))
-    laid_out, pending_start, pending_notes = [], None, []
+    laid_out, pending_start, pending_notes, figures = [], None, [], 0
     for cell, notes in prepared:
         if _slide_type(cell) == "notes":
             (laid_out if pending_start is None else pending_notes).append(cell)
@@ -374,6 +386,14 @@ def lecture_notebook(nb):
             if _RANK[pending_start] > _RANK[_slide_type(cell)]:
                 _set_slide_type(cell, pending_start)
             pending_start = None
+        weights = [_weight(o) for o in cell.get("outputs", [])] if cell.cell_type == "code" else []
+        if _slide_type(cell) in ("slide", "subslide"):
+            figures, text = 0, 0
+        elif weights[:1] == ["figure"] and (figures or text > MAX_TEXT_BEFORE_FIGURE):
+            _set_slide_type(cell, "subslide")  # after another figure or a long text: its own
+            figures, text = 0, 0
+        figures += weights.count("figure")
+        text += len(cell.source) if cell.cell_type == "markdown" else 0
         laid_out.append(cell)
         laid_out += pending_notes + notes
         pending_notes = []

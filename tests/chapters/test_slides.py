@@ -120,7 +120,7 @@ def test_slides_reference_only_local_files(tmp_path):
 
 @needs_assets
 @needs_chromium
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(2400)  # with the fixture's chapter runs: minutes on CI, more when loaded
 def test_every_slide_of_every_deck_fits(tmp_path, executed):
     """The decks of a lecturer (student decks) and of an instructor (with answers), every
     slide checked in one browser session."""
@@ -146,7 +146,7 @@ def test_every_slide_of_every_deck_fits(tmp_path, executed):
         last = html.rsplit("<section", 2)[-1]
         assert "celltag_question" in last, "the deck ends with the chapter's questions"
         assert "celltag_answer" not in html and "Answer to Q" not in html, deck.name
-        assert sum(s.images for s in report.slides) >= 1 or "05_" in deck.name, deck.name
+        assert sum(s.images for s in report.slides) >= 1, deck.name
         assert sum(s.math for s in report.slides) >= 1, deck.name
     for deck in instructor:
         html = deck.read_text()
