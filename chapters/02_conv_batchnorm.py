@@ -14,9 +14,9 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Chapter 2 — Convolution and batch normalization
 #
-# **Covers** §3.3–3.4 of He et al. 2015 (the $3\times3$ convolutions of every plain and
-# residual net, "batch normalization right after each convolution and before activation")
-# and the cost argument of §3.3 (Fig. 3). Graded exercises: `exercises/ex2_conv.py`,
+# **Covers** §3.3–3.4 of He et al. 2015: the $3\times3$ convolutions of every plain and
+# residual net (halve the map, double the filters), and "batch normalization right after
+# each convolution and before activation". Graded exercises: `exercises/ex2_conv.py`,
 # `exercises/ex3_batchnorm.py`.
 #
 # A residual network is, to first order, a stack of $3\times3$ convolutions, each followed by

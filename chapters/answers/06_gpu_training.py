@@ -20,8 +20,10 @@
 print(f"paper: {64_000 * 128 / 45_000:.1f} epochs (learnres's count: {64_000 / (45_000 // 128):.1f})")
 h = lr_history(0.1)
 if h is not None and h.rows:
+    from learnres.lectures import FULL
+
     info = sweep.sizes if sweep is not None else {"batch_size": S.batch_size, "train_images": len(data.train)}
-    images = info.get("train_images") or len(data.train)
+    images = info.get("train_images") or len(load_cifar10(FULL).train)  # None: the whole subset
     last = h.rows[-1]
     expected = last["iteration"] / (images // info["batch_size"])
     print(f"the widget's run at lr 0.1: {last['iteration']} iterations = epoch {last['epoch']:.2f} "

@@ -424,7 +424,7 @@ class DeckCheck:
         return lines
 
 
-def check_deck(browser: Browser, path: Path, wait_timeout: float = 60.0) -> DeckCheck:
+def check_deck(browser: Browser, path: Path, wait_timeout: float = 120.0) -> DeckCheck:
     """Open the deck at ``path`` in ``browser`` and look at every slide, all fragments
     shown: nothing may leave the slide's box or be cut off inside it, no code input may
     show unless its cell is tagged ``show-code``, every image must have loaded, MathJax
