@@ -1,12 +1,15 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -314,6 +317,8 @@ table = table6(table_names)
 if table:
     display(Markdown(table6_markdown(table_names)))
     display(Markdown(limitations(table_names)))
+    made_by = {f"{n}-seed{k}": r for n in table_names for k, r in stored_seeds(n).items()}
+    print("made by:", stored_label(made_by).split(": ", 1)[1].replace(" | ", "\n         "))
     display(Markdown("\n".join(f"* {r['label']}: trained on {'/'.join(d.upper() for d in r['device'])}, "
                                 f"{r['hours']:.1f} hours for {len(r['seeds'])} seed(s)" for r in table)))
 missing = [n for n in PAPER_TABLE6 if not stored_seeds(n)]
@@ -418,6 +423,138 @@ if deep_pairs or warm:
 else:
     print("No stored ResNet-56 runs for the early iterations (versus-torch-resnet56, "
           "resnet56-warmup-seedK).")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## When one machine is not enough
+#
+# The paper did not train on one device either: its CIFAR-10 nets were "trained with a
+# mini-batch size of 128 on two GPUs" (§4.2), and ImageNet's mini-batch of 256 (§3.4) over
+# a number of GPUs the paper does not state. A course that wants those runs need not rewrite the model: learnres
+# hands it to PyTorch, whose DistributedDataParallel (DDP) trains it with one process per
+# GPU, and takes the weights back.
+#
+# $$\text{learnres model} \xrightarrow{\texttt{to\_torch}} \text{torch twin}
+# \xrightarrow{\text{DDP},\ N \text{ GPUs}} \text{trained twin}
+# \xrightarrow{\texttt{from\_torch}} \text{learnres model}$$
+#
+# `learnres scale` (`learnres/reference/ddp.py`) is that glue and nothing more: `learnres
+# train`'s options and run folder (metrics.csv, plot.png, checkpoint.npz with the learnres
+# weights), NCCL between GPUs, gloo between CPU processes. On a machine with 8 GPUs:
+#
+# ```bash
+# torchrun --standalone --nproc_per_node 8 -m learnres scale --model resnet110 \
+#     --device cuda --schedule warmup --validation 5000 --out runs/resnet110-ddp
+# ```
+#
+# It trains what `learnres train` trains (the 32x32 datasets and models); ImageNet would
+# need a reader learnres does not have, though `to_torch` and `from_torch` carry the
+# ImageNet ResNets both ways.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What changes with N processes
+#
+# * **Batch per GPU.** `--batch-size` is the global batch, the paper's 128; each process
+#   takes 128 / N images (64 on two GPUs: the paper's CIFAR-10 set-up). It must divide.
+# * **Learning rate.** Unchanged: DDP averages the N gradients during `backward` (an
+#   all-reduce), so each step still follows the mean gradient over 128 images. Growing the
+#   global batch instead (128 per GPU on 8 GPUs = 1024) calls for a larger learning rate and
+#   a warm-up (the linear scaling rule of Goyal et al., 2017); the paper did not do that, and
+#   `learnres scale` uses the `--lr` you give it.
+# * **BatchNorm statistics per GPU.** Each process normalises over its own 128 / N images,
+#   as multi-GPU implementations of BN do by default (the paper does not say otherwise; the
+#   statistics over the whole batch would need SyncBatchNorm); the running statistics used for testing are process
+#   0's (DDP copies them to the others at every forward pass). So N processes compute what one
+#   process computes when it runs BN on each 1/N of the batch separately, *not* one BN over
+#   all 128: `tests/reference/test_ddp.py` checks both statements.
+# * **Data.** Every process reads the files with learnres's readers and takes a disjoint
+#   share of each epoch (`DistributedSampler`), with the same per-pixel mean, 4-pixel
+#   pad-and-crop and flip as `learnres train`.
+
+# %% slideshow={"slide_type": "subslide"}
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from learnres.lectures import data_dir, repo_root, sizes
+
+ddp_S = sizes()
+try:
+    import torch
+
+    ddp_possible = torch.distributed.is_available() and torch.distributed.is_gloo_available()
+    ddp_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+except ImportError:  # torch is the `reference` extra
+    torch, ddp_possible, ddp_gpus = None, False, 0
+ddp_out = Path(tempfile.mkdtemp(prefix="learnres-ddp-")) / "resnet20-ddp"
+ddp_args = ["--model", "resnet20", "--iterations", str(ddp_S.iterations),
+            "--batch-size", str(ddp_S.batch_size), "--log-every", str(ddp_S.log_every),
+            "--eval-every", str(ddp_S.eval_every), "--no-progress", "--out", str(ddp_out)]
+if ddp_S.train_images is not None:  # the chapter's class-balanced subset (same seed)
+    ddp_args += ["--subset", str(ddp_S.train_images)]
+if data_dir() is not None:
+    ddp_args += ["--data-dir", str(data_dir())]
+ddp_command = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "learnres", "scale",
+               *ddp_args]
+print("$", " ".join(ddp_command))
+if ddp_possible:  # two CPU processes with gloo: what this machine can run
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", *ddp_command[1:]],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    print(done.stdout.strip())
+    if done.returncode != 0:
+        raise RuntimeError(f"learnres scale failed:\n{done.stderr[-3000:]}")
+else:
+    print("torch.distributed with gloo is not available here (pip install 'learnres[reference]')")
+
+# %% slideshow={"slide_type": "subslide"}
+import matplotlib.pyplot as plt
+import numpy as np
+
+from learnres.lectures import batch, bn_after_3x3, fresh_label, load_cifar10, probe, save_figure
+from learnres.nn import init as ddp_init
+from learnres.train import read_csv
+
+if ddp_possible:
+    from learnres.reference.ddp import load_run_model
+    from learnres.train.run import build_model
+
+    ddp_model = load_run_model(ddp_out)  # the DDP-trained weights, in a learnres model
+    ddp_init.manual_seed(0)  # the same seed: the weights the run started from
+    ddp_start = build_model("resnet20", num_classes=10, in_channels=3)
+    ddp_data = load_cifar10(ddp_S)  # the same images and per-pixel mean as the run's
+    ddp_x, ddp_y = batch(ddp_data, ddp_S.stats_batch, split="test", seed=2)
+    ddp_std = {label: probe(net, ddp_x, ddp_y, select=bn_after_3x3).forward_std
+               for label, net in (("at initialisation", ddp_start),
+                                  ("trained with DDP, back in learnres", ddp_model))}
+    ddp_history = read_csv(ddp_out)
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained")
+    for (label, std), style in zip(ddp_std.items(), ("--", "-")):
+        axes[0].plot(np.arange(1, len(std) + 1), std, style, label=label)
+    axes[0].set(xlabel="layer index", ylabel="std of response",
+                title="Fig. 7 probe (learnres) of the DDP-trained ResNet-20")
+    axes[0].legend(fontsize="small")
+    for column, style in (("train_error", "-"), ("test_error", "o-")):
+        its, err = ddp_history.column(column)
+        axes[1].plot(its, err, style, label=column.replace("_", " "))
+    axes[1].set(xlabel="iterations", ylabel="error (%)", title="its metrics.csv")
+    axes[1].legend(fontsize="small")
+    save_figure(fig, "06_ddp_fresh.png", fresh_label(
+        f"`learnres scale`, 2 CPU processes (gloo), ResNet-20, {ddp_S.iterations} iterations; "
+        "weights loaded back into learnres and probed there"))
+    plt.show()
+    print(f"ran here: 2 processes, gloo, CPU, torch {torch.__version__}; GPUs visible to "
+          f"torch: {ddp_gpus}" + ("" if ddp_gpus else " (so NCCL did not run in this notebook)"))
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# What was run for this section, and what was not. Run: `learnres scale` with two CPU
+# processes and gloo (the cell above, and `tests/reference/test_ddp.py`, which checks that
+# both processes hold identical weights after every step, that the result equals a
+# one-process run with BN per half, and that the weights brought back give the torch
+# model's logits in learnres). Not run by the project: NCCL, several GPUs, 8-GPU ImageNet,
+# or any full-length run with `learnres scale` — the machines that built this chapter had
+# no GPU. The GPU path is the same code with `--device cuda`; try it before trusting it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

@@ -26,8 +26,9 @@ FIGURES = {
     "04_residual_learning": ["04_shortcut_options.png", "04_fig6_plain_fresh.png",
                              "04_fig6_resnet_fresh.png", "04_fig7_responses.png",
                              "04_zero_init.png"],
-    "05_bottlenecks": ["05_table1.png"],
-    "06_gpu_training": ["06_schedule.png", "06_learning_rate.png", "06_step_time.png"],
+    "05_bottlenecks": ["05_table1.png", "05_fig3.png"],
+    "06_gpu_training": ["06_schedule.png", "06_learning_rate.png", "06_step_time.png",
+                        "06_ddp_fresh.png"],
 }  # fmt: skip
 
 
@@ -101,7 +102,9 @@ def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkey
     assert {"06_table6_stored.png", "06_table6_curves_stored.png",
             "06_versus_torch_resnet20_stored.png"} <= written  # fmt: skip
     text = _outputs(run.notebook)
-    assert command in text and "--out runs/resnet20-seed0" in command
+    assert "--out runs/resnet20-seed0" in command
+    assert "made by: resnet20-seed{0} (CPU): " + command.replace("seed0", "seed{0}").replace(
+        "--seed 0", "--seed {0}") in text
     assert "| ResNet-20 | 20 | 269,722 | 2 | 1 |" in text  # the Table 6 row of the stored run
     assert "What these runs are, and what they cannot show" in text
     assert "One seed only: no spread can be measured" in text and versus_command in text
