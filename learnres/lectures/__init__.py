@@ -5,7 +5,8 @@
     S = sizes()                      # QUICK when LEARNRES_QUICK=1 (CI), else FULL
     data = load_cifar10(S)           # the CIFAR-10 subset in ../shared/datasets
     history = train_fresh(resnet20(), data)
-    run = stored_run("plain56")      # chapters/runs/plain56/{metrics.csv,command.txt} or None
+    run = stored_run("plain56-seed0")  # chapters/runs/plain56-seed0/metrics.csv ... or None
+    runs = stored_seeds("plain56")   # every stored seed of plain-56
 
 Command line (``python -m learnres.lectures --help``):
 
