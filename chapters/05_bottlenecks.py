@@ -332,13 +332,13 @@ assert min(vgg_stages["conv3"].mult_adds, vgg_stages["conv4"].mult_adds) > max(
     fig3[name].mult_adds for name in ("34-layer residual (A)", "ResNet-34, option B"))
 assert (round(vgg_stages["fc6"].params / 1e6), round(fig3["VGG-19"].total_params / 1e6)) == (103, 144)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Fig. 3, drawn from the three models by `learnres.analysis.architecture`: one box per
 # convolution, pool and fully connected layer, in the order the model runs them, coloured by
 # the output size they work at (equal sizes on one band); the residual net's shortcuts beside
 # it, dotted where they increase dimensions.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 diagrams = [layer_diagram(fig3_models[name], (3, 224, 224), title=name)
             for name in ("VGG-19", "34-layer plain", "34-layer residual (A)")]
 for d in diagrams:
@@ -367,12 +367,7 @@ show_figure(fig, dpi=70)
 #     runs/resnet18-cifar-cifar100 runs/resnet34-cifar-cifar100 --out cifar100.png
 # ```
 #
-# The first run downloads CIFAR-100 (169 MB, checked against its MD5) into the cache, or reads
-# it from `--data-dir` / `$LEARNRES_DATA_DIR`; the recipe is the paper's CIFAR one (64k
-# iterations of batch 128: run them on a GPU with `--device cuda`; `--iterations` shortens the
-# run and keeps the schedule's shape). The data is not on the machines this course was built
-# on: `tests/train/test_cifar100.py` runs each command for one step on a small archive in
-# CIFAR-100's format, served from 127.0.0.1. The six networks at $32\times32$:
+# The six networks at $32\times32$:
 
 # %% slideshow={"slide_type": "fragment"}
 print(f"{'model':16s} {'params':>12s} {'mult-adds':>10s} (32x32, 100 classes)")
@@ -380,6 +375,14 @@ for name in ("plain18-cifar", "plain34-cifar", "resnet18-cifar", "resnet34-cifar
              "vgg16-cifar", "vgg19-cifar"):
     s = summary(get_model(name, num_classes=100), (3, 32, 32), print_table=False)
     print(f"{name:16s} {s.total_params:12,d} {s.mult_adds / 1e9:9.2f}G")
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The first run downloads CIFAR-100 (169 MB, checked against its MD5) into the cache, or reads
+# it from `--data-dir` / `$LEARNRES_DATA_DIR`; the recipe is the paper's CIFAR one (64k
+# iterations of batch 128: run them on a GPU with `--device cuda`; `--iterations` shortens the
+# run and keeps the schedule's shape). The data is not on the machines this course was built
+# on: `tests/train/test_cifar100.py` runs each command for one step on a small archive in
+# CIFAR-100's format, served from 127.0.0.1.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary

@@ -304,23 +304,36 @@ def _weight(out) -> str:
     return "heavy" if len(text) > 400 or _table_rows(text) >= 4 else "text"
 
 
+def _characters(out) -> int:
+    """How much text an output puts on a slide (0 for figures and widgets)."""
+    if _weight(out) == "figure":
+        return 0
+    if out.get("output_type") == "stream":
+        return len(_text(out.get("text", "")))
+    data = out.get("data", {})
+    return len(_text(data.get("text/markdown", data.get("text/html", data.get("text/plain", "")))))
+
+
 def _split_at_figures(cell) -> list:
     """The cell, or the cell and continuation cells (new vertical slides, source hidden):
     a figure never shares a slide with another figure, with a lot of text before it, or
-    with the tables and paragraphs after it; two long paragraphs or tables get a slide each."""
-    pieces, current, kinds = [], [], set()
+    with the tables and paragraphs after it; two long paragraphs or tables get a slide each,
+    and so does text beyond ``MAX_MARKDOWN_CHARS`` characters on one slide."""
+    pieces, current, kinds, chars = [], [], set(), 0
     for out in cell.get("outputs", []):
-        weight = _weight(out)
+        weight, n = _weight(out), _characters(out)
         new = current and (
             (weight == "figure" and kinds & {"figure", "heavy"})
             or (weight in ("text", "heavy") and "figure" in kinds)
             or (weight == "heavy" and "heavy" in kinds)
+            or (weight in ("text", "heavy") and chars + n > MAX_MARKDOWN_CHARS)
         )
         if new:
             pieces.append(current)
-            current, kinds = [], set()
+            current, kinds, chars = [], set(), 0
         current.append(out)
         kinds.add(weight)
+        chars += n
     pieces.append(current)
     if len(pieces) == 1:
         return [cell]

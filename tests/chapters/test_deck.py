@@ -11,6 +11,7 @@ import pytest
 from learnres.lectures.build import chapter_paths, read_chapter
 from learnres.lectures.deck import (
     ANSWER,
+    MAX_MARKDOWN_CHARS,
     MAX_TEXT_LINES,
     QUESTION,
     SHOW_CODE,
@@ -118,6 +119,23 @@ def test_figures_get_slides_of_their_own_when_a_cell_draws_several():
     assert len(first.outputs) == 2 and len(second.outputs) == 1
     assert second.metadata["slideshow"]["slide_type"] == "subslide" and not _shown_source(second)
     assert first.get("id") != second.get("id")
+
+
+def test_text_beyond_one_slide_continues_on_the_next():
+    """Paragraphs that are short one by one but long together (a table, the paragraph
+    under it, a note) go on as many slides as they need, in order."""
+    paragraphs = [("| a | b |\n|---|---|\n| 1 | 2 |\n" + "x" * 300), "y" * 700, "z" * 100,
+                  "w" * 350]
+    cells = [
+        md("# Chapter 9 — A test", metadata=_slide("slide")),
+        code("show_table()", metadata=_slide("fragment"), outputs=[
+            stream("display_data", data={"text/markdown": p}) for p in paragraphs]),
+    ]  # fmt: skip
+    nb = lecture_notebook(_notebook(cells))
+    slides = [[o["data"]["text/markdown"] for o in c.outputs] for c in nb.cells[1:]]
+    assert slides == [paragraphs[:3], paragraphs[3:]]
+    assert sum(map(len, paragraphs[:3])) <= MAX_MARKDOWN_CHARS < sum(map(len, paragraphs))
+    assert nb.cells[2].metadata["slideshow"]["slide_type"] == "subslide"
 
 
 def _qa_notebook():
