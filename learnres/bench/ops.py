@@ -5,8 +5,9 @@
 Each case is a forward *and* backward pass, float32 by default. learnres and torch run in
 one process, alternating (torch warms up first; then each repeat times learnres, then
 torch), so that a noisy machine slows both alike; a row reports the median of each and the
-ratio of the medians. torch is told to use as many threads as learnres's convolutions
-(``learnres.functions.conv.get_num_threads``).
+ratio of the medians. learnres runs the ops as its layers do, scheduled by
+``learnres.parallel`` (chunks of images or groups of channels in threads); torch is told
+to use as many threads (``learnres.parallel.get_num_threads``).
 
 The target (from the issue "as fast as NumPy allows"): every row within 2.5x torch.
 """
@@ -25,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from learnres import functions as F
+from learnres import parallel
 from learnres.autograd import Tensor
 from learnres.backend import asnumpy, to_device
-from learnres.functions.conv import get_num_threads, set_num_threads
+from learnres.parallel import get_num_threads, set_num_threads
 
 __all__ = [
     "TARGET_RATIO",
@@ -103,7 +105,7 @@ def _conv_case(C, O, size, stride):
 
         def ours():
             ws.grad = xs.grad = None
-            F.conv2d(xs, ws, stride=stride, padding=1).backward(gs)
+            parallel.conv2d(xs, ws, stride=stride, padding=1).backward(gs)
             _wait(ws.grad)
 
         def theirs():
@@ -140,7 +142,7 @@ def _batch_norm_case(C=16, size=32):
 
         def ours():
             xs.grad = ws.grad = bs.grad = None
-            F.batch_norm(xs, mean, var, ws, bs, training=True).backward(gs)
+            parallel.batch_norm(xs, mean, var, ws, bs, training=True).backward(gs)
             _wait(xs.grad)
 
         def theirs():
@@ -284,7 +286,7 @@ def _memory_probe(which: str, batch: int, C: int, size: int) -> dict:
 
         def step():
             xs.grad = ws.grad = None
-            F.conv2d(xs, ws, padding=1).backward(g)
+            parallel.conv2d(xs, ws, padding=1).backward(g)
 
     try:
         before = _rss_kib(reset_peak=True)["VmRSS"]

@@ -103,7 +103,7 @@ def memory_probe(which: str, depth: int, batch: int, threads: int) -> dict:
     """Train ResNet-``depth`` for two steps in *this* process; its RSS in MiB (child only)."""
     import torch
 
-    from learnres.functions.conv import set_num_threads
+    from learnres.parallel import set_num_threads
 
     set_num_threads(threads)
     torch.set_num_threads(threads)
@@ -134,7 +134,7 @@ def add_step_rows(args) -> list:
     """The ``--suite step`` part of ``learnres bench``: prints its report, returns []."""
     import torch
 
-    from learnres.functions.conv import get_num_threads, set_num_threads
+    from learnres.parallel import get_num_threads, set_num_threads
 
     if args.threads:
         set_num_threads(args.threads)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from learnres.autograd.function import OpError
-from learnres.functions.batchnorm import batch_norm
 from learnres.functions.shape import reshape
 from learnres.nn._checks import check_channels, check_dtype, check_ndim
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
+from learnres.parallel import batch_norm
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 

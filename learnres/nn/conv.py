@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 
-from learnres.functions.conv import conv2d
 from learnres.nn import init
 from learnres.nn._checks import check_channels, check_dtype, check_ndim, check_spatial_size
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
+from learnres.parallel import conv2d
 
 __all__ = ["Conv2d"]
 

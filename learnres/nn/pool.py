@@ -5,9 +5,10 @@ before the classifier, Sec. 3.4 of the paper)."""
 from __future__ import annotations
 
 from learnres.autograd.function import OpError
-from learnres.functions.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from learnres.functions.pool import global_avg_pool2d
 from learnres.nn._checks import check_ndim, check_spatial_size
 from learnres.nn.module import Module
+from learnres.parallel import avg_pool2d, max_pool2d
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
