@@ -106,7 +106,8 @@ class BatchNorm(Function):
         The running variance takes the UNBIASED batch variance: m / (m - 1) times the
         biased one used to normalise (as PyTorch). Change the arrays in place (``*=``,
         ``+=``): they are the layer's buffers, and a new array would leave the layer's
-        unchanged. Either may be None (then skip it). Raise OpError when m < 2.
+        unchanged. Either may be None (then skip it). (m >= 2 here: ``_check_batch_norm``
+        refuses a batch with one value per channel in training mode.)
         """
         raise NotImplementedError(
             "Exercise 3.2: BatchNorm._update_running (move the running statistics toward the "
@@ -126,6 +127,10 @@ def _check_batch_norm(x, running_mean, running_var, affine, training) -> int:
                 f"batch_norm: input has {C} channels (shape {x.shape}) "
                 f"but {name} has shape {a.shape}"
             )
+    if training and x.size <= C:
+        raise OpError(
+            f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
+        )
     if not training and (running_mean is None or running_var is None):
         raise OpError(
             "batch_norm: running_mean and running_var must be given "

@@ -40,6 +40,7 @@ __all__ = [
     "op_rows",
     "memory_rows",
     "print_table",
+    "machine_line",
 ]
 
 TARGET_RATIO = 2.5
@@ -84,7 +85,11 @@ class Case:
     setup: object
 
 
-def _conv_case(C, O, size, stride):
+def _conv_case(C, O, size, stride, plain=False):
+    """A ResNet-20 convolution as the layers run it (``learnres.parallel``), or with
+    ``plain=True`` the unscheduled op of ``learnres.functions`` on the whole batch."""
+    conv2d = F.conv2d if plain else parallel.conv2d
+
     def setup(batch, dtype, device, torch_device):
         import torch
 
@@ -105,7 +110,7 @@ def _conv_case(C, O, size, stride):
 
         def ours():
             ws.grad = xs.grad = None
-            parallel.conv2d(xs, ws, stride=stride, padding=1).backward(gs)
+            conv2d(xs, ws, stride=stride, padding=1).backward(gs)
             _wait(ws.grad)
 
         def theirs():
@@ -116,7 +121,7 @@ def _conv_case(C, O, size, stride):
         return ours, theirs
 
     where = f"{size}x{size}" + (f" stride {stride}" if stride > 1 else "")
-    return Case(f"conv3x3 {C}->{O} {where}", setup)
+    return Case(f"conv3x3 {C}->{O} {where}" + (" plain" if plain else ""), setup)
 
 
 def _batch_norm_case(C=16, size=32):
@@ -184,8 +189,10 @@ def _relu_case(C=16, size=32):
 
 
 def cases() -> list[Case]:
-    """The benchmarked ops, in ResNet-20's order."""
-    return [_conv_case(*c) for c in RESNET20_CONVS] + [_batch_norm_case(), _relu_case()]
+    """The benchmarked ops, in ResNet-20's order, and one plain convolution on the whole
+    batch (what the schedule of learnres.parallel buys)."""
+    convs = [_conv_case(*c) for c in RESNET20_CONVS]
+    return convs + [_conv_case(16, 16, 32, 1, plain=True), _batch_norm_case(), _relu_case()]
 
 
 def _wait(array) -> None:
@@ -339,6 +346,47 @@ def memory_rows(batch=128, C=16, size=32) -> list[tuple[str, str]]:
     ]
 
 
+# ---- the machine ----------------------------------------------------------------------------
+
+
+def machine_line(threads: int) -> str:
+    """The CPU, NumPy's BLAS and its float32 matrix-product speed on ``threads`` threads.
+
+    sgemm: the best of 3 products of two 2048 x 2048 float32 matrices, 2 * 2048^3 flops each
+    (wall time; the thread's CPU time on one thread, steadier on a busy machine).
+    """
+    import platform
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    model = platform.processor() or platform.machine()
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in f)}
+        model = info.get("model name", model)
+        flags = " (AVX-512)" if "avx512f" in info.get("flags", "").split() else ""
+    except OSError:  # not Linux
+        pass
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas_name = (
+        f"{blas[0]['internal_api']} {blas[0].get('version')} ({blas[0].get('architecture')})"
+        if blas
+        else "unknown"
+    )
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    clock = time.thread_time if threads == 1 else time.perf_counter  # one thread: its CPU time
+    with threadpool_limits(limits=threads, user_api="blas"):
+        a @ a  # warm-up
+        seconds = min(_time_ms(lambda: a @ a, clock) for _ in range(3)) / 1e3
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"machine: {model}{flags}, {cores} cores; NumPy's BLAS: {blas_name}, "
+        f"sgemm {2 * 2048**3 / seconds / 1e9:.0f} GFLOP/s on {threads} thread(s)"
+        + (" (CPU time)" if threads == 1 else "")
+    )
+
+
 # ---- output ---------------------------------------------------------------------------------
 
 
@@ -371,7 +419,8 @@ def run(args) -> int:
         f"learnres bench --suite ops: batch {args.batch_size}, {dtype.name}, device {args.device}, "
         f"{repeats} repeats alternating (median {args.clock} ms; ratio = learnres / torch)"
     )
-    print(f"threads: learnres convolutions {threads}, torch {torch.get_num_threads()}\n")
+    print(f"threads: learnres {threads}, torch {torch.get_num_threads()}")
+    print(machine_line(threads) + "\n")
     if torch_device is None:
         print("torch has no CUDA here: timing learnres alone")
     rows = op_rows(args.batch_size, repeats, dtype, args.device, torch_device, args.clock)

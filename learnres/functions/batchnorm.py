@@ -58,10 +58,6 @@ class BatchNorm(Function):
         C = _check_batch_norm(x, self.running_mean, self.running_var, affine, self.training)
         N, L = x.shape[0], math.prod(x.shape[2:])  # L = H*W, or 1 for (N, C)
         x3, m = x.reshape(N, C, L), N * L  # (N, C, H, W) -> (N, C, H*W); m values per channel
-        if self.training and m < 2:
-            raise OpError(
-                f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
-            )
         if self.training:
             mean = _channel_sum(x3) / m  # mu, (C,)
             x_hat = x3 - _per_channel(mean)  # centred
@@ -123,6 +119,10 @@ def _check_batch_norm(x, running_mean, running_var, affine, training) -> int:
                 f"batch_norm: input has {C} channels (shape {x.shape}) "
                 f"but {name} has shape {a.shape}"
             )
+    if training and x.size <= C:
+        raise OpError(
+            f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
+        )
     if not training and (running_mean is None or running_var is None):
         raise OpError(
             "batch_norm: running_mean and running_var must be given "

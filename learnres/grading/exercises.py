@@ -289,7 +289,8 @@ _BATCHNORM = Exercise(
             The running variance takes the UNBIASED batch variance: m / (m - 1) times the
             biased one used to normalise (as PyTorch). Change the arrays in place (``*=``,
             ``+=``): they are the layer's buffers, and a new array would leave the layer's
-            unchanged. Either may be None (then skip it). Raise OpError when m < 2.
+            unchanged. Either may be None (then skip it). (m >= 2 here: ``_check_batch_norm``
+            refuses a batch with one value per channel in training mode.)
             """,
         ),
         Part(
