@@ -87,12 +87,16 @@ class Case:
 
 def _conv_case(C, O, size, stride, plain=False):
     """A ResNet-20 convolution as the layers run it (``learnres.parallel``), or with
-    ``plain=True`` the unscheduled op of ``learnres.functions`` on the whole batch."""
+    ``plain=True`` the unscheduled op of ``learnres.functions`` on the whole batch, its
+    matrix products on as many BLAS threads as the schedule has workers."""
     conv2d = F.conv2d if plain else parallel.conv2d
 
     def setup(batch, dtype, device, torch_device):
         import torch
+        from threadpoolctl import ThreadpoolController
 
+        blas = ThreadpoolController()  # unpinned, OpenBLAS would use every core (and spin)
+        threads = get_num_threads() if plain else None
         rng = np.random.default_rng(0)
         x = rng.standard_normal((batch, C, size, size)).astype(dtype)
         w = (rng.standard_normal((O, C, 3, 3)) * np.sqrt(2 / (9 * C))).astype(dtype)
@@ -110,7 +114,8 @@ def _conv_case(C, O, size, stride, plain=False):
 
         def ours():
             ws.grad = xs.grad = None
-            conv2d(xs, ws, stride=stride, padding=1).backward(gs)
+            with blas.limit(limits=threads, user_api="blas"):
+                conv2d(xs, ws, stride=stride, padding=1).backward(gs)
             _wait(ws.grad)
 
         def theirs():
