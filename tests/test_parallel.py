@@ -200,6 +200,21 @@ def test_functions_import_no_threads_and_no_allocator(path):
     assert not found, f"{path.name} imports {sorted(found)}: scheduling belongs in parallel.py"
 
 
+@pytest.mark.parametrize("name", ["ex2_conv.py", "ex3_batchnorm.py"])
+def test_the_exercises_teach_the_plain_path_and_import_no_private_names(name):
+    tree = ast.parse((FUNCTIONS.parents[1] / "exercises" / name).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            assert not private, f"{name} imports {private} from {node.module}"
+            assert node.module.split(".")[0] not in SCHEDULING and node.module not in SCHEDULING, (
+                f"{name} imports {node.module}: the exercise is the plain op"
+            )
+        elif isinstance(node, ast.Import):
+            found = {a.name for a in node.names} & SCHEDULING
+            assert not found, f"{name} imports {sorted(found)}"
+
+
 @pytest.mark.parametrize(
     "shape, kernel, stride, padding, images",
     [
