@@ -17,7 +17,7 @@ import numpy as np
 
 from learnres.autograd import graph
 from learnres.autograd.function import OpError
-from learnres.backend import asnumpy, device_of, get_array_module
+from learnres.backend import asnumpy, canonical_device, device_of, get_array_module
 
 __all__ = ["Tensor", "as_tensor", "DEFAULT_DTYPE"]
 
@@ -108,11 +108,11 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return asnumpy(self.data).item()  # from a GPU: a read-back (the host waits)
 
     def to(self, device: str) -> Tensor:
-        """This tensor on ``device`` ("cpu" or "cuda"); gradients flow back across."""
-        if device_of(self.data) == str(device).split(":")[0]:
+        """This tensor on ``device`` ("cpu", "cuda" or "cuda:N"); gradients flow back across."""
+        if device_of(self.data) == canonical_device(device):
             return self
         return F.to_device(self, device)
 
@@ -247,17 +247,24 @@ class Tensor:
 def as_tensor(x, like=()) -> Tensor:
     """``x`` as a Tensor: Tensors pass through, arrays are wrapped (no copy).
 
-    A Python number takes the dtype and device of the first Tensor in ``like``, so
-    ``float32_tensor * 2.0`` stays float32 (NumPy 2 would promote a float64 0-d array).
+    A number (a Python number or a NumPy scalar such as ``np.float32(0.5)``) takes the
+    dtype and device of the first Tensor in ``like``, so ``float32_tensor * 2.0`` and
+    ``float32_tensor * np.float64(2)`` stay float32 (NumPy 2 would promote by the NumPy
+    scalar's own dtype), and a number meets a GPU tensor on the GPU. It is made there with a
+    fill (the value travels as a kernel argument), not copied from the host.
     """
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        x = x.item()  # a NumPy scalar is a plain number here
     if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
         for t in like:
             if isinstance(t, Tensor):
                 xp = get_array_module(t.data)
                 dtype = t.dtype if t.dtype.kind == "f" or isinstance(x, numbers.Integral) else None
-                return Tensor(xp.asarray(x, dtype=dtype))
+                if xp is np:
+                    return Tensor(np.asarray(x, dtype=dtype))
+                return Tensor(xp.full((), x, dtype=dtype or np.result_type(x)))
     return Tensor(x)
 
 

@@ -84,15 +84,14 @@ def test_to_cpu_is_identity_and_unknown_device_is_refused():
         x.to("tpu")
 
 
-@pytest.mark.skipif(is_gpu_available(), reason="checks the no-GPU message")
-def test_cuda_without_gpu_says_why():
+def test_cuda_without_gpu_says_why(no_gpu):
     with pytest.raises(RuntimeError, match="no GPU is usable"):
         Tensor(np.ones(2)).to("cuda")
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not is_gpu_available(), reason="needs a usable GPU")
-def test_mixing_devices_is_refused():  # pragma: no cover - needs a GPU
+@pytest.mark.skipif(not is_gpu_available(), reason="needs the CuPy leg")
+def test_mixing_devices_is_refused():
     a = Tensor(np.ones(2), requires_grad=True)
     b = a.to("cuda")
     with pytest.raises(OpError, match="expected all tensors on one device"):
