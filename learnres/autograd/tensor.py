@@ -6,7 +6,9 @@
 
 ``.data`` is the NumPy or CuPy array, ``.grad`` a plain array of the same shape and dtype
 (or None). Only leaves (tensors made by the user, e.g. parameters) keep ``.grad``; call
-``retain_grad()`` on an intermediate tensor to keep its gradient too.
+``retain_grad()`` on an intermediate tensor to keep its gradient too. A leaf with a
+``grad_buffer`` (an optimizer's flat buffer, ``learnres.optim.flat``) gets its gradient
+written there: copy ``.grad`` to keep it past the next backward.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class Tensor:
         requires_grad: whether gradients should be computed for this tensor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "creator", "retains_grad", "grad_buffer",
+                 "__weakref__")  # fmt: skip
     __array_ufunc__ = None  # ndarray + Tensor calls Tensor.__radd__, not NumPy's ufunc
     __array_priority__ = 1000  # the same for CuPy
 
@@ -61,6 +64,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.creator = None  # the Function that made this tensor, None for a leaf
         self.retains_grad = False
+        self.grad_buffer = None  # where backward puts this leaf's gradient (else a new array)
 
     # ---- array facts -----------------------------------------------------------------
     @property

@@ -70,7 +70,9 @@ class Counts:
       stand-in), so a failing budget names the line.
     """
 
-    def __init__(self):
+    def __init__(self, sites: bool = False):
+        self.sites = sites  # also count launches by the function that asked for them
+        self.launch_sites: collections.Counter = collections.Counter()
         self.syncs = 0
         self.h2d = 0
         self.d2h = 0
@@ -93,16 +95,27 @@ def _caller() -> str:
     return "?"
 
 
+def _function() -> str:
+    """``module.function`` of the first frame outside the stand-in."""
+    for frame in reversed(traceback.extract_stack(limit=30)[:-1]):
+        if not frame.filename.startswith(_HERE):
+            return f"{Path(frame.filename).stem}.{frame.name}"
+    return "?"
+
+
 def record(kind: str, name: str = "") -> None:
     """Count one event of ``kind`` ("sync", "h2d", "d2h" or "launch") in every active recorder."""
     if not _recorders:
         return
     site = _caller() if kind in ("sync", "h2d") else None
+    function = _function() if kind == "launch" and any(c.sites for c in _recorders) else None
     with _lock:
         for counts in _recorders:
             if kind == "launch":
                 counts.launches += 1
                 counts.launch_names[name] += 1
+                if counts.sites:
+                    counts.launch_sites[function] += 1
             elif kind == "sync":
                 counts.syncs += 1
                 counts.sync_sites.append(f"{name} at {site}")
@@ -114,9 +127,10 @@ def record(kind: str, name: str = "") -> None:
 
 
 @contextmanager
-def counting():
-    """``with counting() as counts:`` counts what the block asks of the GPU (all threads)."""
-    counts = Counts()
+def counting(sites: bool = False):
+    """``with counting() as counts:`` counts what the block asks of the GPU (all threads);
+    ``sites=True`` also counts launches by the function that made them (slower)."""
+    counts = Counts(sites)
     with _lock:
         _recorders.append(counts)
     try:
