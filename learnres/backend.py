@@ -23,6 +23,7 @@ __all__ = [
     "device_of",
     "parse_device",
     "canonical_device",
+    "check_device",
     "scatter_add",
     "check_later",
     "raise_failed_checks",
@@ -52,7 +53,7 @@ def use_cupy(module) -> None:
 def gpu_problem() -> str | None:
     """Why no GPU can be used, or None when one can."""
     if _cupy is None:
-        return "CuPy is not installed (pip install 'learnres[gpu]')"
+        return "CuPy is not installed (pip install 'learnres[gpu]'; learnres doctor says which)"
     try:
         if _cupy.cuda.runtime.getDeviceCount() < 1:
             return "CuPy is installed but sees no CUDA device"
@@ -122,6 +123,14 @@ def _gpu_index(device) -> int:
             f"device{'s' if count > 1 else ''} ({have})"
         )
     return index
+
+
+def check_device(device) -> str:
+    """``device``'s canonical name if arrays can go there; else ValueError (a bad name, a GPU
+    this machine lacks) or RuntimeError (no GPU is usable), each saying why."""
+    if parse_device(device)[0] == "cuda":
+        _gpu_index(device)
+    return canonical_device(device)
 
 
 def to_device(array, device: str):
@@ -201,36 +210,56 @@ def scatter_add(target, index, values) -> None:
 def gpu_report() -> dict:
     """Versions that decide whether the GPU path works, for ``learnres doctor``.
 
-    Keys: ``cupy`` (version or None), ``cupy_package`` (the installed wheel's name, e.g.
-    ``cupy-cuda12x``), ``cupy_numpy_requirement`` (the NumPy range that wheel declares),
-    ``cuda_runtime`` and ``cuda_driver`` (as CUDA versions "12.8"; the runtime is what the
-    wheel was built for, the driver what the machine supports), ``devices`` (names),
-    ``problem`` (why no GPU is usable, or None).
+    Keys: ``cupy`` (version or None), ``cupy_package`` (the installed wheel's name and
+    version, e.g. ``cupy-cuda13x 14.2.0``), ``cupy_packages`` (every CuPy wheel installed:
+    more than one shadow each other), ``cupy_numpy_requirement`` (the NumPy range that wheel
+    declares), ``cuda_runtime`` and ``cuda_driver`` (as CUDA versions "12.8"; the runtime is
+    what the wheel was built for, the driver what the machine supports, read from the driver
+    library itself when CuPy cannot start), ``devices`` (names), ``problem`` (why no GPU is
+    usable, or None).
     """
     from importlib import metadata
 
     report = {
-        "cupy": None, "cupy_package": None, "cupy_numpy_requirement": None,
+        "cupy": None, "cupy_package": None, "cupy_packages": [], "cupy_numpy_requirement": None,
         "cuda_runtime": None, "cuda_driver": None, "devices": [], "problem": gpu_problem(),
     }  # fmt: skip
     for dist in metadata.distributions():
         name = (dist.metadata["Name"] or "").lower()
         if name == "cupy" or name.startswith("cupy-cuda"):
+            report["cupy_packages"].append(f"{name} {dist.version}")
             report["cupy_package"] = f"{name} {dist.version}"
             numpy_reqs = [r for r in (dist.requires or []) if r.lower().startswith("numpy")]
             report["cupy_numpy_requirement"] = numpy_reqs[0] if numpy_reqs else None
+    report["cupy_packages"].sort()
+    report["cuda_driver"] = _driver_cuda_version()
     if _cupy is None:
         return report
-    report["cupy"] = _cupy.__version__  # pragma: no cover - needs CuPy
-    try:  # pragma: no cover - needs CuPy
+    report["cupy"] = _cupy.__version__
+    try:
         runtime = _cupy.cuda.runtime
         report["cuda_runtime"] = _cuda_version(runtime.runtimeGetVersion())
         report["cuda_driver"] = _cuda_version(runtime.driverGetVersion())
         for i in range(runtime.getDeviceCount()):
             report["devices"].append(runtime.getDeviceProperties(i)["name"].decode())
-    except Exception as e:  # pragma: no cover - needs CuPy
+    except Exception as e:  # pragma: no cover - needs a broken CuPy
         report["problem"] = report["problem"] or f"{type(e).__name__}: {e}"
     return report
+
+
+def _driver_cuda_version() -> str | None:
+    """The CUDA version the NVIDIA driver supports ("13.0"), asked of libcuda directly (no
+    CuPy needed), or None without a driver."""
+    import ctypes
+
+    try:
+        libcuda = ctypes.CDLL("libcuda.so.1")
+        version = ctypes.c_int(0)
+        if libcuda.cuDriverGetVersion(ctypes.byref(version)) != 0:
+            return None
+    except (OSError, AttributeError):
+        return None
+    return _cuda_version(version.value)  # pragma: no cover - needs an NVIDIA driver
 
 
 def _cuda_version(code: int) -> str | None:

@@ -59,7 +59,7 @@ class TrainConfig:
         dataset: "cifar10", "cifar100" or "fashion-mnist".
         data_dir: folder holding the data (else $LEARNRES_DATA_DIR, else the download cache).
         download: download missing data (through pooch, with checksums).
-        device: "cpu" or "cuda".
+        device: "cpu", "cuda" or "cuda:N".
         iterations: optimizer steps; None with ``epochs`` None means the paper's 64,000.
         epochs: alternatively, passes over the training images (iterations = epochs x
             batches per epoch).
