@@ -105,10 +105,14 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    """The CuPy leg: the "cuda" half of ``device`` tests and the tests of the stand-in's
+    counters (``standin``); all are marked ``gpu`` (``-m "not gpu"`` is the CPU leg)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("device") == "cuda":
+        on_cupy = callspec is not None and callspec.params.get("device") == "cuda"
+        if on_cupy or "standin" in getattr(item, "fixturenames", ()):
             _CUPY_LEG_ITEMS.add(item.nodeid)
+            item.add_marker(pytest.mark.gpu)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

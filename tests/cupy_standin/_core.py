@@ -350,17 +350,41 @@ def _index_part(part, counts_as):
     )
 
 
-def _index(key, counts_as):
-    """(NumPy key, whether it is advanced indexing)."""
+def _index(key, counts_as, shape=None):
+    """(NumPy key, whether it is advanced indexing).
+
+    With ``shape``, integer index arrays wrap around as CuPy's do (its kernels take indices
+    modulo the axis length: an index out of bounds is not an error on a GPU)."""
     parts = key if isinstance(key, tuple) else (key,)
     converted, advanced = [], False
     for part in parts:
         p, adv = _index_part(part, counts_as)
         converted.append(p)
         advanced = advanced or adv
+    if advanced and shape is not None:
+        converted = _wrap_indices(converted, shape)
     if not advanced and not any(p is Ellipsis for p in converted):
         converted.append(Ellipsis)  # integer indices then give a 0-d view, as CuPy does
     return tuple(converted), advanced
+
+
+def _wrap_indices(parts: list, shape: tuple) -> list:
+    """Integer index arrays taken modulo the length of the axis each indexes."""
+    def width(p):  # how many axes of the array an index part consumes
+        if p is None or p is Ellipsis:
+            return 0
+        return p.ndim if isinstance(p, np.ndarray) and p.dtype.kind == "b" else 1
+
+    rest = len(shape) - sum(width(p) for p in parts)
+    out, axis = [], 0
+    for p in parts:
+        if p is Ellipsis:
+            axis += rest
+        elif isinstance(p, np.ndarray) and p.dtype.kind in "iu" and axis < len(shape):
+            p = np.mod(p, shape[axis]) if shape[axis] else p
+        out.append(p)
+        axis += width(p)
+    return out
 
 
 # ---- the array class ----------------------------------------------------------------------------
@@ -535,14 +559,14 @@ class ndarray:
     # ---- indexing ----
     def __getitem__(self, key):
         _check_device(self)
-        np_key, advanced = _index(key, "getitem")
+        np_key, advanced = _index(key, "getitem", self.shape)
         if advanced:
             record("launch", "take")
         return _wrap(self._a[np_key], self._device_id)
 
     def __setitem__(self, key, value):
         _check_device(self)
-        np_key, advanced = _index(key, "setitem")
+        np_key, advanced = _index(key, "setitem", self.shape)
         if isinstance(value, ndarray):
             _check_device(value)
             value = value._a

@@ -14,7 +14,7 @@ def scatter_add(a, slices, value) -> None:
     if not isinstance(a, _core.ndarray):
         raise TypeError(f"Unsupported type {type(a)}")
     _core.kernel_operand(a)
-    key, _ = _core._index(slices, "scatter_add")
+    key, _ = _core._index(slices, "scatter_add", a.shape)
     value = _core.kernel_operand(value)
     _core.record("launch", "scatter_add")
     np.add.at(a._a, key, value)

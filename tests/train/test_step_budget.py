@@ -17,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from learnres.backend import asnumpy
 from learnres.data import DataLoader
-from learnres.data.transforms import ToFloat
+from learnres.data.transforms import Compose, RandomCropFlip, ToFloat
 from learnres.models import resnet
-from learnres.optim import SGD, make_schedule
-from learnres.train import Trainer
+from learnres.optim import SGD, StepSchedule, WarmupSchedule, make_schedule
+from learnres.train import Trainer, TrainingDiverged
+from tests.train.helpers import IMAGES, LABELS, tiny_model
 
 LAUNCH_BUDGET = {20: 1117, 56: 3097}  # measured with this code: launches a step
 
@@ -93,3 +95,61 @@ def test_the_budget_catches_a_sync_in_the_step(standin, monkeypatch):
     steps = _counted_steps(standin, 20)
     assert [c.syncs for c in steps] == [1, 1]
     assert "trainer" not in steps[1].sync_sites[0] and "test_step_budget" in steps[1].sync_sites[0]
+
+
+def _tiny(device, iterations, lr=0.1, schedule=None, **kw):
+    """tests/train/helpers' tiny run, on ``device``."""
+    model = tiny_model().to(device)
+    train = DataLoader(IMAGES, LABELS, batch_size=16, drop_last=True, device=device,
+                       transform=Compose([ToFloat(), RandomCropFlip(2)]))  # fmt: skip
+    optimizer = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+    schedule = schedule or make_schedule("paper", lr, iterations)
+    kw.setdefault("progress", False)
+    return Trainer(model, optimizer, schedule, train, iterations, **kw)
+
+
+def test_the_gpu_path_trains_as_the_cpu_path(standin):
+    """The same run on NumPy and on the stand-in: the same weights and history up to the
+    order of sums (the CPU path splits the batch into chunks for threads, the GPU path does
+    not; the GPU's loss sums are read per window, the CPU's per step)."""
+    runs = {device: _tiny(device, iterations=7, log_every=3) for device in ("cpu", "cuda")}
+    for trainer in runs.values():
+        trainer.fit()
+    cpu, gpu = runs["cpu"], runs["cuda"]
+    for (key, a), b in zip(cpu.model.state_dict().items(), gpu.model.state_dict().values()):
+        np.testing.assert_allclose(asnumpy(a), asnumpy(b), rtol=1e-9, atol=1e-12, err_msg=key)
+    assert [r["iteration"] for r in cpu.history.rows] == [3, 6, 7]
+    for a, b in zip(cpu.history.rows, gpu.history.rows):
+        assert a["train_error"] == b["train_error"]
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-9)
+
+
+def test_a_diverging_gpu_run_stops_at_the_read_back(standin, tmp_path):
+    """The loss is read once per window on a GPU: a NaN is found there, the run stops with
+    the window named, and no checkpoint is written after it."""
+    trainer = _tiny("cuda", iterations=400, lr=1e6, log_every=5, checkpoint_every=5,
+                    out_dir=tmp_path, plot=False)  # fmt: skip
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
+        trainer.fit()
+    err = info.value
+    assert err.iteration % 5 == 0 and "is not finite" in str(err)
+    assert f"iterations {err.iteration - 4}..{err.iteration}" in str(err)
+    from learnres.train import load_checkpoint
+
+    kept = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert kept["iteration"] == err.iteration - 5
+    assert all(np.isfinite(v).all() for v in kept["model"].values())
+
+
+def test_the_warm_up_reads_each_steps_error_until_it_ends(standin):
+    """The paper's warm-up decides on every step's error: those steps read it back (the
+    error, and the device-side label checks waiting for a read); after the warm-up, none."""
+    warmup = WarmupSchedule(StepSchedule(0.1, (100, 150)), threshold=1.01, window=2)
+    trainer = _tiny("cuda", iterations=5, schedule=warmup, log_every=100)
+    syncs = []
+    trainer.callbacks.append(lambda t: syncs.append(counts.syncs))
+    with standin.counting() as counts:
+        trainer.fit()
+    per_step = np.diff([0] + syncs).tolist()
+    assert warmup.warmup_end == 2 and per_step[2:4] == [0, 0]
+    assert all(1 <= n <= 2 for n in per_step[:2]), per_step
