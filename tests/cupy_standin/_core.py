@@ -370,6 +370,7 @@ def _index(key, counts_as, shape=None):
 
 def _wrap_indices(parts: list, shape: tuple) -> list:
     """Integer index arrays taken modulo the length of the axis each indexes."""
+
     def width(p):  # how many axes of the array an index part consumes
         if p is None or p is Ellipsis:
             return 0
