@@ -31,6 +31,7 @@ import functools
 
 import numpy as np
 
+from learnres.autograd.tensor import Tensor
 from learnres.backend import device_of, get_array_module
 
 __all__ = ["FlatParameters", "flatten", "lay_out", "update_groups", "update_kernel"]
@@ -118,6 +119,8 @@ def flatten(group: dict, indices: list[int]) -> list[FlatParameters]:
     two parameters (a single parameter is flat already)."""
     buckets: dict[tuple, tuple[list, list]] = {}
     for i, p in zip(indices, group["params"]):
+        if not isinstance(p, Tensor):  # a look-alike has no grad_buffer for backward to fill
+            continue
         key = (p.data.dtype, device_of(p.data))
         buckets.setdefault(key, ([], []))
         buckets[key][0].append(p)
@@ -154,10 +157,11 @@ def lay_out(optimizer) -> list[list[FlatParameters]]:
     """``optimizer.layouts``, made on the first call and again when parameters moved or
     groups were added."""
     layouts = optimizer.layouts
-    count = sum(len(group["params"]) for group in optimizer.param_groups)
-    if (layouts is None or sum(len(f) for fs in layouts for f in fs) > count
-            or len(layouts) != len(optimizer.param_groups)
-            or not all(f.intact for fs in layouts for f in fs)):  # fmt: skip
+    if (
+        layouts is None
+        or len(layouts) != len(optimizer.param_groups)
+        or not all(f.intact for fs in layouts for f in fs)
+    ):
         layouts, i = [], 0
         for group in optimizer.param_groups:
             n = len(group["params"])
