@@ -91,7 +91,8 @@ class MaxPool2d(Function):
             candidate = x_pad[_offset(k // kw, k % kw, out, self.stride)]
             better = candidate > y
             xp.copyto(y, candidate, where=better)
-            self.argmax[better] = k
+            xp.copyto(self.argmax, k, where=better)  # not argmax[better] = k: on a GPU a
+            # boolean-mask assignment reads the mask's count back (a synchronisation)
         return y
 
     def backward(self, gy):

@@ -277,16 +277,15 @@ def check_model_name(name: str) -> str:
 def check_device(device: str) -> None:
     """ValueError naming --device when ``device`` ("cuda" or "cuda:N") is not usable here:
     no GPU is usable, or this machine has no GPU N."""
-    from learnres.backend import _gpu_index, gpu_problem
+    from learnres import backend
 
-    if parse_device(device)[0] != "cuda":
-        return
-    problem = gpu_problem()
-    if problem is not None:
-        raise ValueError(f"device (--device) {device!r} is not usable here: {problem}")
     try:
-        _gpu_index(device)
-    except ValueError as e:  # no GPU N on this machine
+        backend.check_device(device)
+    except RuntimeError:  # no GPU is usable here
+        raise ValueError(
+            f"device (--device) {device!r} is not usable here: {backend.gpu_problem()}"
+        ) from None
+    except ValueError as e:  # a name that is not a device, or no GPU N on this machine
         raise ValueError(f"device (--device): {e}") from None
 
 
