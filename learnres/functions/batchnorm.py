@@ -74,11 +74,12 @@ class BatchNorm(Function):
         def channels(c0, c1):  # channels are independent: groups of them run in threads
             c = slice(c0, c1)
             if self.training:
-                mean[c] = _channel_sum(x3[:, c]) / m
+                xp.divide(_channel_sum(x3[:, c]), m, out=mean[c])
             xp.subtract(x3[:, c], _per_channel(mean[c]), out=x_hat[:, c])  # centred
             if self.training:
-                var[c] = _channel_sum(x_hat[:, c], x_hat[:, c]) / m  # biased
-            inv_std[c] = 1 / xp.sqrt(var[c] + self.eps)
+                xp.divide(_channel_sum(x_hat[:, c], x_hat[:, c]), m, out=var[c])  # biased
+            xp.add(var[c], self.eps, out=inv_std[c])  # written in place: no copies
+            xp.reciprocal(xp.sqrt(inv_std[c], out=inv_std[c]), out=inv_std[c])  # 1 / sigma
             x_hat[:, c] *= _per_channel(inv_std[c])  # normalised
             xp.multiply(x_hat[:, c], _per_channel(gamma[c]), out=y[:, c])
             if beta is not None:
