@@ -109,12 +109,14 @@ def _grad_input_transposed(g, w, x_shape, padding, out):
     dL/dx into ``out`` (n, C, H, W), a C-ordered array (Conv2d.backward passes its
     slice of the whole gradient): ``out[...] = ...``, or a matmul into the view
     ``out.reshape(n, C, H*W)``. The stride is 1 here.
-    Each x[c, h, w] meets w[o, c, u, v] in the output at (h + p - u, w + p - v), so
-    dL/dx is a stride-1 convolution of g, zero-padded by kh - 1 - p (and
-    kw - 1 - p), with the kernel flipped in both spatial axes and its channels
-    swapped: ``w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``, (C, O, kh, kw).
-    Hints: reuse ``_pad`` and ``_im2col``, then one matrix product, as in forward.
-    (When the padding exceeds kernel - 1 the border outputs never saw x: crop g.)
+
+    Derive it: input pixel x[c, h, w] is multiplied by w[o, c, u, v] in output pixel
+    (i, j) exactly when h = i + u - p (and w likewise). So dL/dx[c, h, w] sums
+    g[o, i, j] * w[o, c, u, v] over the outputs that saw it. Write i in terms of h and u:
+    the sum has the form of a convolution of g. Which padding makes it cover every h,
+    which way does the kernel run, and which channel index plays the part of the input?
+    Build it from ``_pad`` and ``_im2col`` and one matrix product, as forward does.
+    (When the padding exceeds kernel - 1 the border outputs never saw x.)
     """
     raise NotImplementedError(
         "Exercise 2.4: _grad_input_transposed (dL/dx for stride 1, a convolution with the flipped "
@@ -131,13 +133,13 @@ def _grad_input_col2im(g, w, x_shape, stride, padding):
     Exercise 2.5: dL/dx for any stride, by col2im.
 
     Shapes: as in 2.4, with strides (sh, sw); returns dL/dx (n, C, H, W).
-    The columns' gradient is dL/dcols_n = w2^T @ g_n, (C*kh*kw, O) @ (O, Ho*Wo).
-    Entry (c, u, v), (i, j) of it came from x_pad[n, c, sh*i + u, sw*j + v]: add it
-    back there (col2im, the reverse of im2col: a pixel in several windows collects
-    several contributions, so +=), then cut the padding off.
-    Hint: loop over the offsets (u, v) and add the (n, C, Ho, Wo) slab of the
-    column gradient into the strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh,
-    v : ... : sw]. Rows that no window reached get 0.
+
+    Forward was y_n = w2 @ cols_n, and cols_n only copied values of x_pad. Derive the
+    gradient in two steps: first dL/dcols_n from the matrix product (which operand is
+    transposed, and what shape must it have?), then dL/dx_pad from the copying: every
+    entry of cols came from one pixel of x_pad, and a pixel that sat in several windows
+    received every one of their contributions. Which pixel did entry (c, u, v), (i, j)
+    come from? Cut the padding off at the end; pixels no window reached get 0.
     """
     raise NotImplementedError("Exercise 2.5: _grad_input_col2im (dL/dx for any stride, by col2im)")
 

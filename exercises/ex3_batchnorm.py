@@ -89,13 +89,15 @@ class BatchNorm(Function):
         Returns: (dL/dx, dL/dgamma, dL/dbeta), without dL/dgamma or dL/dbeta when the
         op had no gamma or beta; dL/dx is shaped like x, the others (C,).
 
-        With g = dL/dy, and sums and means per channel over (N, H, W):
-            dL/dbeta = sum(g),   dL/dgamma = sum(g * x_hat)
-            training:    dL/dx = (gamma / sigma) * (g - mean(g) - x_hat * mean(g * x_hat))
-            evaluation:  dL/dx = (gamma / sigma) * g     (mu and sigma are constants)
-        In training mode mu and sigma depend on every x of the channel: the two mean
-        terms are those paths (d x_hat_i / d x_j = (delta_ij - 1/m - x_hat_i x_hat_j / m)
-        / sigma). Check with a random gy: with gy = 1, dL/dx is 0 whatever you write.
+        Derive it from forward, with g = dL/dy and sums per channel over (N, H, W):
+        y = gamma * x_hat + beta gives dL/dbeta and dL/dgamma at once. For dL/dx, write
+        down what each quantity depends on. In evaluation mode mu and sigma are fixed
+        numbers; in training mode they are computed from the batch, so every x_j of a
+        channel reaches y_i three ways: directly, through mu and through sigma. Follow
+        each path back (the chain rule adds them), using what forward saved (x_hat,
+        1 / sigma, gamma). Check your result against the graders with a random gy: with
+        gy = 1 the training-mode dL/dx is 0 whatever you write, so a sum() check proves
+        nothing.
         """
         raise NotImplementedError(
             "Exercise 3.3: BatchNorm.backward (the gradients, in training and in evaluation mode)"

@@ -17,10 +17,13 @@ generates, so a change to learnres's reference code shows up in the stubs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
 from learnres.grading.generate import Exercise, Part, Unit, load_module, render, stub_message
+from learnres.grading.texts import PART_TEXTS
 
 __all__ = [
     "EXERCISES",
@@ -29,6 +32,8 @@ __all__ = [
     "main",
     "solution_module",
     "solution_source",
+    "spec_document",
+    "spec_text",
     "stub_message",
     "stub_source",
     "write_exercises",
@@ -527,7 +532,22 @@ _SGD = Exercise(
     ),
 )
 
-EXERCISES: tuple[Exercise, ...] = (_AUTOGRAD, _CONV, _BATCHNORM, _RESIDUAL, _BOTTLENECK, _SGD)
+
+
+def _with_texts(ex: Exercise) -> Exercise:
+    """``ex`` with the part texts of ``learnres.grading.texts.PART_TEXTS`` in place of its own
+    (exercises 2 and 3 keep their new texts there until their reference code settles)."""
+    parts = tuple(
+        dataclasses.replace(p, doc=PART_TEXTS[p.number]) if p.number in PART_TEXTS else p
+        for p in ex.parts
+    )
+    return dataclasses.replace(ex, parts=parts)
+
+
+EXERCISES: tuple[Exercise, ...] = tuple(
+    _with_texts(ex) for ex in (_AUTOGRAD, _CONV, _BATCHNORM, _RESIDUAL, _BOTTLENECK, _SGD)
+)
+SPEC_FILE = "grading.json"
 
 
 def exercise(key: int | str) -> Exercise:
@@ -561,14 +581,40 @@ def solution_module(key: int | str):
     return _SOLUTIONS[ex.slug]
 
 
+def spec_document() -> dict:
+    """What the graders and the guard need to know of each exercise (``grading.json``): its
+    number, title, units (module, name) and parts (number, target). No code, no solutions."""
+    return {
+        "exercises": {
+            ex.slug: {
+                "number": ex.number,
+                "title": ex.title,
+                "units": [[u.module, u.name] for u in ex.units],
+                "parts": [[p.number, p.target] for p in ex.parts],
+            }
+            for ex in EXERCISES
+        }
+    }
+
+
+def spec_text() -> str:
+    """``grading.json``'s text."""
+    return json.dumps(spec_document(), indent=1) + "\n"
+
+
 def write_exercises(folder: str | Path, solution: bool = False) -> list[Path]:
-    """Write every exercise file into ``folder``; return the paths written."""
+    """Write every exercise file (and, with the stubs, ``grading.json``) into ``folder``;
+    return the paths written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for ex in EXERCISES:
         path = folder / ex.filename
         path.write_text(render(ex, solution=solution), encoding="utf-8")
+        written.append(path)
+    if not solution:
+        path = folder / SPEC_FILE
+        path.write_text(spec_text(), encoding="utf-8")
         written.append(path)
     return written
 
@@ -583,6 +629,9 @@ def check_exercises(folder: str | Path) -> list[str]:
             problems.append(f"{path} is missing")
         elif path.read_text(encoding="utf-8") != render(ex):
             problems.append(f"{path} differs from what the generator makes from learnres")
+    spec = folder / SPEC_FILE
+    if not spec.is_file() or spec.read_text(encoding="utf-8") != spec_text():
+        problems.append(f"{spec} is missing or differs from the exercise spec")
     return problems
 
 
