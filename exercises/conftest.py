@@ -7,17 +7,22 @@ import torch, the grader, or learnres's own solution of the exercise, and only t
 classes written in it earn points. If it does not import (a syntax error, say), every test of
 that exercise fails with the error, and the other exercises are graded as usual.
 
+Your code runs in a separate process (``learnres.grading.child``), as on Gradescope: only
+plain data comes back, so nothing it does to its own process changes a score. The random cases
+are new on every run; the header shows the seed, and ``--seed N`` repeats a run.
+
 Options (``pytest exercises/ --help`` lists them):
 
     --hint 3.3 [--hint-level 2]   print the hints of part 3.3, up to a level (1-3), and stop
+    --seed N                      draw the random cases of run N again
+    --in-process                  run your code in the grading process (for a debugger)
     --reference                   grade learnres's own solution (instructors)
-    --isolate                     run your code in a separate process (as Gradescope does)
-    --seed N                      draw other random cases than the default ones
     --record-cases / --replay-cases PATH   expected values to / from a file (the autograder zip)
 """
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -48,13 +53,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="grade learnres's reference solution instead of the files in exercises/",
     )
     group.addoption(
+        "--in-process",
+        action="store_true",
+        default=False,
+        help="run the submitted code in this process (to use a debugger); by default it runs "
+        "in a child process (as nobody when root) and only plain data comes back",
+    )
+    group.addoption(
         "--isolate",
         action="store_true",
         default=False,
-        help="run the submitted code in a child process (as nobody when root); only plain data "
-        "comes back, and this process scores",
+        help="run the submitted code in a child process (the default; kept for scripts)",
     )
-    group.addoption("--seed", type=int, default=None, help="base seed of the random cases")
+    group.addoption("--seed", type=int, default=None,
+                    help="base seed of the random cases (default: a new one each run)")  # fmt: skip
     group.addoption("--record-cases", metavar="PATH", default=None,
                     help="write the expected values of this run to PATH")  # fmt: skip
     group.addoption("--replay-cases", metavar="PATH", default=None,
@@ -77,7 +89,8 @@ def pytest_configure(config: pytest.Config) -> None:
         cases = harness.Cases.load(replay)
     else:
         seed = config.getoption("seed")
-        cases = harness.Cases("record" if record else "compute", 0 if seed is None else seed)
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        cases = harness.Cases("record" if record else "compute", seed)
         harness.preload_torch()  # now, so that no test's timeout pays for the import
     config._learnres_cases = cases
     config._learnres_specs = harness.load_specs(HERE)
@@ -88,9 +101,31 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if not config.getoption("reference"):
         where = f"the exercise files in {HERE}"
     lines = [f"grading: {where}"]
-    if config.getoption("isolate"):
+    if _isolated(config):
         lines.append(f"grading: your code runs in a separate process, as {harness.child_user()}")
+    else:
+        lines.append("grading: your code runs in this process (--in-process)")
+    cases = config._learnres_cases
+    if cases.mode == "replay":
+        lines.append("grading: the recorded cases (--replay-cases)")
+    else:
+        lines.append(f"grading: random cases of --seed {cases.seed}")
     return lines
+
+
+def _isolated(config: pytest.Config) -> bool:
+    return not (config.getoption("in_process") or config.getoption("reference"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Exercises in their order (test_ex10 sorts before test_ex2 by name)."""
+
+    def number(item: pytest.Item) -> int:
+        module = getattr(getattr(item, "module", None), "MODULE", "")
+        digits = module[2:].split("_", 1)[0] if module.startswith("ex") else ""
+        return int(digits) if digits.isdigit() else 0
+
+    items.sort(key=number)  # a stable sort: the tests of one file keep their order
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -111,7 +146,7 @@ def _submission(config: pytest.Config, slug: str):
 
             trusted = frozenset(str(p) for p in HERE.glob("test_*.py"))
             _submissions[slug] = harness.LocalSubmission(spec, path, trusted, solution_module(slug))
-        elif config.getoption("isolate"):
+        elif _isolated(config):
             _submissions[slug] = harness.IsolatedSubmission(spec, path, HERE)
         else:
             trusted = frozenset(str(p) for p in [*HERE.glob("test_*.py"), HERE / "conftest.py"])

@@ -60,6 +60,9 @@ def _im2col(x_pad, kh: int, kw: int, sh: int, sw: int):
     strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh, v : ... : sw], an
     (N, C, Ho, Wo) array. Without loops: a view made with
     ``xp.lib.stride_tricks.as_strided``, then one copy.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.1`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.1")`` from learnres.grading.
     """
     raise NotImplementedError("Exercise 2.1: _im2col (the windows of the input as columns)")
 
@@ -75,6 +78,9 @@ def _conv_chunk(x, w2, kh, kw, stride, padding, out=None):
     Hints: ``_pad`` then ``_im2col``; ``xp.matmul`` broadcasts w2 over the batch
     axis of cols. When ``out`` is given, write the result into it
     (``xp.matmul(a, b, out=out)``) and return it.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.2`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.2")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 2.2: _conv_chunk (images through pad, im2col and one matrix product)"
@@ -92,6 +98,9 @@ def _grad_weight(x, g, kh, kw, stride, padding):
     (O, C*kh*kw) (Conv2d.backward reshapes it to (O, C, kh, kw)).
     Formula: y_n = w2 @ cols_n, so dL/dw2 = sum over n of g_n @ cols_n^T, with g_n
     viewed as (O, Ho*Wo) and cols_n (C*kh*kw, Ho*Wo) the im2col of the padded x_n.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.3`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.3")`` from learnres.grading.
     """
     raise NotImplementedError("Exercise 2.3: _grad_weight (dL/dw, the gradient of the weight)")
 
@@ -117,6 +126,9 @@ def _grad_input_transposed(g, w, x_shape, padding, out):
     which way does the kernel run, and which channel index plays the part of the input?
     Build it from ``_pad`` and ``_im2col`` and one matrix product, as forward does.
     (When the padding exceeds kernel - 1 the border outputs never saw x.)
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.4`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.4")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 2.4: _grad_input_transposed (dL/dx for stride 1, a convolution with the flipped "
@@ -140,6 +152,9 @@ def _grad_input_col2im(g, w, x_shape, stride, padding):
     entry of cols came from one pixel of x_pad, and a pixel that sat in several windows
     received every one of their contributions. Which pixel did entry (c, u, v), (i, j)
     come from? Cut the padding off at the end; pixels no window reached get 0.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.5`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.5")`` from learnres.grading.
     """
     raise NotImplementedError("Exercise 2.5: _grad_input_col2im (dL/dx for any stride, by col2im)")
 

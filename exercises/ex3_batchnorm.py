@@ -78,6 +78,9 @@ class BatchNorm(Function):
         (N, C)); ``_channel_sum`` sums it over N and L, and ``_per_channel`` turns a (C,)
         vector into (1, C, 1) to broadcast. ``_check_batch_norm`` gives clear errors
         and returns C.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 3.1`` (add
+        ``--hint-level 2`` or 3), or ``hint("3.1")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 3.1: BatchNorm.forward (normalise x in training and in evaluation mode)"
@@ -98,6 +101,9 @@ class BatchNorm(Function):
         1 / sigma, gamma). Check your result against the graders with a random gy: with
         gy = 1 the training-mode dL/dx is 0 whatever you write, so a sum() check proves
         nothing.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 3.3`` (add
+        ``--hint-level 2`` or 3), or ``hint("3.3")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 3.3: BatchNorm.backward (the gradients, in training and in evaluation mode)"
@@ -112,6 +118,9 @@ class BatchNorm(Function):
         biased one used to normalise (as PyTorch). Change the arrays in place (``*=``,
         ``+=``): they are the layer's buffers, and a new array would leave the layer's
         unchanged. Either may be None (then skip it). Raise OpError when m < 2.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 3.2`` (add
+        ``--hint-level 2`` or 3), or ``hint("3.2")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 3.2: BatchNorm._update_running (move the running statistics toward the "

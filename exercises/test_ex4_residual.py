@@ -189,11 +189,15 @@ def test_projection_shortcut(exercise):
             )
 
 
-MAKE_SHORTCUT_CASES = [
-    (option, *shape)
-    for option in "ABC"
-    for shape in [(16, 16, 1), (16, 32, 2), (16, 32, 1), (16, 16, 2)]
-]
+def _shortcut_cases(rng) -> list[tuple]:
+    """Every option against a kept shape, a stride with a wider output, a wider output alone,
+    and a stride alone (the same channels: the shape still changes)."""
+    c = int(rng.integers(4, 33))
+    return [
+        (option, *shape)
+        for option in "ABC"
+        for shape in [(c, c, 1), (c, 2 * c, 2), (c, 2 * c, 1), (c, c, 2)]
+    ]
 
 
 def run_make_shortcut(module, cases):
@@ -214,14 +218,11 @@ def _reference_shortcuts(cases):
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_make_shortcut(exercise):
-    kinds, raised = exercise.run(
-        run_make_shortcut, MAKE_SHORTCUT_CASES, given=("projection_shortcut",)
-    )
-    expected = exercise.expect(_reference_shortcuts, MAKE_SHORTCUT_CASES)
-    for (option, in_planes, out_planes, stride), mine, wanted in zip(
-        MAKE_SHORTCUT_CASES, kinds, expected
-    ):
+def test_make_shortcut(exercise, rng):
+    cases = _shortcut_cases(rng)
+    kinds, raised = exercise.run(run_make_shortcut, cases, given=("projection_shortcut",))
+    expected = exercise.expect(_reference_shortcuts, cases)
+    for (option, in_planes, out_planes, stride), mine, wanted in zip(cases, kinds, expected):
         if mine != wanted:
             same = stride == 1 and in_planes == out_planes
             why = "kept" if same else "changed"

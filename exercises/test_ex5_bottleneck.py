@@ -96,7 +96,14 @@ def test_bottleneck_stride_in_3x3(exercise, rng):
 # ---- 5.3 and 5.4 multiply-adds ------------------------------------------------------------------
 
 
-CONV_CASES = [(64, 64, 3, 56, 56), (3, 64, 7, 112, 112), (256, 128, 1, 28, 28)]
+def _conv_cases(rng) -> list[tuple]:
+    """ResNet-34's conv2_x layer and random ones (C, O, k, Ho, Wo)."""
+    cases = [(64, 64, 3, 56, 56)]
+    for k in (1, 3, 7):
+        C, O = (int(n) for n in rng.integers(1, 300, 2))
+        Ho, Wo = (int(n) for n in rng.integers(1, 120, 2))
+        cases.append((C, O, k, Ho, Wo))
+    return cases
 
 
 def run_conv_mult_adds(module, cases):
@@ -105,9 +112,10 @@ def run_conv_mult_adds(module, cases):
 
 @pytest.mark.points(1)
 @pytest.mark.timeout(20)
-def test_conv_mult_adds(exercise):
-    got = exercise.run(run_conv_mult_adds, CONV_CASES)
-    for (C, O, k, Ho, Wo), mine in zip(CONV_CASES, got):
+def test_conv_mult_adds(exercise, rng):
+    cases = _conv_cases(rng)
+    got = exercise.run(run_conv_mult_adds, cases)
+    for (C, O, k, Ho, Wo), mine in zip(cases, got):
         expected = O * Ho * Wo * C * k * k
         if mine != expected:
             fail(
@@ -158,29 +166,33 @@ def _check_mult_adds(exercise, settings):
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_bottleneck_mult_adds(exercise):
-    # ResNet-50: conv2_x's first block (projection to 256) and a later one (identity)
+def test_bottleneck_mult_adds(exercise, rng):
+    # ResNet-50: conv2_x's first block (projection to 256) and a later one (identity); random
+    p = int(rng.integers(4, 40))
     _check_mult_adds(
         exercise,
         [
             (64, 64, 56, 1, "B", True),
             (256, 64, 56, 1, "B", True),
-            (256, 64, 56, 1, "C", True),
-            (64, 16, 8, 1, "A", True),
+            (4 * p, p, int(rng.integers(4, 30)), 1, "C", True),
+            (p, p // 2 + 1, int(rng.integers(4, 30)), 1, "A", True),
+            (4 * p, p, int(rng.integers(4, 30)), 1, "B", False),
         ],
     )
 
 
 @pytest.mark.points(1)
 @pytest.mark.timeout(20)
-def test_bottleneck_mult_adds_strided(exercise):
+def test_bottleneck_mult_adds_strided(exercise, rng):
     # conv3_x's first block, the paper's layout and torchvision's; odd sizes round up
+    p, odd = int(rng.integers(4, 40)), 2 * int(rng.integers(2, 15)) + 1
     _check_mult_adds(
         exercise,
         [
             (256, 128, 56, 2, "B", True),
             (256, 128, 56, 2, "B", False),
-            (64, 32, 7, 2, "B", True),
-            (64, 16, 9, 2, "A", False),
+            (2 * p, p, odd, 2, "B", True),
+            (4 * p, p, odd, 2, "A", False),
+            (4 * p, p, odd + 1, 2, "C", False),
         ],
     )

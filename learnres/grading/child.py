@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from learnres.grading.guard import Guard
+from learnres.grading.guard import Guard, seal_process
 from learnres.grading.harness import load_specs, student_error
 from learnres.grading.plain import PlainDataError, dumps, loads
 
@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     path = folder / f"{args.slug}.py"
     trusted = frozenset(str(p) for p in folder.glob("test_*.py"))
     guard = Guard(spec, str(path), trusted)
+    for name in ("learnres.grading.checks", "learnres.grading.plain"):  # what runners need
+        importlib.import_module(name)
+    seal_process(spec)
     try:
         module = guard.load(args.slug, path)
     except Exception as e:  # noqa: BLE001 (the student's file: the error is the answer)

@@ -43,6 +43,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import importlib
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -58,6 +59,7 @@ __all__ = [
     "NotYourCode",
     "RefusedImport",
     "install_import_hook",
+    "seal_process",
     "tripped",
 ]
 
@@ -145,15 +147,18 @@ _state = threading.local()
 _active: Guard | None = None  # the guard that is armed, if any (one at a time per process)
 _original_import = builtins.__import__
 _original_import_module = importlib.import_module
+_original_importlib_import = importlib.__import__
 _hook_lock = threading.Lock()
 
 
 def install_import_hook() -> None:
-    """Route ``__import__`` and ``importlib.import_module`` through the guard (once)."""
+    """Route ``__import__``, ``importlib.__import__`` and ``importlib.import_module`` through
+    the guard (once per process; they behave as before while no guard is armed)."""
     with _hook_lock:
         if getattr(builtins.__import__, "_learnres_guard", False):
             return
         builtins.__import__ = _guarded_import
+        importlib.__import__ = _guarded_import
         importlib.import_module = _guarded_import_module
 
 
@@ -178,6 +183,48 @@ def _guarded_import_module(name, package=None):
     if guard is not None and not name.startswith(".") and guard._untrusted(sys._getframe(1)):
         guard._check_name(name, ())
     return _original_import_module(name, package)
+
+
+# ---- a process that runs nothing but the submission ---------------------------------------------
+
+_AUDIT: dict = {}
+_BLOCKED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+                   "pty.spawn", "ctypes.dlopen")  # fmt: skip
+
+
+def seal_process(spec: ExerciseSpec) -> None:
+    """For a process that exists only to run the submission (``learnres.grading.child``):
+    from now on, reading the source or bytecode of the modules that hold the exercise's
+    reference code fails (PermissionError), and so does starting another program or loading
+    a C library. An audit hook (PEP 578) does it, and an audit hook cannot be removed."""
+    files = set()
+    for module_name, _ in spec.units:
+        path = getattr(sys.modules.get(module_name) or _original_import_module(module_name),
+                       "__file__", None)  # fmt: skip
+        if path:
+            real = os.path.realpath(path)
+            files.add(real)
+            cached = importlib.util.cache_from_source(real)
+            files.add(os.path.realpath(cached))
+            files.add(os.path.realpath(os.path.dirname(cached)))  # __pycache__: no listing
+    if _AUDIT:
+        _AUDIT["files"] |= files
+        return
+    _AUDIT["files"] = files
+    _AUDIT["what"] = f"exercise {spec.number}"
+
+    def hook(event: str, args) -> None:
+        if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            path = os.fsdecode(args[0])
+            if os.path.realpath(path) in _AUDIT["files"]:
+                raise PermissionError(
+                    f"reading {path} is not allowed while {_AUDIT['what']} is graded: it holds "
+                    "learnres's own solution"
+                )
+        elif event.startswith(_BLOCKED_EVENTS):
+            raise PermissionError(f"{event} is not allowed while your code is graded")
+
+    sys.addaudithook(hook)
 
 
 # ---- tripwires -----------------------------------------------------------------------------

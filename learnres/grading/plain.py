@@ -52,14 +52,16 @@ def encode(value, _depth: int = 0):
     """``value`` as a tree of JSON types (see the module docstring for what survives)."""
     if _depth > _MAX_DEPTH:
         return {"__opaque__": "nested too deep", "text": ""}
+    if isinstance(value, np.generic):  # before float: np.float64 is a float
+        if value.dtype.kind in _NUMBER_KINDS:
+            return {"__scalar__": _array(np.asarray(value))}
+        return _opaque(value)
     if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
+        return value if type(value) in (bool, str, type(None)) else _opaque(value)
+    if isinstance(value, int):
         return value if type(value) is int else int(value)
     if isinstance(value, float):
         return _float(float(value))
-    if isinstance(value, np.generic) and value.dtype.kind in _NUMBER_KINDS:
-        return {"__scalar__": _array(np.asarray(value))}
     if isinstance(value, np.ndarray):
         if value.dtype.kind in _NUMBER_KINDS:
             return {"__array__": _array(value)}
