@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from learnres.grading import harness
-from learnres.grading.hints import format_hints
+from learnres.grading.hints import format_hints, unknown_parts
 
 HERE = Path(__file__).resolve().parent
 _submissions: dict[str, object] = {}
@@ -75,9 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_cmdline_main(config: pytest.Config):
     if config.getoption("hint"):
-        text = format_hints(config.getoption("hint"), config.getoption("hint_level"))
-        print(text)
-        return 0
+        requests = config.getoption("hint")
+        print(format_hints(requests, config.getoption("hint_level")))
+        return 4 if unknown_parts(requests) else 0  # 4: pytest's "usage error"
     return None
 
 

@@ -269,14 +269,14 @@ def test_gradcheck_report(exercise, rng):
 # ---- 10.3 the comparison ------------------------------------------------------------------------
 
 
+FIELDS = ("name", "index", "numeric", "analytic", "abs_error", "rel_error", "ok")
+
+
 def run_compare(module, cases):
     out = []
     for numeric, analytic, atol, rtol in cases:
         c = module._compare("x", np.array(numeric), np.array(analytic), atol, rtol)
-        out.append(
-            {f: getattr(c, f, None) for f in
-             ("name", "index", "numeric", "analytic", "abs_error", "rel_error", "ok")}
-        )  # fmt: skip
+        out.append({f: getattr(c, f, None) for f in FIELDS})
     return out
 
 
@@ -286,8 +286,7 @@ def _reference_compare(cases):
     out = []
     for numeric, analytic, atol, rtol in cases:
         c = _compare("x", numeric, analytic, atol, rtol)
-        out.append({f: getattr(c, f) for f in
-                    ("name", "index", "numeric", "analytic", "abs_error", "rel_error", "ok")})  # fmt: skip
+        out.append({f: getattr(c, f) for f in FIELDS})
     return out
 
 

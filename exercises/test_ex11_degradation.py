@@ -154,8 +154,9 @@ def _check_study(got, expected, what: str):
 def test_degradation_study(exercise, rng):
     seed = int(rng.integers(2**31))
     got = exercise.run(run_study, SMALL, seed, given=("train_curve",))
-    _check_study(got, exercise.expect(_expected_study, SMALL, seed),
-                 f"degradation_study({', '.join(f'{k}={v}' for k, v in SMALL.items())})")  # fmt: skip
+    settings = ", ".join(f"{k}={v}" for k, v in SMALL.items())
+    expected = exercise.expect(_expected_study, SMALL, seed)
+    _check_study(got, expected, f"degradation_study({settings})")
 
 
 # ---- 11.3 the summary ---------------------------------------------------------------------------
@@ -170,7 +171,8 @@ def _synthetic_curves(rng, plain_deep_worse: bool):
             if kind == "plain" and depth == 9 and plain_deep_worse:
                 end += 1.0
             steps = np.linspace(0, 1, 40)
-            curves[f"{kind}-{depth}"] = start + (end - start) * steps + 0.02 * rng.standard_normal(40)
+            noise = 0.02 * rng.standard_normal(40)
+            curves[f"{kind}-{depth}"] = start + (end - start) * steps + noise
     return curves
 
 

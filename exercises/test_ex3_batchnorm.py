@@ -28,10 +28,10 @@ def _inputs(rng, shape):
 
 
 def _torch_bn(running_mean, running_var, training):
-    import torch
-    import torch.nn.functional as F
-
     def f(x, gamma, beta):
+        import torch
+        import torch.nn.functional as F
+
         rm, rv = torch.from_numpy(running_mean.copy()), torch.from_numpy(running_var.copy())
         return F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=MOMENTUM, eps=EPS)
 

@@ -157,7 +157,8 @@ def _reference_init(name: str, shape, kwargs, seed: int):
         "with the variance gain^2 / fan used as the standard deviation": std,
     }
     if name == "kaiming_uniform_":
-        wrong["with bound = the standard deviation: U(-b, b) has variance b^2 / 3"] = 1 / math.sqrt(3)
+        label = "with bound = the standard deviation: U(-b, b) has variance b^2 / 3"
+        wrong[label] = 1 / math.sqrt(3)
     return {
         "values": t.data,
         "std": std,
@@ -170,7 +171,8 @@ def _check_init(exercise, rng, name, cases):
         seed = int(rng.integers(2**31))
         got = exercise.run(run_init, name, shape, kwargs, seed, given=FANS_AND_GAINS)
         expected = exercise.expect(_reference_init, name, shape, kwargs, seed)
-        call = f"{name}(a weight of shape {shape}, {', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+        settings = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        call = f"{name}(a weight of shape {shape}, {settings})"
         if not isinstance(got["first"], np.ndarray) or got["first"].shape != tuple(shape):
             fail(f"{call} left the tensor {describe(got['first'])}")
         if not np.array_equal(got["first"], got["again"]):
@@ -193,7 +195,7 @@ def _check_init(exercise, rng, name, cases):
             expected["values"],
             expected_label="learnres's draw",
             diagnoses=expected["diagnoses"],
-            hint="std = gain / sqrt(fan), with the gain of the nonlinearity and the fan of the mode",
+            hint="std = gain / sqrt(fan): the gain of the nonlinearity, the fan of the mode",
         )
 
 

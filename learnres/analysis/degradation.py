@@ -13,7 +13,8 @@ residual, each pair of Linear-BN layers a block) on data a random teacher networ
     #  "plain_gap": 0.963, "residual_gap": 0.108, "plain_degrades": True, "residual_fixes": True}
 
 (seed 0 on the development machine, float32; ``tests/analysis/test_degradation.py`` checks the
-two verdicts, and a run with the same seed repeats the numbers on the same machine.) The deeper plain net trains far worse than the shallow one; the residual
+two verdicts, and a run with the same seed repeats the numbers on the same machine.) The
+deeper plain net trains far worse than the shallow one; the residual
 net of the same depth trains nearly as well as the shallow nets.
 
 The protocol, every detail fixed so that a run can be repeated number for number: the data is

@@ -260,7 +260,8 @@ class IsolatedSubmission:
     def _start(self) -> None:
         folder = Path(tempfile.mkdtemp(prefix="learnres-child-"))
         os.chmod(folder, 0o755)
-        for source in [self.path, self.graders / SPEC_FILE, *sorted(self.graders.glob("test_*.py"))]:
+        graders = sorted(self.graders.glob("test_*.py"))
+        for source in [self.path, self.graders / SPEC_FILE, *graders]:
             target = folder / source.name
             shutil.copyfile(source, target)
             os.chmod(target, 0o644)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import textwrap
 
-__all__ = ["HINTS", "LEVELS", "format_hints", "hint", "hints_for"]
+__all__ = ["HINTS", "LEVELS", "format_hints", "hint", "hints_for", "unknown_parts"]
 
 LEVELS = ("what depends on what", "the Jacobian (the structure)", "the formula")
 
@@ -197,8 +197,9 @@ HINTS: dict[str, tuple[str, str, str]] = {
     ),
     # ---- 6. SGD -----------------------------------------------------------------------------
     "6.1": (
-        "Weight decay is the gradient of the L2 penalty (weight_decay / 2) * |p|^2; momentum "
-        "averages the gradients that will move p; PyTorch decays first, then averages.",
+        "Weight decay is the gradient of the L2 penalty (weight_decay / 2) * |p|^2: a part of "
+        "the gradient of the loss being minimised. Momentum averages the gradients that move "
+        "p. So which gradient should the average see?",
         "d_p = grad + weight_decay * p; the buffer starts as d_p and then follows "
         "buf = momentum * buf + (1 - dampening) * d_p; Nesterov looks one step ahead.",
         "d_p = p.grad + wd * p.data (a new array); buf = d_p.copy() on the first step, else "
@@ -216,6 +217,150 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "changes AT a milestone).",
         "base_lr * gamma ** sum(1 for m in milestones if iteration >= m).",
     ),
+    # ---- 7. Cross-entropy and the training step -------------------------------------------
+    "7.1": (
+        "softmax(x) = softmax(x - c) for any c per row: exp(x_i - c) / sum_j exp(x_j - c) "
+        "is the same fraction. exp of a large x overflows; exp of a very negative one "
+        "underflows to 0, whose log is -inf.",
+        "log softmax(x)_i = x_i - log sum_j exp(x_j): no division, no log of a small number. "
+        "With c = max_j x_j every exponent is <= 0 and the largest term of the sum is 1.",
+        "shifted = x - x.max(axis, keepdims=True); return shifted - "
+        "log(exp(shifted).sum(axis, keepdims=True)).",
+    ),
+    "7.2": (
+        "Each row's loss depends on its own logits and label; the batch's loss is their mean.",
+        "Row n contributes -logp[n, target[n]], one entry per row picked by fancy indexing.",
+        "logp = _log_softmax(logits, axis=1); self.p = exp(logp); return "
+        "-logp[arange(n), target].mean().",
+    ),
+    "7.3": (
+        "Logit x_i of a row reaches the loss through -x_t (only when i is the label t) and "
+        "through log sum_j exp(x_j) (always).",
+        "d(-x_t + log sum exp(x)) / dx_i = softmax(x)_i - [i == t]; the mean divides each "
+        "row's gradient by N.",
+        "gx = p.copy(); gx[arange(n), target] -= 1; return (gx * gy / n,).",
+    ),
+    "7.4": (
+        "backward ADDS into p.grad (gradients accumulate); step uses whatever p.grad holds; "
+        "BatchNorm's behaviour depends on model.training.",
+        "So: training mode first; clear the old gradients before backward fills in the new "
+        "ones; step after backward.",
+        "model.train(); logits = model(x); loss = cross_entropy(logits, labels); "
+        "optimizer.zero_grad(); loss.backward(); optimizer.step(); return loss, wrong.",
+    ),
+    "7.5": (
+        "Evaluation must leave no trace: BatchNorm in evaluation mode uses (and keeps) its "
+        "running statistics; nothing calls backward, so no graph is needed; the mode is "
+        "restored at the end.",
+        "Remember model.training, call model.eval(), run the loop under no_grad(), restore the "
+        "mode in a finally block; weigh each batch's mean loss by its size.",
+        "was = model.training; model.eval(); try: with no_grad(): sum loss * n, count wrong "
+        "and seen; finally: model.train(was); return loss_sum / seen, 100 * wrong / seen.",
+    ),
+    # ---- 8. He initialisation -------------------------------------------------------------
+    "8.1": (
+        "An output of a Linear layer sums over its in inputs; an output of a convolution sums "
+        "over in channels times the kernel's window.",
+        "fan_in = in * kh * kw; fan_out = out * kh * kw (each input value reaches out channels "
+        "at kh * kw positions).",
+        "receptive_field = prod(shape[2:]); return shape[1] * receptive_field, shape[0] * "
+        "receptive_field (ValueError for fewer than 2 dimensions).",
+    ),
+    "8.2": (
+        "For a symmetric zero-mean input, a ReLU keeps half of E[x^2]; a leaky ReLU with slope "
+        "a keeps (1 + a^2) / 2 of it.",
+        "Var[y] = n Var[w] E[x^2] stays constant when n Var[w] * (fraction kept) = 1, i.e. "
+        "Var[w] = gain^2 / n with gain^2 = 1 / (fraction kept).",
+        "relu: sqrt(2); leaky_relu: sqrt(2 / (1 + a^2)) (a = 0.01 by default); linear, conv "
+        "and sigmoid: 1; tanh: 5/3; anything else: ValueError.",
+    ),
+    "8.3": (
+        "The standard deviation depends on the nonlinearity (its gain) and on the fan the mode "
+        "asks for.",
+        "Var[w] = gain^2 / fan, so std = gain / sqrt(fan).",
+        "std = calculate_gain(nonlinearity, a) / sqrt(_fan(tensor, mode)); "
+        "return normal_(tensor, 0.0, std, rng=rng).",
+    ),
+    "8.4": (
+        "U(-b, b) has variance b^2 / 3.",
+        "Match the normal's variance: b^2 / 3 = gain^2 / fan.",
+        "bound = gain * sqrt(3 / fan); return uniform_(tensor, -bound, bound, rng=rng).",
+    ),
+    # ---- 9. CIFAR ResNets -----------------------------------------------------------------
+    "9.1": (
+        "Weighted layers: the first convolution, two convolutions per basic block, the fc.",
+        "1 + 3 stages * n blocks * 2 + 1 = 6n + 2.",
+        "Check isinstance(depth, int), depth >= 8 and (depth - 2) % 6 == 0 (ValueError "
+        "otherwise); return (depth - 2) // 6.",
+    ),
+    "9.2": (
+        "The first block takes the stage's input width and stride; the others see the stage's "
+        "output width, stride 1.",
+        "After each block the width is planes * block.expansion.",
+        "for i in range(n): stage.append(block(in_planes, planes, stride if i == 0 else 1, "
+        "**options)); in_planes = planes * block.expansion.",
+    ),
+    "9.3": (
+        "Three stages of 16, 32 and 64 filters; the first keeps 32x32, the other two halve "
+        "the map; only residual blocks take a shortcut option.",
+        "conv1 (in_channels -> 16), bn1, then make_stage(block, in, 16/32/64, n, stride 1/2/2) "
+        "for conv2_x..conv4_x, then avgpool, flatten, fc(64 * expansion, num_classes).",
+        "See learnres.models.cifar.CifarResNet; options = {shortcut, zero_init_residual} only "
+        "when block is BasicBlock; setattr(self, f'conv{index + 2}_x', stage); init_he(self).",
+    ),
+    "9.4": (
+        "The layers in the order __init__ made them; the blocks hold their own ReLUs.",
+        "check_images, then relu(bn1(conv1 x)), the three stages, avgpool, flatten, fc.",
+        "out = relu(self.bn1(self.conv1(x))); out = self.conv4_x(self.conv3_x(self.conv2_x("
+        "out))); return self.fc(self.flatten(self.avgpool(out))).",
+    ),
+    # ---- 10. A gradient check -------------------------------------------------------------
+    "10.1": (
+        "L(x + eps) = L + eps L' + eps^2 L''/2 + ...; L(x - eps) = L - eps L' + eps^2 L''/2 - "
+        "...",
+        "Their difference over 2 eps is L' + O(eps^2): the even terms cancel. A one-sided "
+        "difference keeps the eps L''/2 error.",
+        "For each index: values = copies; +eps -> up = sum(g * f(*values)); -2 eps -> down; "
+        "numeric[index] = (up - down) / (2 eps).",
+    ),
+    "10.2": (
+        "Backward gives d sum(g * y) / dx for the upstream gradient g it is handed; the "
+        "numerical side must differentiate the same sum.",
+        "With g = 1 the check differentiates sum(y), which is constant for batch norm and "
+        "softmax: their gradient is 0 whatever backward says. A random g tests every "
+        "direction.",
+        "y = fn(*tensors requiring grad); g = default_rng(seed).standard_normal(y.shape); "
+        "y.backward(g); for each float input: numerical_gradient(f without a graph, arrays, "
+        "i, g, eps) against x.grad, through _compare.",
+    ),
+    "10.3": (
+        "A tolerance relative to the input's own scale, with atol as a floor for tiny ones.",
+        "scale = max(largest |numeric|, atol); worst = argmax |numeric - analytic|.",
+        "ok = max |numeric - analytic| <= atol + rtol * scale; rel_error = abs_error / scale.",
+    ),
+    # ---- 11. A degradation study ----------------------------------------------------------
+    "11.1": (
+        "Everything that draws random numbers must do so in the protocol's order: one "
+        "generator, one draw per step.",
+        "SGD(momentum 0.9) once; rng = default_rng(seed) once; each step a batch of "
+        "batch_size examples without replacement, then train_step.",
+        "for k in range(steps): batch = rng.choice(len(x), batch_size, replace=False); "
+        "losses[k], _ = train_step(model, optimizer, x[batch], labels[batch]).",
+    ),
+    "11.2": (
+        "A model's starting weights come from the generator that init.manual_seed resets.",
+        "Seed right before each model is built, so that each starts as the protocol says, "
+        "whatever was built before it.",
+        "for residual in (False, True): for depth in depths: init.manual_seed(seed); model = "
+        "mlp(depth, width, residual, x.shape[1], classes); curves[model_name(...)] = "
+        "train_curve(...).",
+    ),
+    "11.3": (
+        "A single step's loss is noisy; the mean of the last steps is not.",
+        "final[name] = mean(curve[-last:]); gaps are deep minus shallow for each kind.",
+        "plain_degrades = plain_gap > 0; residual_fixes = final[residual-deep] < "
+        "final[plain-deep].",
+    ),
 }
 
 
@@ -229,6 +374,11 @@ def hints_for(part: str, level: int = 1) -> list[str]:
     return list(HINTS[part][:level])
 
 
+def unknown_parts(requests: list[str]) -> list[str]:
+    """The requested parts ("3.3" or "3.3:2") that have no hints."""
+    return [r for r in requests if str(r).partition(":")[0].strip() not in HINTS]
+
+
 def format_hints(requests: list[str], level: int = 1) -> str:
     """The text ``pytest exercises --hint PART`` prints; a request "3.3:2" sets its level."""
     blocks = []
@@ -240,13 +390,16 @@ def format_hints(requests: list[str], level: int = 1) -> str:
         except (KeyError, ValueError) as e:
             blocks.append(str(e).strip("'\""))
             continue
-        text = [f"Hints for part {part.strip()} (levels 1-{wanted} of {len(LEVELS)}):"]
+        shown = "level 1" if wanted == 1 else f"levels 1-{wanted}"
+        text = [f"Hints for part {part.strip()} ({shown} of {len(LEVELS)}):"]
         for k, line in enumerate(lines, 1):
             wrapped = textwrap.wrap(line, 92)
             text.append(f"  {k}. {LEVELS[k - 1]}:")
             text += [f"     {w}" for w in wrapped]
         if wanted < len(LEVELS):
-            text.append(f"  (next level: --hint {part.strip()}:{wanted + 1})")
+            nxt = wanted + 1
+            name = part.strip()
+            text.append(f'  (next: --hint {name}:{nxt}, or hint("{name}", {nxt}))')
         blocks.append("\n".join(text))
     return "\n\n".join(blocks)
 
