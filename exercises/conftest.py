@@ -158,6 +158,7 @@ def _submission(config: pytest.Config, slug: str):
 def exercise(request: pytest.FixtureRequest) -> harness.Exercise:
     """The exercise under test: run the student's code with ``exercise.run``."""
     submission = _submission(request.config, request.module.MODULE)
+    submission.ensure_started()  # in the fixture: not counted in the test's timeout
     cases = request.config._learnres_cases
     return harness.Exercise(
         submission, cases, request.node.nodeid, harness.test_timeout(request.node)

@@ -11,15 +11,21 @@
 #
 # PYTHON (default python3) makes the stubs and the solution from this checkout;
 # AUTOGRADER_BASE_PYTHON, if set, is the interpreter the venv is made from (it must be one
-# every user can run, since the student's code runs as nobody when this runs as root).
+# every user can run, since the student's code runs as nobody when this runs as root);
+# DRY_RUN_KEEP, if set, is an empty folder to work in and keep (learnres's tests reuse it).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 python="${PYTHON:-python3}"
 zip="$("$python" -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "${1:?usage: dry_run.sh autograder.zip}")"
 
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+if [ -n "${DRY_RUN_KEEP:-}" ]; then
+    tmp="$DRY_RUN_KEEP"
+    mkdir -p "$tmp"
+else
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+fi
 chmod 755 "$tmp"
 root="$tmp/autograder"
 mkdir -p "$root/source" "$root/submission" "$root/results"

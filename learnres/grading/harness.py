@@ -149,11 +149,17 @@ class Cases:
 
 
 def preload_torch() -> None:
-    """Import PyTorch (when installed) before the tests start, for the expected values."""
+    """Import PyTorch (when installed) before the tests start, for the expected values, and
+    take one optimizer step: its first step imports more of PyTorch lazily (many seconds on a
+    busy machine), and a test's timeout must not interrupt an import halfway."""
     try:
-        import torch  # noqa: F401
+        import torch
+        import torch.nn.functional  # noqa: F401
     except ImportError:
-        pass
+        return
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    p.grad = torch.ones(1, dtype=torch.float64)
+    torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=1e-4).step()
 
 
 @contextlib.contextmanager
@@ -213,6 +219,9 @@ class LocalSubmission:
                 self.module = self.guard.load(spec.slug, path)
             except Exception as e:  # noqa: BLE001 (any error in a student's file: shown in each test)
                 self.load_error = student_error(e, skip=0)
+
+    def ensure_started(self) -> None:
+        """Nothing to start: the module was imported when this was made."""
 
     def run(self, runner, args: tuple, given: tuple[str, ...], timeout: float | None):
         guard = self.guard
@@ -355,14 +364,19 @@ class IsolatedSubmission:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
 
+    def ensure_started(self) -> None:
+        """Start the child (and import the submission there) unless it runs already: called
+        by the ``exercise`` fixture, so that the start does not count against a test's time."""
+        if self.process is None and self.load_error is None:
+            self._start()
+
     # ---- one call ----
 
     def run(self, runner, args: tuple, given: tuple[str, ...], timeout: float | None):
-        if self.process is None:
-            self._start()
-            if self.load_error is not None:
-                pytest.fail(f"could not load exercises/{self.path.name}:\n{self.load_error}",
-                            pytrace=False)  # fmt: skip
+        self.ensure_started()
+        if self.load_error is not None:
+            pytest.fail(f"could not load exercises/{self.path.name}:\n{self.load_error}",
+                        pytrace=False)  # fmt: skip
         request = {
             "runner": [runner.__module__, runner.__qualname__],
             "args": list(args),
