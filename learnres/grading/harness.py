@@ -277,7 +277,7 @@ class IsolatedSubmission:
         self.folder = folder
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile(mode="a+b")  # O_APPEND: the child always appends
         user = _unprivileged_user()
         env = {
             key: value
@@ -285,7 +285,10 @@ class IsolatedSubmission:
             if key in ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
             or key.startswith(("LEARNRES_", "OMP_", "OPENBLAS_", "MKL_"))
         }
-        env.update(HOME=str(folder), PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1")
+        env.update(
+            HOME=str(folder), PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
+            PYTHONUNBUFFERED="1",  # the student's prints reach the test they belong to
+        )  # fmt: skip
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a development checkout
         command = [
