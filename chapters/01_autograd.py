@@ -1,12 +1,15 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -345,7 +348,7 @@ def show_fd(eps):
 
 # %% slideshow={"slide_type": "fragment"}
 interact(show_fd, eps=FloatLogSlider(value=1e-6, base=10, min=-12, max=-1, step=0.25,
-                                     description="eps"));
+                                     description="eps", readout_format=".1e"));
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # The minimum of the float64 curve sits near $\varepsilon \approx 10^{-5}$ (where

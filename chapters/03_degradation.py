@@ -1,12 +1,15 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -24,7 +27,8 @@
 #
 # In this chapter:
 #
-# 1. plain-20 vs plain-56 on CIFAR-10 (Fig. 6, left): stored full runs and a fresh run;
+# 1. plain-20 vs plain-56 on CIFAR-10 (Fig. 6, left): stored runs of 2,000 iterations and a
+#    fresh run made here;
 # 2. the same with deep fully connected stacks (20 vs 56 layers);
 # 3. the paper's argument that it is *not* vanishing gradients — measured, layer by layer.
 
@@ -45,9 +49,10 @@ from learnres.lectures import (
     show_figure,
     sizes,
     stored_label,
-    stored_runs,
+    stored_seeds,
     train_fresh,
 )
+from learnres.lectures.paper import compare, fig6_panel, limitations, model_label, table6_markdown
 from learnres.models import mlp, plain, resnet
 from learnres.nn import BasicBlock, PlainBasicBlock, init
 from learnres.train import plot_history
@@ -78,27 +83,28 @@ print()
 summary(plain(20), (3, 32, 32), max_depth=1);
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Fig. 6 (left), from stored full runs
+# ### Fig. 6 (left), from stored runs
 #
-# Training 56 layers for thousands of iterations takes hours on a CPU, so the longer curves
-# come from runs made with `learnres train` and stored in `chapters/runs/` (the command that
-# made each is printed under the figure: a few hundred iterations on the CIFAR-10 subset, far
-# shorter than the paper's 64k, but long enough for the gap to open). Thin lines: training
-# error; bold: test error, as in the paper.
+# Training 56 layers for thousands of iterations takes more than an hour on two CPU cores,
+# so these curves come from runs made with `learnres train` and stored in `chapters/runs/`
+# (the commands are printed under the figure). Thin lines: training error; bold: test
+# error, as in the paper; each the mean over the stored seeds, with the seeds' range shaded.
 
 # %% slideshow={"slide_type": "fragment"}
-runs, missing = stored_runs(["plain20", "plain56"])
+plain_names = ["plain20", "plain56"]
+plain_runs = {model_label(n): stored_seeds(n) for n in plain_names}
+missing = [n for n in plain_names if not stored_seeds(n)]
 if missing:
     display(Markdown("**Note.** " + missing_runs_note(missing)))
-if runs:
-    fig = plot_history({f"plain-{n[5:]}": r.history for n, r in runs.items()},
-                       title="Fig. 6 (left): plain nets on CIFAR-10 (stored runs)")
-    path = save_figure(fig, "03_fig6_left_stored.png", stored_label(runs))
-    for name, run in runs.items():
-        print(f"{name}: {run.iterations} iterations, final train error "
-              f"{run.final('train_error')}%, test error {run.final('test_error')}%")
-        print(f"   made by: {run.command}")
+if any(plain_runs.values()):
+    fig = fig6_panel(plain_runs, "Fig. 6 (left) style: plain nets, CIFAR-10 subset (stored runs)")
+    found = {f"{n}-seed{k}": r for n in plain_names for k, r in stored_seeds(n).items()}
+    path = save_figure(fig, "03_fig6_left_stored.png", stored_label(found))
     show_figure(fig)
+    display(Markdown(table6_markdown(plain_names)))
+    display(Markdown(limitations(plain_names)))
+    display(Markdown("* " + compare("plain20", "plain56", "train_error") + "\n* "
+                     + compare("plain20", "plain56", "test_error")))
 else:
     print("No stored plain-net runs: only the fresh run below is shown.")
 
@@ -126,17 +132,20 @@ save_figure(fig, "03_plain_fresh.png", fresh_label(f"{S.iterations} iterations")
 show_figure(fig)
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# In the stored runs (and in the paper) the 56-layer net has higher *training* error than
-# the 20-layer one throughout training: it is not overfitting, it is failing to optimise.
-# The 56-layer plain net can represent everything the 20-layer one can (set the extra layers
-# to identities), so a better solution exists; SGD does not find it.
+# In the paper the 56-layer net has higher *training* error than the 20-layer one
+# throughout training (Fig. 6 left): it is not overfitting, it is failing to optimise. The
+# sentences under the stored figure say whether our runs show the same, and how clearly.
+# The 56-layer plain net can represent everything the 20-layer one can (set the extra
+# layers to identities), so a better solution exists; SGD does not find it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Deep fully connected stacks
 #
-# Degradation is not about convolutions. `learnres.models.mlp(depth, width)` stacks
+# Is degradation about convolutions? `learnres.models.mlp(depth, width)` stacks
 # Linear–BN–ReLU layers (the same "two layers per block" layout, no shortcuts) on flattened
-# CIFAR images. 20 vs 56 layers:
+# CIFAR images: the simplest deep plain net. 20 vs 56 layers, first fresh (quick mode: a
+# sketch), then from stored runs (the paper's recipe, 2,000 iterations), with a sentence
+# that says what the stored runs show.
 
 # %% slideshow={"slide_type": "fragment"}
 mlp_histories = {}
@@ -152,14 +161,19 @@ save_figure(fig, "03_mlp_fresh.png", fresh_label(f"{S.mlp_iterations} iterations
 show_figure(fig)
 
 # %% slideshow={"slide_type": "fragment"}
-mlp_runs, mlp_missing = stored_runs(["mlp20", "mlp56"])
+mlp_names = ["mlp20", "mlp56"]
+mlp_missing = [n for n in mlp_names if not stored_seeds(n)]
 if mlp_missing:
     display(Markdown("**Note.** " + missing_runs_note(mlp_missing)))
-if mlp_runs:
-    fig = plot_history({n: r.history for n, r in mlp_runs.items()},
-                       title="plain MLP-20 vs MLP-56 (stored runs)")
-    save_figure(fig, "03_mlp_stored.png", stored_label(mlp_runs))
+if len(mlp_missing) < len(mlp_names):
+    fig = fig6_panel({model_label(n): stored_seeds(n) for n in mlp_names},
+                     "plain MLP-20 vs MLP-56, CIFAR-10 subset (stored runs)")
+    found = {f"{n}-seed{k}": r for n in mlp_names for k, r in stored_seeds(n).items()}
+    save_figure(fig, "03_mlp_stored.png", stored_label(found))
     show_figure(fig)
+    display(Markdown(table6_markdown(mlp_names)))
+    display(Markdown("* " + compare("mlp20", "mlp56", "train_error") + "\n* "
+                     + compare("mlp20", "mlp56", "test_error")))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Is it vanishing gradients? Measure it.
@@ -193,28 +207,62 @@ fig.tight_layout()
 save_figure(fig, "03_signal_stats.png",
             fresh_label(f"batch of {S.stats_batch}, at init and after {S.iterations} iterations"))
 plt.show()
-for depth in (20, 56):
-    g = np.asarray(probes_trained[depth].grad_rms)
-    ratio = g[0] / g[-1]
-    print(f"plain-{depth}: gradient rms at the first block / last block = {ratio:.2f}")
+
+
+def signal_facts(rep):
+    """What one probe shows: the forward std's range, and the backward rms gradient's span
+    (largest / smallest block, and where the smallest is) and input-end / output-end ratio."""
+    std, g = np.asarray(rep.forward_std), np.asarray(rep.grad_rms)
     assert np.all(np.isfinite(g)) and np.all(g > 0)
+    return {"std": (std.min(), std.max()), "span": g.max() / g.min(),
+            "low": int(np.argmin(g)) + 1, "high": int(np.argmax(g)) + 1,
+            "in_out": g[0] / g[-1], "blocks": len(g)}
+
+
+lines = []
+for depth in (20, 56):
+    for when, rep in (("at initialisation", probes_init[depth]), ("after the fresh run", probes_trained[depth])):
+        f = signal_facts(rep)
+        lines.append(f"* plain-{depth} {when}: forward std between {f['std'][0]:.2f} and {f['std'][1]:.2f}; "
+                     f"the rms gradient spans a factor of {f['span']:,.0f} over {f['blocks']} blocks "
+                     f"(largest at block {f['high']}, smallest at block {f['low']}); "
+                     f"first block / last block = {f['in_out']:.3g}.")
+display(Markdown("**Measured on this batch** (fresh, " + S.mode + " mode):\n\n" + "\n".join(lines)))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# What to look for: the forward std stays of order one in every block (BN re-normalises each
-# layer), and the backward signal reaching the first block is nowhere near zero — in a deep
-# plain net with BN it tends, at initialisation, to *grow* towards the input rather than
-# vanish (a known effect of batch normalization in deep plain stacks; Yang et al. 2019).
-# Nothing vanishes — yet plain-56 trains worse. The paper's conjecture: "deep plain nets may
-# have exponentially low convergence rates, which impact the reducing of the training error".
+# What to look for, in the figure and in the numbers above:
+#
+# * **Forward:** the std of every block's output stays of order one — BN re-normalises each
+#   layer, as the paper says.
+# * **Backward:** "vanishing" would mean the gradient at the first blocks is orders of
+#   magnitude below the last block's, more so the deeper the net. Read the first / last
+#   ratio: at initialisation a deep plain net with BN tends to have the opposite, a gradient
+#   that *grows* towards the input (an effect of batch normalization in deep plain stacks;
+#   Yang et al. 2019). Read the span too: where it is large, the gradient does dip by that
+#   factor somewhere in the middle of the net — a profile, not a uniform decay.
+# * These are one batch and a short fresh run; the paper measured its trained nets. What
+#   carries is the shape of the argument: the statistics stay finite and far from zero at
+#   the input end, yet plain-56 trains worse (section 1). The paper's conjecture: "deep
+#   plain nets may have exponentially low convergence rates, which impact the reducing of
+#   the training error".
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Play: depth vs gradient profile
 #
 # Choose a depth and whether the blocks have identity shortcuts (Chapter 4); the plot shows
-# the rms gradient reaching each block's output at initialisation, on the same batch. With
-# shortcuts the gradient has a direct path to every block:
-# $\partial L/\partial x_\ell = \partial L/\partial x_L\,(1 + \partial/\partial x_\ell
-# \sum_i F(x_i))$ — it cannot vanish through the sum.
+# the rms gradient reaching each block's output at initialisation, on the same batch. What
+# to look at: how far each curve rises or falls from the output end (right) to the input
+# end (left), and how that changes with depth — the ratios are printed under the plot.
+#
+# Why the shortcut flattens it: for residual units **without** a ReLU after the addition,
+# $x_{\ell+1} = x_\ell + \mathcal F(x_\ell)$, so $x_L = x_\ell + \sum_{i=\ell}^{L-1}
+# \mathcal F(x_i)$ and
+# $\frac{\partial L}{\partial x_\ell} = \frac{\partial L}{\partial x_L}\Big(I +
+# \frac{\partial}{\partial x_\ell}\sum_{i=\ell}^{L-1}\mathcal F(x_i)\Big)$, with $I$ the
+# identity matrix: a term that reaches every block unchanged (He et al. 2016, *Identity
+# Mappings in Deep Residual Networks*, Eq. 5 — a follow-up paper). The blocks of this paper
+# put a ReLU after the addition, so the identity path passes only where that ReLU is open;
+# the equation is the idea, not an exact law for these nets.
 
 # %% slideshow={"slide_type": "skip"}
 profiles = {}
@@ -229,9 +277,9 @@ def gradient_profile(depth, residual):
     return profiles[key]
 
 
-def show_profile(depth=S.depths[-1], compare=True):
+def show_profile(depth=S.depths[-1], with_resnet=True):
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    for residual in ((False, True) if compare else (False,)):
+    for residual in ((False, True) if with_resnet else (False,)):
         rep = gradient_profile(depth, residual)
         ax.semilogy(np.arange(1, len(rep.names) + 1), rep.grad_rms, "o-", ms=3,
                     label=f"{'ResNet' if residual else 'plain'}-{depth}", color="C2" if residual else "C3")
@@ -244,26 +292,37 @@ def show_profile(depth=S.depths[-1], compare=True):
 fig = show_profile()
 save_figure(fig, "03_gradient_profile.png", fresh_label(f"initialisation, batch of {S.stats_batch}"))
 plt.close(fig)
+for residual in (False, True):
+    g = np.asarray(gradient_profile(S.depths[-1], residual).grad_rms)
+    print(f"{'ResNet' if residual else 'plain'}-{S.depths[-1]} at initialisation: gradient at the "
+          f"first block / last block = {g[0] / g[-1]:.3g}, largest / smallest block = {g.max() / g.min():.3g}")
 
 # %% slideshow={"slide_type": "fragment"}
-def play_profile(depth, compare):
-    show_profile(depth, compare)
+def play_profile(depth, with_resnet):
+    show_profile(depth, with_resnet)
     plt.show()
 
 
 interact(play_profile,
          depth=SelectionSlider(options=list(S.depths), value=S.depths[-1], description="depth"),
-         compare=Checkbox(True, description="with the ResNet twin"));
+         with_resnet=Checkbox(True, description="with the ResNet twin"));
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
-# * Deeper plain nets have **higher training error** (Fig. 6 left; Table 2 on ImageNet:
-#   plain-34 28.54% vs plain-18 27.94% top-1 error) — an optimisation problem, not
-#   overfitting. Fully connected stacks show it too.
-# * With BN, neither the forward signal nor the backward gradient vanishes: the measured
-#   per-block statistics stay far from zero (in a deep plain net the gradient even grows
-#   towards the input at initialisation), yet the deeper net still trains worse.
+# * The paper: deeper plain nets have **higher training error** — on CIFAR-10 (Fig. 6 left)
+#   and on ImageNet, where plain-34's training error stays above plain-18's throughout
+#   (Fig. 4 left) and its validation error is higher too (Table 2: 28.54% vs 27.94% top-1,
+#   10-crop). An optimisation problem, not overfitting.
+# * With BN, neither the forward signal nor the gradient at the input end vanishes (section
+#   3's numbers), yet the deeper net trains worse.
 # * A deeper net could copy a shallower one by making its extra layers identities; SGD does
 #   not find that solution. **Next** (Chapter 4): make the identity the default — residual
 #   learning.
+#
+# What **our** stored runs show (computed from `chapters/runs/` now):
+
+# %% slideshow={"slide_type": "fragment"}
+display(Markdown("\n".join("* " + compare(a, b, column) for a, b, column in (
+    ("plain20", "plain56", "train_error"), ("plain20", "plain56", "test_error"),
+    ("mlp20", "mlp56", "train_error")))))

@@ -1,12 +1,15 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -26,34 +29,41 @@
 #
 # 1. the building block (Fig. 2), by hand and in learnres;
 # 2. shortcuts that change shape: options A, B, C (§3.3, Table 3);
-# 3. ResNet-20/56 vs their plain twins (Fig. 6);
-# 4. layer responses (Fig. 7); 5. zero-initialised residual branches.
+# 3. ResNet-20/56 vs their plain twins (Fig. 6), from stored runs of 2,000 iterations;
+# 4. layer responses (Fig. 7), measured on those runs' final weights;
+# 5. zero-initialised residual branches.
 
 # %% slideshow={"slide_type": "skip"}
 import inspect
 
-import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 from ipywidgets import ToggleButtons, interact
 
 from learnres import Tensor, no_grad
 from learnres.analysis import summary
+from learnres.analysis.responses import layer_responses
 from learnres.functions import batch_norm, conv2d, relu
 from learnres.lectures import (
     batch,
-    bn_after_3x3,
     fresh_label,
     load_cifar10,
     missing_runs_note,
-    probe,
     record_outputs,
     save_figure,
     show_figure,
     sizes,
     stored_label,
-    stored_runs,
+    stored_seeds,
     train_fresh,
+)
+from learnres.lectures.paper import (
+    compare,
+    fig6_panel,
+    fig7,
+    limitations,
+    model_label,
+    table6_markdown,
 )
 from learnres.models import plain, resnet, resnet34
 from learnres.nn import BasicBlock, init, subsample_and_zero_pad
@@ -182,46 +192,42 @@ interact(show_option, option=ToggleButtons(options=list("ABC"), value="A", descr
 # difficulty and demonstrate accuracy gains when the depth increases" (ResNet-56: 6.97%
 # test error, Table 6).
 #
-# ### From stored full runs
+# ### From stored runs
+#
+# Runs made with `learnres train` (2,000 iterations, the paper's recipe with its
+# milestones moved to 1/2 and 3/4 of the run) and stored in `chapters/runs/`; thin lines
+# training error, bold test error, the mean over seeds with their range shaded.
 
 # %% slideshow={"slide_type": "fragment"}
 names = ["plain20", "plain56", "resnet20", "resnet56"]
-runs, missing = stored_runs(names)
+missing = [n for n in names if not stored_seeds(n)]
 if missing:
     display(Markdown("**Note.** " + missing_runs_note(missing)))
-label = {"plain20": "plain-20", "plain56": "plain-56", "resnet20": "ResNet-20", "resnet56": "ResNet-56"}
-for kind, title in (("plain", "Fig. 6 (left): plain nets"), ("resnet", "Fig. 6 (middle): ResNets")):
-    panel = {label[n]: r.history for n, r in runs.items() if n.startswith(kind)}
-    if panel:
-        fig = plot_history(panel, title=f"{title} on CIFAR-10 (stored runs)")
-        save_figure(fig, f"04_fig6_{kind}_stored.png", stored_label({n: runs[n] for n in runs if n.startswith(kind)}))
+for kind, title in (("plain", "Fig. 6 (left) style: plain nets"), ("resnet", "Fig. 6 (middle) style: ResNets")):
+    group = [n for n in names if n.startswith(kind)]
+    panel = {model_label(n): stored_seeds(n) for n in group}
+    if any(panel.values()):
+        fig = fig6_panel(panel, f"{title}, CIFAR-10 subset (stored runs)")
+        found = {f"{n}-seed{k}": r for n in group for k, r in stored_seeds(n).items()}
+        save_figure(fig, f"04_fig6_{kind}_stored.png", stored_label(found))
         show_figure(fig)
-for name, run in runs.items():
-    print(f"{label[name]:10s} {run.iterations:6d} iterations: train error {run.final('train_error')}%, "
-          f"test error {run.final('test_error')}%   <- {run.command}")
-if not runs:
+if len(missing) < len(names):
+    display(Markdown(table6_markdown(names)))
+    display(Markdown(limitations(names)))
+else:
     print("No stored runs: only the fresh runs below are shown.")
 
-# %% [markdown] slideshow={"slide_type": "notes"}
-# **What these stored runs show, and what they don't.** They are short CPU runs (their
-# commands are printed above: a few hundred iterations on the 5,085-image subset, the lr
-# divided by 10 at half and three quarters of the run). Each ResNet should beat its plain
-# twin, and plain-56 should train worse than plain-20 — the cell below checks both on the
-# stored numbers. The paper's other finding, ResNet-56 *below* ResNet-20 (Table 6), needs
-# the full 64k-iteration schedule: in a run this short the 56-layer net spends most of the
-# high-learning-rate phase getting started (look at its first evaluations), and the schedule
-# lowers the rate before it catches up. Do not read the 20-vs-56 ResNet order off these
-# curves; runs of the full protocol belong on a GPU (chapter 6).
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What the stored runs show
+#
+# Four comparisons, each computed from the runs above: does each ResNet beat its plain
+# twin, does the plain net degrade with depth, and does the ResNet gain with depth?
 
-# %% slideshow={"slide_type": "skip"}
-if len(runs) == 4:
-    err = {n: float(r.final("train_error")) for n, r in runs.items()}
-    for a, b, what in (("resnet20", "plain20", "ResNet-20 below plain-20"),
-                       ("resnet56", "plain56", "ResNet-56 below plain-56"),
-                       ("plain20", "plain56", "plain-20 below plain-56 (degradation)"),
-                       ("resnet56", "resnet20", "ResNet-56 below ResNet-20 (needs the full schedule)")):
-        verdict = "yes" if err[a] < err[b] else "not in this run"
-        print(f"{what:52s} training error {err[a]:5.1f}% vs {err[b]:5.1f}%: {verdict}")
+# %% slideshow={"slide_type": "fragment"}
+display(Markdown("\n".join("* " + compare(a, b, column) for a, b, column in (
+    ("resnet20", "plain20", "train_error"), ("resnet56", "plain56", "train_error"),
+    ("resnet56", "plain56", "test_error"), ("plain20", "plain56", "train_error"),
+    ("resnet20", "resnet56", "train_error"), ("resnet20", "resnet56", "test_error")))))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A fresh run
@@ -248,37 +254,56 @@ for kind in ("plain", "ResNet"):
 # "The responses are the outputs of each $3\times3$ layer, after BN and before other
 # nonlinearity (ReLU/addition)." The paper finds that ResNets "have generally smaller
 # responses than their plain counterparts", supporting the idea that residual functions are
-# closer to zero than non-residual ones. We measure the standard deviation of every such
-# response on a batch of test images, for the four nets trained above. (We normalise with
-# the batch's own statistics, as in training, so that short runs, whose BN running averages
-# have not settled yet, are measured fairly.)
+# closer to zero than non-residual ones. Measured as the paper measures a trained net: in
+# evaluation mode (BN with its running statistics, so a response depends on the input and
+# the learnt weights), over all the test images, on the final weights of each stored run
+# (`python -m learnres.analysis.responses RUN`, kept as `responses.csv`).
+#
+# Why not training mode: with batch statistics every BN output has exactly mean $\beta$ and
+# std $\approx|\gamma|$ per channel, so the "response" would measure BN's own parameters,
+# not what the layer passes on.
+
+# %% slideshow={"slide_type": "fragment"}
+groups = {model_label(n): [r.responses for r in stored_seeds(n).values() if r.responses]
+          for n in ("plain20", "resnet20", "plain56", "resnet56")}
+if any(groups.values()):
+    fig = fig7(groups)
+    found = {f"{n}-seed{k}": r for n in ("plain20", "resnet20", "plain56", "resnet56")
+             for k, r in stored_seeds(n).items()}
+    save_figure(fig, "04_fig7_stored.png", stored_label(found))
+    show_figure(fig)
+    lines = []
+    for depth in (20, 56):
+        p, r = groups[f"plain-{depth}"], groups[f"ResNet-{depth}"]
+        if p and r:
+            sp, sr = np.mean([x["std"] for x in p], axis=0), np.mean([x["std"] for x in r], axis=0)
+            smaller = int((sr < sp).sum())
+            lines.append(f"* {depth} layers: the ResNet's response std is smaller than the plain net's "
+                         f"in {smaller} of {len(sr)} layers (mean std {sr.mean():.2f} vs {sp.mean():.2f}; "
+                         f"{len(r)} and {len(p)} seed(s), final weights at iteration {r[0]['iteration']}).")
+    display(Markdown("**What the stored runs show:**\n" + "\n".join(lines)))
+else:
+    display(Markdown("**Note.** No stored responses (responses.csv) in chapters/runs: "
+                     "only the fresh measurement below is shown."))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The same measurement on the fresh models of this notebook
+#
+# `learnres.analysis.responses.layer_responses` on the four nets trained above, in
+# evaluation mode, over a batch of test images. After a short fresh run the BN running
+# averages (updated with momentum 0.1) have not settled, so these are the numbers of
+# barely trained nets: a check that the tool runs, not the paper's figure.
 
 # %% slideshow={"slide_type": "fragment"}
 xt, yt = batch(data, S.stats_batch, split="test", seed=2)
-responses = {name: probe(net, xt, yt, select=bn_after_3x3).forward_std
+responses = {name: [{"std": np.array([s for _, s in layer_responses(net, [(xt, yt)])])}]
              for name, net in models.items()}
-fig, axes = plt.subplots(2, 1, figsize=(8, 5.6))
-for name, std in responses.items():
-    colour = "C3" if name.startswith("plain") else "C2"
-    style = "-" if name.endswith("20") else "--"
-    axes[0].plot(np.arange(1, len(std) + 1), std, style, color=colour, label=name, lw=1.2)
-    axes[1].plot(np.arange(1, len(std) + 1), np.sort(std)[::-1], style, color=colour, label=name, lw=1.2)
-axes[0].set(xlabel="layer index (original order)", ylabel="std")
-axes[1].set(xlabel="layer index (sorted by magnitude)", ylabel="std")
-axes[0].legend(ncol=4, fontsize="small")
-fig.suptitle("Fig. 7: std of layer responses (after BN, before ReLU/addition)")
-fig.tight_layout()
+fig = fig7(responses)
 save_figure(fig, "04_fig7_responses.png",
-            fresh_label(f"models of the fresh run above ({S.iterations} iterations), batch statistics"))
-plt.show()
-for name, std in responses.items():
-    print(f"{name:10s} mean std of responses {np.mean(std):.3f} over {len(std)} layers")
-
-# %% [markdown] slideshow={"slide_type": "notes"}
-# In quick mode the nets have trained for a few iterations only, so the picture is not yet
-# the paper's (it measures fully trained nets). Run the chapter without `LEARNRES_QUICK` to
-# train them properly. Measuring in eval mode after a short run would show huge responses in
-# plain-56: its BN running averages, updated with momentum 0.1, have not caught up yet.
+            fresh_label(f"models of the fresh run above ({S.iterations} iterations), eval mode"))
+show_figure(fig)
+for name, (r,) in responses.items():
+    print(f"{name:10s} mean std of responses {r['std'].mean():.3f} over {len(r['std'])} layers")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Zero-initialised residual branches
@@ -319,8 +344,16 @@ show_figure(fig)
 #   can always fall back on its shallower self.
 # * Shortcut options A/B/C differ little (Table 3): the identity is what matters; projections
 #   add parameters.
-# * ResNets get better with depth where plain nets get worse (Fig. 6); their layer responses
-#   are smaller (Fig. 7).
+# * In the paper, ResNets get better with depth where plain nets get worse (Fig. 6), and their
+#   layer responses are smaller (Fig. 7).
 # * Starting each residual branch at zero makes the identity the literal starting point.
 #
+# What **our** stored runs show (computed from `chapters/runs/` now):
+
+# %% slideshow={"slide_type": "fragment"}
+display(Markdown("\n".join("* " + compare(a, b, column) for a, b, column in (
+    ("plain56", "resnet56", "train_error"), ("plain20", "plain56", "train_error"),
+    ("resnet20", "resnet56", "test_error")))))
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **Next** (Chapter 5): deeper still, at the same cost — bottlenecks, ResNet-50/101/152.

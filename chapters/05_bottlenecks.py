@@ -1,12 +1,15 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -23,7 +26,9 @@
 #
 # 1. the bottleneck block, by hand and in learnres; basic vs bottleneck at equal cost;
 # 2. Table 1's parameters and mult-adds, reproduced with `learnres.analysis.summary`;
-# 3. ResNet-50/101/152, checked against PyTorch layer by layer.
+# 3. ResNet-50/101/152, checked against PyTorch layer by layer;
+# 4. Fig. 3: VGG-19, the 34-layer plain net and ResNet-34 side by side, and how to compare
+#    plain nets, ResNets and VGG on CIFAR-100.
 
 # %% slideshow={"slide_type": "skip"}
 import inspect
@@ -34,10 +39,20 @@ from ipywidgets import ToggleButtons, interact
 
 from learnres import Tensor, no_grad
 from learnres.analysis import summary
+from learnres.analysis.architecture import draw_architectures, layer_diagram
 from learnres.functions import batch_norm, conv2d, relu
-from learnres.lectures import fresh_label, save_figure, sizes, time_call
-from learnres.models import resnet18, resnet34, resnet50, resnet101, resnet152
-from learnres.nn import BasicBlock, Bottleneck, init
+from learnres.lectures import fresh_label, save_figure, show_figure, sizes, time_call
+from learnres.models import (
+    get_model,
+    plain34,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+    resnet152,
+    vgg19,
+)
+from learnres.nn import BasicBlock, Bottleneck, Conv2d, Linear, init
 from learnres.reference import compare
 
 S = sizes()
@@ -178,8 +193,9 @@ interact(show_stages, depth=ToggleButtons(options=depths, value=50, description=
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. ResNet-50/101/152, checked against PyTorch
 #
-# Training on ImageNet is far beyond this notebook (Table 3 and 4 report ResNet-50 22.85%,
-# ResNet-101 21.75%, ResNet-152 21.43% top-1 error, 10-crop). What we *can* check is that the
+# Training on ImageNet is far beyond this notebook (Table 3 reports ResNet-50 22.85%,
+# ResNet-101 21.75%, ResNet-152 21.43% top-1 error with 10-crop testing; Table 4, single-model
+# results with multi-scale testing, 20.74%, 19.87%, 19.38%). What we *can* check is that the
 # networks are right: `learnres.reference.compare` builds a PyTorch twin with the same
 # weights, runs one training step in both (float64) and compares every module's output and
 # every gradient.
@@ -204,6 +220,113 @@ for depth in check_depths:
 # module on the same input, where they agree to ~1e-14.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. Fig. 3: VGG-19, plain-34, ResNet-34
+#
+# Fig. 3 of the paper draws three networks side by side: VGG-19 (Simonyan & Zisserman), a
+# 34-layer plain net and its residual version. "Our 34-layer baseline has 3.6 billion FLOPs
+# (multiply-adds), which is only 18% of VGG-19 (19.6 billion FLOPs)" (§3.3): VGG spends its
+# cost on wide $3\times3$ layers at full resolution ($224\times224$ and $112\times112$) and on
+# three fully connected layers, while the ResNets halve the map at once (a $7\times7$ stride-2
+# convolution and a max pool) and keep the filters few.
+#
+# All three are learnres models (`learnres.models.vgg19`, `plain34`, `resnet34`); VGG-19 has
+# torchvision's layout and loads its weights (`load_torchvision_weights`). The residual net
+# of Fig. 3 uses option A here (zero-padding where the dimensions increase: the plain net's
+# parameters exactly, as in the paper's Table 2 comparison); torchvision's ResNet-34 projects
+# instead (option B).
+
+# %% slideshow={"slide_type": "fragment"}
+fig3_models = {
+    "VGG-19": vgg19(),
+    "34-layer plain": plain34(),
+    "34-layer residual (A)": resnet34(shortcut="A"),
+    "ResNet-34, option B": resnet34(),
+}
+PAPER_FIG3_GFLOPS = {"VGG-19": 19.6, "34-layer plain": 3.6, "34-layer residual (A)": 3.6,
+                     "ResNet-34, option B": 3.6}
+fig3 = {name: summary(m, (3, 224, 224), print_table=False, max_depth=1)
+        for name, m in fig3_models.items()}
+weighted = {name: sum(isinstance(mod, (Conv2d, Linear)) and "shortcut" not in n.split(".")
+                      for n, mod in m.named_modules())
+            for name, m in fig3_models.items()}
+print(f"{'network':22s} {'weighted layers':>15s} {'params':>13s} {'mult-adds':>10s} {'paper':>7s}")
+for name, s in fig3.items():
+    print(f"{name:22s} {weighted[name]:15d} {s.total_params:13,d} {s.mult_adds / 1e9:9.2f}G "
+          f"{PAPER_FIG3_GFLOPS[name]:6.1f}G")
+    assert abs(s.mult_adds / 1e9 - PAPER_FIG3_GFLOPS[name]) / PAPER_FIG3_GFLOPS[name] < 0.025
+assert fig3["VGG-19"].total_params == 143_667_240  # torchvision's vgg19
+assert fig3["34-layer plain"].total_params == fig3["34-layer residual (A)"].total_params
+share = fig3["34-layer plain"].mult_adds / fig3["VGG-19"].mult_adds
+print(f"\nthe 34-layer plain net costs {share:.1%} of VGG-19's mult-adds (the paper: 18%)")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Stage by stage (the rows of `summary` one level down): output size, parameters and
+# mult-adds. VGG-19's `conv3` alone, and its `conv4` alone, cost more than a whole
+# ResNet-34; its `fc6` holds 103 of its 144 million parameters.
+
+# %% slideshow={"slide_type": "fragment"}
+for name in ("VGG-19", "34-layer residual (A)"):
+    print(f"{name}:")
+    for row in fig3[name].rows:
+        if row.depth == 1 and (row.params or row.mult_adds):
+            size = "x".join(map(str, row.output_shape[2:])) or "-"
+            print(f"  {row.name:8s} output {size:>7s} {row.params:>13,d} params "
+                  f"{row.mult_adds / 1e9:6.2f}G mult-adds")
+vgg_stages = {row.name: row for row in fig3["VGG-19"].rows if row.depth == 1}
+assert min(vgg_stages["conv3"].mult_adds, vgg_stages["conv4"].mult_adds) > max(
+    fig3[name].mult_adds for name in ("34-layer residual (A)", "ResNet-34, option B"))
+assert (round(vgg_stages["fc6"].params / 1e6), round(fig3["VGG-19"].total_params / 1e6)) == (103, 144)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Fig. 3, drawn from the three models by `learnres.analysis.architecture`: one box per
+# convolution, pool and fully connected layer, in the order the model runs them, coloured by
+# the output size they work at (equal sizes on one band); the residual net's shortcuts beside
+# it, dotted where they increase dimensions.
+
+# %% slideshow={"slide_type": "fragment"}
+diagrams = [layer_diagram(fig3_models[name], (3, 224, 224), title=name)
+            for name in ("VGG-19", "34-layer plain", "34-layer residual (A)")]
+for d in diagrams:
+    assert d.weighted_layers == weighted[d.title]
+assert sum(s.changes_dimensions for s in diagrams[2].shortcuts) == 3  # conv3_x .. conv5_x
+fig = draw_architectures(diagrams)
+save_figure(fig, "05_fig3.png", fresh_label(
+    "drawn from learnres.models.vgg19, plain34, resnet34(shortcut='A') by "
+    "learnres.analysis.architecture; counts by learnres.analysis.summary; no training",
+    data=False))
+show_figure(fig, dpi=70)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Plain nets, ResNets and VGG on CIFAR-100
+#
+# With 100 classes the plain nets' trouble shows sooner than on CIFAR-10. The ImageNet
+# networks take $32\times32$ images with a CIFAR stem (a $3\times3$, stride-1 first
+# convolution and no max pool: the stages work at 32, 16, 8 and 4 pixels), and VGG with BN
+# and one fc layer; each is one command (`learnres train --help` lists the names):
+#
+# ```bash
+# for model in plain18-cifar plain34-cifar resnet18-cifar resnet34-cifar vgg16-cifar vgg19-cifar; do
+#     learnres train --model $model --dataset cifar100 --validation 5000 --out runs/$model-cifar100
+# done
+# learnres plot runs/plain18-cifar-cifar100 runs/plain34-cifar-cifar100 \
+#     runs/resnet18-cifar-cifar100 runs/resnet34-cifar-cifar100 --out cifar100.png
+# ```
+#
+# The first run downloads CIFAR-100 (169 MB, checked against its MD5) into the cache, or reads
+# it from `--data-dir` / `$LEARNRES_DATA_DIR`; the recipe is the paper's CIFAR one (64k
+# iterations of batch 128: run them on a GPU with `--device cuda`; `--iterations` shortens the
+# run and keeps the schedule's shape). The data is not on the machines this course was built
+# on: `tests/train/test_cifar100.py` runs each command for one step on a small archive in
+# CIFAR-100's format, served from 127.0.0.1. The six networks at $32\times32$:
+
+# %% slideshow={"slide_type": "fragment"}
+print(f"{'model':16s} {'params':>12s} {'mult-adds':>10s} (32x32, 100 classes)")
+for name in ("plain18-cifar", "plain34-cifar", "resnet18-cifar", "resnet34-cifar",
+             "vgg16-cifar", "vgg19-cifar"):
+    s = summary(get_model(name, num_classes=100), (3, 32, 32), print_table=False)
+    print(f"{name:16s} {s.total_params:12,d} {s.mult_adds / 1e9:9.2f}G")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # * The bottleneck ($1\times1$ reduce, $3\times3$, $1\times1$ restore) costs what a basic block
@@ -211,5 +334,8 @@ for depth in check_depths:
 # * `learnres.analysis.summary` reproduces Table 1: 1.8 / 3.6 / 3.8 / 7.6 / 11.3 GFLOPs, and
 #   torchvision's parameter counts exactly.
 # * ResNet-50/101/152 agree with their PyTorch twins layer by layer.
+# * Fig. 3, drawn from the models: VGG-19 costs 19.6 GFLOPs, the 34-layer plain net and
+#   ResNet-34 3.6 (18% of it), with the same layers; the shortcuts add no parameters
+#   (option A).
 #
 # **Next** (Chapter 6): the full CIFAR protocol on a GPU, and Table 6.

@@ -1,12 +1,15 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
 # ---
@@ -21,8 +24,10 @@
 # 1. the CIFAR protocol of §4.2, as `learnres train` runs it; play with the learning rate;
 # 2. the CuPy backend: one switch, `.to("cuda")`;
 # 3. CPU vs GPU timing;
-# 4. Table 6 (ResNet-20 … 110) from stored run logs;
-# 5. the same run in learnres and in PyTorch: can the engine be trusted to train?
+# 4. a Table 6 from stored run logs (CPU runs on a CIFAR-10 subset: what they are is said
+#    with them);
+# 5. the same run in learnres and in PyTorch: can the engine be trusted to train? And the
+#    early blow-up of deep nets, with the paper's warm-up.
 
 # %% slideshow={"slide_type": "skip"}
 import time
@@ -46,8 +51,20 @@ from learnres.lectures import (
     sizes,
     stored_label,
     stored_pairs,
-    stored_runs,
+    stored_seeds,
     train_fresh,
+)
+from learnres.lectures.paper import (
+    PAPER_TABLE6,
+    compare,
+    early_peak,
+    fig6_panel,
+    limitations,
+    model_label,
+    table6,
+    table6_markdown,
+    versus_markdown,
+    versus_summary,
 )
 from learnres.models import resnet
 from learnres.nn import init
@@ -63,7 +80,8 @@ print(f"{S.mode} mode; GPU available: {GPU}" + ("" if GPU else f" ({gpu_problem(
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The CIFAR protocol (§4.2)
 #
-# * 45k/5k train/validation split; test on the 10k test images;
+# * the schedule was chosen on a 45k/5k train/validation split; the reported nets are then
+#   trained on all 50k training images and tested on the 10k test images;
 # * SGD, batch 128, momentum 0.9, weight decay $10^{-4}$, He initialisation, BN, no dropout;
 # * learning rate 0.1, divided by 10 at 32k and 48k iterations, stop at 64k;
 # * augmentation: pad 4 pixels, random $32\times32$ crop, horizontal flip; per-pixel mean
@@ -94,15 +112,18 @@ save_figure(fig, "06_schedule.png", "SCHEDULE computed by learnres.optim.make_sc
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The command lines that produce the paper's CIFAR-10 runs (on a GPU):
+# The command lines for the paper's CIFAR-10 runs (on a GPU; all 50k training images,
+# tested on the 10k test images):
 #
 # ```bash
-# learnres train --model resnet20  --device cuda --validation 5000 --out runs/resnet20
-# learnres train --model resnet110 --device cuda --validation 5000 --schedule warmup --out runs/resnet110
+# learnres train --model resnet20  --device cuda --out runs/resnet20
+# learnres train --model resnet110 --device cuda --schedule warmup --out runs/resnet110
 # learnres plot runs/resnet20 runs/resnet56 runs/resnet110 --out fig6.png
 # ```
 #
-# Every option defaults to the paper's value; `--iterations N` shortens a run and moves the
+# To choose a schedule as the paper did, hold out 5,000 training images and watch the
+# validation error instead: `learnres train --model resnet20 --validation 5000 ...`. Every
+# option defaults to the paper's value; `--iterations N` shortens a run and moves the
 # milestones to $N/2$ and $3N/4$.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -216,55 +237,56 @@ save_figure(fig, "06_step_time.png", fresh_label(f"random inputs, timed on this 
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# On one modern GPU a ResNet-20 step at batch 128 takes a few tens of milliseconds with
-# CuPy's kernels, so the paper's 64k iterations take well under an hour; ResNet-110 about
-# five times that. The stored runs below were made that way.
+# The times above are measured on the machine that runs this notebook, nothing else: the
+# hours printed are that step time multiplied out. learnres has not yet stored a timing
+# from a real GPU; on a machine with one, this cell measures it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 4. Table 6 from run logs
+# ## 4. A Table 6 from run logs
 #
-# Table 6 of the paper (CIFAR-10 test error, option A shortcuts). Our column comes from runs
-# stored in `chapters/runs/` by `learnres train` (the command of each is printed). **Caveat:**
-# the data available here is a 5,085-image subset of CIFAR-10's 50,000 training images, so
-# errors are much higher than the paper's; what carries over is the *ordering* by depth.
+# Table 6 of the paper (CIFAR-10 test error, option A shortcuts) beside runs stored in
+# `chapters/runs/<model>-seed<k>/` by `learnres train` (each folder's `command.txt` remakes
+# it). The table says how long they ran, on what, and over how many seeds; the paragraph
+# under it says what they are and what they cannot show.
 
 # %% slideshow={"slide_type": "fragment"}
-PAPER = {"resnet20": (0.27, 8.75), "resnet32": (0.46, 7.51), "resnet44": (0.66, 7.17),
-         "resnet56": (0.85, 6.97), "resnet110": (1.7, 6.43), "resnet1202": (19.4, 7.93)}
-runs, missing = stored_runs(list(PAPER))
+table_names = ["plain20", "plain32", "plain44", "plain56", "resnet20", "resnet32", "resnet44",
+               "resnet56", "resnet110", "resnet1202"]
 print(f"stored runs looked up in {runs_dir()}")
-print(f"{'model':12s} {'params':>7s} {'paper':>7s} {'stored run':>11s} {'iterations':>10s}  command")
-for name, (params, paper_error) in PAPER.items():
-    run = runs.get(name)
-    if run is None:
-        print(f"{name:12s} {params:6.2f}M {paper_error:6.2f}% {'absent':>11s}")
-    else:
-        err = run.final("test_error")
-        print(f"{name:12s} {params:6.2f}M {paper_error:6.2f}% {err:10.2f}% {run.iterations:10d}  {run.command}")
+table = table6(table_names)
+if table:
+    display(Markdown(table6_markdown(table_names)))
+    display(Markdown(limitations(table_names)))
+    made_by = {f"{n}-seed{k}": r for n in table_names for k, r in stored_seeds(n).items()}
+    print("made by:", stored_label(made_by).split(": ", 1)[1].replace(" | ", "\n         "))
+    display(Markdown("\n".join(f"* {r['label']}: trained on {'/'.join(d.upper() for d in r['device'])}, "
+                                f"{r['hours']:.1f} hours for {len(r['seeds'])} seed(s)" for r in table)))
+missing = [n for n in PAPER_TABLE6 if not stored_seeds(n)]
 if missing:
     display(Markdown("**Absent stored runs:** " + ", ".join(missing) + ". " + missing_runs_note(missing)))
 
 # %% slideshow={"slide_type": "subslide"}
-if runs:
-    fig = plot_history({n.replace("resnet", "ResNet-"): r.history for n, r in runs.items()},
-                       title="CIFAR-10 (subset): stored ResNet runs")
-    save_figure(fig, "06_table6_curves_stored.png", stored_label(runs))
+resnets = {n: stored_seeds(n) for n in PAPER_TABLE6 if stored_seeds(n)}
+if resnets:
+    fig = fig6_panel({model_label(n): r for n, r in resnets.items()},
+                     "CIFAR-10 subset: stored ResNet runs (mean over seeds)")
+    found = {f"{n}-seed{k}": r for n, g in resnets.items() for k, r in g.items()}
+    save_figure(fig, "06_table6_curves_stored.png", stored_label(found))
     show_figure(fig)
+    rows = [r for r in table if r["model"] in resnets]
     fig, ax = plt.subplots(figsize=(6.4, 3))
-    names = list(runs)
-    pos = np.arange(len(names))
-    ax.bar(pos - 0.2, [runs[n].final("test_error") for n in names], 0.4, label="stored run (subset)")
-    ax.bar(pos + 0.2, [PAPER[n][1] for n in names], 0.4, label="paper, Table 6 (full CIFAR-10)")
-    ax.set(xticks=pos, xticklabels=[n.replace("resnet", "ResNet-") for n in names], ylabel="test error (%)")
+    pos = np.arange(len(rows))
+    ax.bar(pos - 0.2, [r["test"][0] for r in rows], 0.4, yerr=[r["test"][1] for r in rows],
+           label="stored runs (subset, short schedule)")
+    ax.bar(pos + 0.2, [r["paper"] for r in rows], 0.4, label="paper, Table 6 (full CIFAR-10)")
+    ax.set(xticks=pos, xticklabels=[r["label"] for r in rows], ylabel="test error (%)")
     ax.legend()
-    save_figure(fig, "06_table6_stored.png", stored_label(runs))
+    save_figure(fig, "06_table6_stored.png", stored_label(found))
     plt.show()
-    speeds = {n: r.history.last("images_per_s") for n, r in runs.items() if r.history.last("images_per_s")}
-    for n, v in speeds.items():
-        print(f"{n}: {v:,.0f} training images/s in its last logging window")
+    display(Markdown("**Depth, in these runs:** " + compare("resnet20", "resnet56", "test_error")))
 else:
     print("No stored Table 6 runs are present, so there is no Table 6 figure. "
-          "Make them with the commands above (on a GPU), into chapters/runs/NAME/.")
+          "Make them with the commands above, into chapters/runs/NAME-seedK/.")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The same run in learnres and in PyTorch
@@ -278,32 +300,201 @@ else:
 # fair comparison is the test accuracy over several seeds.
 
 # %% slideshow={"slide_type": "fragment"}
-pairs, versus_command = stored_pairs("versus-torch-resnet20")
-if pairs:
-    print(f"{'seed':>4} {'learnres':>9} {'torch':>7} {'gap':>6}   (test accuracy, %)")
-    gaps = []
-    for seed, (ours, theirs) in pairs.items():
-        a, b = 100 - ours.final("test_error"), 100 - theirs.final("test_error")
-        gaps.append(a - b)
-        print(f"{seed:>4} {a:9.2f} {b:7.2f} {a - b:+6.2f}")
-    print(f"mean gap {np.mean(gaps):+.2f} points over {len(gaps)} seeds "
-          f"(spread of the gaps: {np.std(gaps, ddof=1) if len(gaps) > 1 else 0:.2f})")
+versus = {}
+for name, label in (("resnet20", "ResNet-20"), ("resnet56", "ResNet-56")):
+    pairs, versus_command = stored_pairs(f"versus-torch-{name}")
+    if not pairs:
+        print(f"Stored learnres-vs-torch runs not found in {runs_dir() / f'versus-torch-{name}'}. "
+              f"Make them with `python -m learnres.train.versus_torch --model {name} --data-dir DIR "
+              f"--iterations {500 if name == 'resnet20' else 300} --seeds 0 1 2 --out chapters/runs/versus-torch-{name}`.")
+        continue
+    versus[name] = pairs
+    display(Markdown(versus_markdown(pairs, label) + f"\n\nMade by: `{versus_command}`"))
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     for k, (seed, (ours, theirs)) in enumerate(pairs.items()):
         for run, style, lib in ((ours, "-", "learnres"), (theirs, "--", "torch")):
             its, err = run.history.column("test_error")
             ax.plot(its, err, style, color=f"C{k}", label=f"seed {seed}, {lib}")
     ax.set(xlabel="iterations", ylabel="test error (%)",
-           title="ResNet-20, CIFAR-10 subset: learnres (solid) vs PyTorch (dashed)")
+           title=f"{label}, CIFAR-10 subset: learnres (solid) vs PyTorch (dashed)")
     ax.legend(fontsize="x-small", ncol=2)
-    save_figure(fig, "06_versus_torch_stored.png",
-                f"STORED RUNS from chapters/runs/versus-torch-resnet20: {versus_command}")
+    save_figure(fig, f"06_versus_torch_{name}_stored.png",
+                f"STORED RUNS from chapters/runs/versus-torch-{name}: {versus_command}")
     plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The early blow-up, and the paper's warm-up
+#
+# Deep nets started at lr 0.1 go through a violent first few dozen iterations: the training
+# loss jumps far above its starting value $\ln 10 \approx 2.3$ before it comes down — in
+# learnres and in PyTorch alike, from the same weights. Rounding differences are amplified
+# there, which is why two float32 runs of one seed end apart. For ResNet-110 the paper
+# starts at lr 0.01 "until the training error is below 80% (about 400 iterations)"
+# (`--schedule warmup`). Below: ResNet-56's first iterations at lr 0.1 (the learnres and
+# PyTorch runs above) and with the warm-up.
+
+# %% slideshow={"slide_type": "fragment"}
+warm = stored_seeds("resnet56-warmup")
+deep_pairs = versus.get("resnet56", {})
+if deep_pairs or warm:
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    lines = []
+    for k, (seed, (ours, theirs)) in enumerate(deep_pairs.items()):
+        for run, style, lib in ((ours, "-", "learnres"), (theirs, "--", "torch")):
+            its, loss = run.history.column("train_loss")
+            ax.plot(its, loss, style, color=f"C{k}", lw=1, label=f"lr 0.1, seed {seed}, {lib}")
+            peak, at = early_peak(run, 30)
+            lines.append(f"* lr 0.1, seed {seed}, {lib}: peak training loss {peak:.2f} at iteration {at}")
+    for k, (seed, run) in enumerate(warm.items()):
+        its, loss = run.history.column("train_loss")
+        ax.plot(its, loss, ":", color=f"C{k}", lw=2, label=f"warm-up, seed {seed}, learnres")
+        peak, at = early_peak(run, 30)
+        lines.append(f"* warm-up (lr 0.01 until training error < 80%), seed {seed}: peak training loss "
+                     f"{peak:.2f} at iteration {at}")
+    ax.axhline(np.log(10), color="0.5", lw=0.6)
+    ax.set(xlim=(0, 100), xlabel="iterations", ylabel="training loss (window mean)",
+           title="ResNet-56, first 100 iterations (grey: ln 10, the loss of a uniform guess)")
+    ax.legend(fontsize="xx-small", ncol=2)
+    found = {f"resnet56-warmup-seed{k}": r for k, r in warm.items()}
+    save_figure(fig, "06_early_blowup_stored.png",
+                stored_label(found) + " | lr 0.1: chapters/runs/versus-torch-resnet56")
+    plt.show()
+    display(Markdown("\n".join(lines)))
 else:
-    print("Stored learnres-vs-torch runs not found in "
-          f"{runs_dir() / 'versus-torch-resnet20'}. Make them with `python -m "
-          "learnres.train.versus_torch --model resnet20 --data-dir DIR --iterations 500 "
-          "--seeds 0 1 2 --out chapters/runs/versus-torch-resnet20`.")
+    print("No stored ResNet-56 runs for the early iterations (versus-torch-resnet56, "
+          "resnet56-warmup-seedK).")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## When one machine is not enough
+#
+# The paper did not train on one device either: its CIFAR-10 nets were "trained with a
+# mini-batch size of 128 on two GPUs" (§4.2), and ImageNet's mini-batch of 256 (§3.4) over
+# a number of GPUs the paper does not state. A course that wants those runs need not rewrite the model: learnres
+# hands it to PyTorch, whose DistributedDataParallel (DDP) trains it with one process per
+# GPU, and takes the weights back.
+#
+# $$\text{learnres model} \xrightarrow{\texttt{to\_torch}} \text{torch twin}
+# \xrightarrow{\text{DDP},\ N \text{ GPUs}} \text{trained twin}
+# \xrightarrow{\texttt{from\_torch}} \text{learnres model}$$
+#
+# `learnres scale` (`learnres/reference/ddp.py`) is that glue and nothing more: `learnres
+# train`'s options and run folder (metrics.csv, plot.png, checkpoint.npz with the learnres
+# weights), NCCL between GPUs, gloo between CPU processes. On a machine with 8 GPUs:
+#
+# ```bash
+# torchrun --standalone --nproc_per_node 8 -m learnres scale --model resnet110 \
+#     --device cuda --schedule warmup --validation 5000 --out runs/resnet110-ddp
+# ```
+#
+# It trains what `learnres train` trains (the 32x32 datasets and models); ImageNet would
+# need a reader learnres does not have, though `to_torch` and `from_torch` carry the
+# ImageNet ResNets both ways.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What changes with N processes
+#
+# * **Batch per GPU.** `--batch-size` is the global batch, the paper's 128; each process
+#   takes 128 / N images (64 on two GPUs: the paper's CIFAR-10 set-up). It must divide.
+# * **Learning rate.** Unchanged: DDP averages the N gradients during `backward` (an
+#   all-reduce), so each step still follows the mean gradient over 128 images. Growing the
+#   global batch instead (128 per GPU on 8 GPUs = 1024) calls for a larger learning rate and
+#   a warm-up (the linear scaling rule of Goyal et al., 2017); the paper did not do that, and
+#   `learnres scale` uses the `--lr` you give it.
+# * **BatchNorm statistics per GPU.** Each process normalises over its own 128 / N images,
+#   as multi-GPU implementations of BN do by default (the paper does not say otherwise; the
+#   statistics over the whole batch would need SyncBatchNorm); the running statistics used for testing are process
+#   0's (DDP copies them to the others at every forward pass). So N processes compute what one
+#   process computes when it runs BN on each 1/N of the batch separately, *not* one BN over
+#   all 128: `tests/reference/test_ddp.py` checks both statements.
+# * **Data.** Every process reads the files with learnres's readers and takes a disjoint
+#   share of each epoch (`DistributedSampler`), with the same per-pixel mean, 4-pixel
+#   pad-and-crop and flip as `learnres train`.
+
+# %% slideshow={"slide_type": "subslide"}
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from learnres.lectures import data_dir, repo_root, sizes
+
+ddp_S = sizes()
+try:
+    import torch
+
+    ddp_possible = torch.distributed.is_available() and torch.distributed.is_gloo_available()
+    ddp_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+except ImportError:  # torch is the `reference` extra
+    torch, ddp_possible, ddp_gpus = None, False, 0
+ddp_out = Path(tempfile.mkdtemp(prefix="learnres-ddp-")) / "resnet20-ddp"
+ddp_args = ["--model", "resnet20", "--iterations", str(ddp_S.iterations),
+            "--batch-size", str(ddp_S.batch_size), "--log-every", str(ddp_S.log_every),
+            "--eval-every", str(ddp_S.eval_every), "--no-progress", "--out", str(ddp_out)]
+if ddp_S.train_images is not None:  # the chapter's class-balanced subset (same seed)
+    ddp_args += ["--subset", str(ddp_S.train_images)]
+if data_dir() is not None:
+    ddp_args += ["--data-dir", str(data_dir())]
+ddp_command = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "learnres", "scale",
+               *ddp_args]
+print("$", " ".join(ddp_command))
+if ddp_possible:  # two CPU processes with gloo: what this machine can run
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", *ddp_command[1:]],
+                          env=env, capture_output=True, text=True, timeout=1800)
+    print(done.stdout.strip())
+    if done.returncode != 0:
+        raise RuntimeError(f"learnres scale failed:\n{done.stderr[-3000:]}")
+else:
+    print("torch.distributed with gloo is not available here (pip install 'learnres[reference]')")
+
+# %% slideshow={"slide_type": "subslide"}
+import matplotlib.pyplot as plt
+import numpy as np
+
+from learnres.lectures import batch, bn_after_3x3, fresh_label, load_cifar10, probe, save_figure
+from learnres.nn import init as ddp_init
+from learnres.train import read_csv
+
+if ddp_possible:
+    from learnres.reference.ddp import load_run_model
+    from learnres.train.run import build_model
+
+    ddp_model = load_run_model(ddp_out)  # the DDP-trained weights, in a learnres model
+    ddp_init.manual_seed(0)  # the same seed: the weights the run started from
+    ddp_start = build_model("resnet20", num_classes=10, in_channels=3)
+    ddp_data = load_cifar10(ddp_S)  # the same images and per-pixel mean as the run's
+    ddp_x, ddp_y = batch(ddp_data, ddp_S.stats_batch, split="test", seed=2)
+    ddp_std = {label: probe(net, ddp_x, ddp_y, select=bn_after_3x3).forward_std
+               for label, net in (("at initialisation", ddp_start),
+                                  ("trained with DDP, back in learnres", ddp_model))}
+    ddp_history = read_csv(ddp_out)
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6), layout="constrained")
+    for (label, std), style in zip(ddp_std.items(), ("--", "-")):
+        axes[0].plot(np.arange(1, len(std) + 1), std, style, label=label)
+    axes[0].set(xlabel="layer index", ylabel="std of response",
+                title="Fig. 7 probe (learnres) of the DDP-trained ResNet-20")
+    axes[0].legend(fontsize="small")
+    for column, style in (("train_error", "-"), ("test_error", "o-")):
+        its, err = ddp_history.column(column)
+        axes[1].plot(its, err, style, label=column.replace("_", " "))
+    axes[1].set(xlabel="iterations", ylabel="error (%)", title="its metrics.csv")
+    axes[1].legend(fontsize="small")
+    save_figure(fig, "06_ddp_fresh.png", fresh_label(
+        f"`learnres scale`, 2 CPU processes (gloo), ResNet-20, {ddp_S.iterations} iterations; "
+        "weights loaded back into learnres and probed there"))
+    plt.show()
+    print(f"ran here: 2 processes, gloo, CPU, torch {torch.__version__}; GPUs visible to "
+          f"torch: {ddp_gpus}" + ("" if ddp_gpus else " (so NCCL did not run in this notebook)"))
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# What was run for this section, and what was not. Run: `learnres scale` with two CPU
+# processes and gloo (the cell above, and `tests/reference/test_ddp.py`, which checks that
+# both processes hold identical weights after every step, that the result equals a
+# one-process run with BN per half, and that the weights brought back give the torch
+# model's logits in learnres). Not run by the project: NCCL, several GPUs, 8-GPU ImageNet,
+# or any full-length run with `learnres scale` — the machines that built this chapter had
+# no GPU. The GPU path is the same code with `--device cuda`; try it before trusting it.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -312,7 +503,14 @@ else:
 #   not, and writes `metrics.csv` that the figures here read.
 # * The same learnres code runs on CuPy: `.to("cuda")` for models and tensors,
 #   `device="cuda"` for loaders; only `backend.py` knows.
-# * A GPU turns days of CPU time into hours: Table 6 comes from such stored runs; every
-#   figure says whether it is a fresh run or a stored one, and how it was made.
-# * learnres and PyTorch, started alike and fed alike, agree step by step in float64 and
-#   reach test accuracies within seed-to-seed noise of each other in float32.
+# * Every figure says whether it is a fresh run or a stored one, on what device, and how it
+#   was made; the stored runs here are CPU runs on a subset, far shorter than the paper's.
+# * learnres and PyTorch, started alike and fed alike, agree step by step in float64; in
+#   float32 the stored seeds say how close their test accuracies are:
+
+# %% slideshow={"slide_type": "fragment"}
+for name, pairs in versus.items():
+    v = versus_summary(pairs)
+    print(f"{model_label(name)}: mean gap {v['mean']:+.2f} points over {len(v['gaps'])} seeds"
+          + (f" ({'within' if v['within'] else 'outside'} max(2 points, 2 standard errors))"
+             if len(v["gaps"]) > 1 else ""))

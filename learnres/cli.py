@@ -21,6 +21,10 @@ COMMANDS = {
     "summary": ("learnres.analysis.cli", "print a model's layers, parameters and mult-adds"),
     "train": ("learnres.train.cli", "train a model with the paper's CIFAR protocol"),
     "plot": ("learnres.train.plot_cli", "overlay training runs the way Fig. 6 does"),
+    "scale": (
+        "learnres.reference.ddp",
+        "train with PyTorch's DistributedDataParallel under torchrun (N GPUs), and back",
+    ),
     "lectures": (
         "learnres.lectures.cli",
         "build the chapters: notebooks, offline slides and HTML; run and time them",

@@ -5,6 +5,7 @@ mult-adds (see ``learnres.analysis.summary``).
     learnres summary resnet50 --stride-in-3x3        # torchvision's layout (4.1 GFLOPs)
     learnres summary resnet110 --max-depth 1
     learnres summary resnet20 --input-shape 3 64 64 --shortcut B
+    learnres summary vgg19 --max-depth 1             # Fig. 3: 19.6 G mult-adds
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ __all__ = ["add_arguments", "main"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model",
-        help="a model name, e.g. resnet20, resnet50, plain34 (learnres.models.list_models())",
+        help="a model name, e.g. resnet20, resnet50, plain34, vgg19, resnet18-cifar "
+        "(learnres.models.list_models())",
     )
     parser.add_argument(
         "--input-shape",
@@ -58,14 +60,14 @@ def main(args) -> int:
     import sys
 
     from learnres.analysis.summary import summary
-    from learnres.models import MODELS, get_model
+    from learnres.models import MODELS, canonical_name, get_model
 
     try:
         model = get_model(args.model, **model_kwargs(args))
     except (ValueError, TypeError) as e:
         print(f"learnres summary: {e}", file=sys.stderr)
         return 2
-    key = args.model.lower().replace("-", "").replace("_", "")
+    key = canonical_name(args.model)
     shape = tuple(args.input_shape) if args.input_shape else MODELS[key].input_shape
     if len(shape) not in (3, 4):
         print(

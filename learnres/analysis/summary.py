@@ -7,7 +7,7 @@ Counting conventions (those of the paper's Table 1, whose "FLOPs" are multiply-a
   running statistics are not parameters);
 * mult-adds: a Conv2d producing an (N, O, Ho, Wo) output costs N*O*Ho*Wo * C*kh*kw
   multiply-adds, a Linear producing (N, out) costs N*out * in; bias additions, BN, ReLU,
-  pooling and the shortcut additions count 0 (they are a few percent at most).
+  dropout, pooling and the shortcut additions count 0 (they are a few percent at most).
   ``torch.utils.flop_counter.FlopCounterMode`` counts 2 FLOPs per multiply-add, for the
   same layers: its total is exactly twice ours (the tests check it on the torch twins).
 
@@ -35,7 +35,7 @@ from learnres.backend import device_of, get_array_module, to_device
 from learnres.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from learnres.nn.blocks import ZeroPadShortcut
 from learnres.nn.conv import Conv2d
-from learnres.nn.layers import Flatten, Identity, Linear, ReLU
+from learnres.nn.layers import Dropout, Flatten, Identity, Linear, ReLU
 from learnres.nn.module import Module
 from learnres.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
@@ -104,7 +104,8 @@ SHAPE_RULES = {
     Flatten: _flatten_shape,
     MaxPool2d: lambda m, x: _window_shape(m, x, x[1]),
     AvgPool2d: lambda m, x: _window_shape(m, x, x[1]),
-    AdaptiveAvgPool2d: lambda m, x: (x[0], x[1], 1, 1),
+    AdaptiveAvgPool2d: lambda m, x: (x[0], x[1], *_pair(m.output_size)),
+    Dropout: lambda m, x: x,
     ZeroPadShortcut: _zero_pad_shape,
 }
 

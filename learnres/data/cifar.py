@@ -133,6 +133,8 @@ def _batch(entry: dict[str, Any], source: str, label_key: str, num_classes: int)
         )
     n = data.shape[0]
     labels = np.asarray(entry[label_key])
+    if n == 0 and labels.shape == (0,):  # an empty batch: np.asarray([]) is float64
+        labels = labels.astype(np.int64)
     if labels.shape != (n,) or labels.dtype.kind not in "iu":
         raise DatasetFormatError(
             f"{source}: expected {n} integer {label_key!r} for {n} images, got {labels.dtype} "

@@ -19,6 +19,8 @@ Images come back as (N, 1, 28, 28), one channel, so NCHW models take them;
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -46,6 +48,9 @@ FASHION_MNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 
+IMAGE_SIZE = (28, 28)  # every Fashion-MNIST image, as MNIST's
+MAX_IDX_BYTES = 2**30  # the largest file, the training images, is 47 MB unpacked
+
 _IDX_TYPES = {
     0x08: np.dtype("u1"),
     0x09: np.dtype("i1"),
@@ -61,12 +66,18 @@ def _read_maybe_gzipped(path: Path) -> bytes:
     if raw[:2] != b"\x1f\x8b":  # not gzip: an already uncompressed IDX file
         return raw
     try:
-        return gzip.decompress(raw)
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
+            data = f.read(MAX_IDX_BYTES + 1)  # a bounded read: a gzip bomb stops here
     except (EOFError, OSError, zlib.error) as e:  # truncated stream, bad CRC, garbage
         raise DatasetFormatError(
             f"{path}: corrupt or truncated gzip file ({type(e).__name__}: {e}); delete it and "
             f"download it again"
         ) from e
+    if len(data) > MAX_IDX_BYTES:
+        raise DatasetFormatError(
+            f"{path}: unpacks to more than {MAX_IDX_BYTES:,} bytes, far more than Fashion-MNIST"
+        )
+    return data
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -94,7 +105,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DatasetFormatError(f"{path}: truncated IDX header ({len(raw)} of {header} bytes)")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = _IDX_TYPES[code]
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize  # Python ints: no overflow
     if len(raw) != expected:
         raise DatasetFormatError(
             f"{path}: header says shape {dims} of {dtype.name} ({expected:,} bytes with the "
@@ -143,9 +154,10 @@ def read_fashion_mnist(folder: str | Path, split: str = "train") -> Dataset:
             raise FileNotFoundError(f"{folder} has no {name} (nor {name.removesuffix('.gz')})")
         paths.append(path)
     images, labels = read_idx(paths[0]), read_idx(paths[1])
-    if images.ndim != 3 or images.dtype != np.uint8:
+    if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1:] != IMAGE_SIZE:
         raise DatasetFormatError(
-            f"{paths[0]}: expected uint8 images (N, H, W), got {images.dtype} {images.shape}"
+            f"{paths[0]}: expected uint8 images (N, 28, 28) (Fashion-MNIST's format), got "
+            f"{images.dtype} {images.shape}"
         )
     if labels.shape != images.shape[:1]:
         raise DatasetFormatError(

@@ -43,11 +43,50 @@ from learnres.backend import to_device
 __all__ = ["DataLoader"]
 
 
+# The bit generators a saved random stream may name. An explicit list: a name from a file
+# is never looked up in ``np.random`` (where "seed" would reseed NumPy's global state).
+BIT_GENERATORS = {
+    "PCG64": np.random.PCG64,
+    "PCG64DXSM": np.random.PCG64DXSM,
+    "MT19937": np.random.MT19937,
+    "Philox": np.random.Philox,
+    "SFC64": np.random.SFC64,
+}
+
+
 def _generator(state: dict) -> np.random.Generator:
-    """A Generator whose bit generator has ``state`` (from ``bit_generator.state``)."""
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
+    """A Generator whose bit generator has ``state`` (from ``bit_generator.state``).
+
+    Raises ValueError when ``state`` is not the state of one of ``BIT_GENERATORS``.
+    """
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if not isinstance(name, str) or name not in BIT_GENERATORS:
+        raise ValueError(
+            f"a random stream's state must name one of NumPy's bit generators "
+            f"({', '.join(BIT_GENERATORS)}), got {name!r}"
+        )
+    bit_generator = BIT_GENERATORS[name]()
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as e:
+        raise ValueError(f"not a valid {name} state ({type(e).__name__}: {e})") from e
+    if not _same_state(bit_generator.state, state):  # NumPy truncates or ignores some values
+        raise ValueError(f"not a valid {name} state (unknown keys, or values out of range)")
     return np.random.Generator(bit_generator)
+
+
+def _same_state(a, b) -> bool:
+    """``a == b`` for nested dicts of numbers, strings and arrays (a random stream's state)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
+                and all(_same_state(a[k], b[k]) for k in a))  # fmt: skip
+    if isinstance(a, (np.ndarray, list)) or isinstance(b, (np.ndarray, list)):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.dtype.kind in "iub" and b.dtype.kind in "iub" and np.array_equal(a, b)
+    return type(a) is type(b) and a == b or (
+        isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer))
+        and not isinstance(b, bool) and int(a) == int(b)
+    )  # fmt: skip
 
 
 _ITEM, _END, _ERROR = "item", "end", "error"

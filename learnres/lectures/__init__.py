@@ -16,6 +16,13 @@ Command line (``python -m learnres.lectures --help``):
     python -m learnres.lectures screenshot PAGE.html OUT.png [--slide N]
 """
 
+from learnres.analysis.probes import (
+    ProbeReport,
+    bn_after_3x3,
+    probe,
+    record_outputs,
+    weight_grad_norms,
+)
 from learnres.lectures.config import (
     FULL,
     QUICK,
@@ -30,23 +37,18 @@ from learnres.lectures.config import (
     sizes,
 )
 from learnres.lectures.experiments import CifarData, batch, load_cifar10, time_call, train_fresh
-from learnres.lectures.probes import (
-    ProbeReport,
-    bn_after_3x3,
-    probe,
-    record_outputs,
-    weight_grad_norms,
-)
 from learnres.lectures.runs import (
     StoredRun,
     fresh_label,
     missing_runs_note,
     save_figure,
+    seed_stats,
     show_figure,
     stored_label,
     stored_pairs,
     stored_run,
     stored_runs,
+    stored_seeds,
 )
 
 __all__ = [
@@ -75,8 +77,10 @@ __all__ = [
     "sizes",
     "stored_label",
     "stored_pairs",
+    "seed_stats",
     "stored_run",
     "stored_runs",
+    "stored_seeds",
     "time_call",
     "train_fresh",
     "weight_grad_norms",

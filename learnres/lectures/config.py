@@ -8,12 +8,23 @@ instead of hard-coding them, so the two modes stay uniform:
     from learnres.lectures import sizes
     S = sizes()           # S.quick, S.train_images, S.iterations, S.batch_size, ...
 
-Folders (all overridable with an environment variable):
+Folders. A chapter belongs to the chapters folder it is opened from, not to the place
+learnres is installed: JupyterLab (and ``execute_chapter``) runs a notebook's kernel in the
+notebook's folder, so the folders are found from the working directory, and a copy of
+``chapters/`` anywhere, with learnres installed with ``pip install .`` or ``-e``, reads its
+own stored runs and writes only inside itself.
 
-* data: ``$LEARNRES_DATA_DIR`` when set, else ``<repo>/../shared/datasets`` (the CIFAR-10
-  subset kept beside the repository), else None (``load_dataset`` then downloads).
-* stored runs: ``$LEARNRES_RUNS_DIR``, else ``<repo>/chapters/runs``.
-* figures: ``$LEARNRES_FIGURES_DIR``, else ``<repo>/chapters/_build/figures``.
+* chapters: ``$LEARNRES_CHAPTERS_DIR``; else the working directory or the nearest folder
+  above it that holds chapter sources (jupytext ``NN_name.py`` files); else ``./chapters``
+  when it holds them (a command run from the repository root); else the ``chapters/`` of
+  the checkout learnres was installed from with ``-e``; else the working directory.
+* stored runs (read): ``$LEARNRES_RUNS_DIR``, else ``<chapters>/runs``.
+* figures (written): ``$LEARNRES_FIGURES_DIR``, else ``<chapters>/_build/figures`` for the
+  chapters folder found from the working directory (never the installed package's
+  checkout: a notebook outside any chapters folder writes under its own folder).
+* data (read): ``$LEARNRES_DATA_DIR``; else ``shared/datasets`` beside the repository that
+  holds the chapters (``<chapters>/../../shared/datasets``) or beside the one learnres was
+  installed from; else None (``load_dataset`` then downloads).
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from pathlib import Path
 import learnres
 
 __all__ = [
+    "CHAPTERS_ENV",
     "FULL",
     "QUICK",
     "QUICK_ENV",
@@ -32,6 +44,7 @@ __all__ = [
     "chapters_dir",
     "data_dir",
     "figures_dir",
+    "holds_chapters",
     "is_quick",
     "repo_root",
     "runs_dir",
@@ -131,14 +144,15 @@ def sizes() -> Sizes:
     return QUICK if is_quick() else FULL
 
 
+CHAPTERS_ENV = "LEARNRES_CHAPTERS_DIR"
+_CHAPTER_GLOB = "[0-9][0-9]_*.py"
+_JUPYTEXT_HEADER = "# ---\n# jupyter:\n"
+
+
 def repo_root() -> Path:
-    """The repository holding the learnres package (``<repo>/learnres/__init__.py``)."""
+    """The folder above the learnres package (``<repo>/learnres/__init__.py``): the
+    checkout with an editable install, ``site-packages`` with ``pip install .``."""
     return Path(learnres.__file__).resolve().parents[1]
-
-
-def chapters_dir() -> Path:
-    """``<repo>/chapters``: the jupytext sources of the chapters."""
-    return repo_root() / "chapters"
 
 
 def _env_path(name: str) -> Path | None:
@@ -146,24 +160,70 @@ def _env_path(name: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def holds_chapters(folder: Path) -> bool:
+    """True when ``folder`` holds a chapter source: a ``NN_name.py`` file that starts with a
+    jupytext header (plain scripts named ``01_x.py`` do not count)."""
+    for path in Path(folder).glob(_CHAPTER_GLOB):
+        try:
+            with open(path, encoding="utf-8") as f:
+                if f.read(len(_JUPYTEXT_HEADER)) == _JUPYTEXT_HEADER:
+                    return True
+        except (OSError, UnicodeDecodeError):
+            continue
+    return False
+
+
+def _chapters_from_cwd() -> Path | None:
+    """``$LEARNRES_CHAPTERS_DIR``, else the working directory or the nearest folder above it
+    holding chapter sources, else ``./chapters`` when it holds them, else None."""
+    env = _env_path(CHAPTERS_ENV)
+    if env is not None:
+        return env
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if holds_chapters(folder):
+            return folder
+    return cwd / "chapters" if holds_chapters(cwd / "chapters") else None
+
+
+def chapters_dir() -> Path:
+    """The chapters folder in use (see the module's docstring): the one the working
+    directory is in (a notebook's kernel runs in the notebook's folder), else
+    ``./chapters``, else the checkout learnres was installed from with ``-e``, else the
+    working directory. ``$LEARNRES_CHAPTERS_DIR`` overrides the search."""
+    found = _chapters_from_cwd()
+    if found is not None:
+        return found
+    checkout = repo_root() / "chapters"
+    return checkout if holds_chapters(checkout) else Path.cwd().resolve()
+
+
 def data_dir() -> Path | None:
-    """Where the datasets are: ``$LEARNRES_DATA_DIR``, else ``<repo>/../shared/datasets``
-    when it exists, else None (``learnres.data.load_dataset`` then downloads)."""
+    """Where the datasets are: ``$LEARNRES_DATA_DIR``, else ``shared/datasets`` beside the
+    repository holding the chapters (``<chapters>/../../shared/datasets``) or beside the
+    one learnres was installed from, when it exists; else None (``load_dataset`` then
+    downloads)."""
     env = _env_path("LEARNRES_DATA_DIR")
     if env is not None:
         return env
-    shared = repo_root().parent / "shared" / "datasets"
-    return shared if shared.is_dir() else None
+    for repo in (chapters_dir().parent, repo_root()):
+        shared = repo.parent / "shared" / "datasets"
+        if shared.is_dir():
+            return shared
+    return None
 
 
 def runs_dir() -> Path:
-    """Where stored training runs live: ``$LEARNRES_RUNS_DIR``, else ``<repo>/chapters/runs``."""
+    """Where stored training runs are read from: ``$LEARNRES_RUNS_DIR``, else
+    ``<chapters_dir()>/runs`` (beside the chapter files)."""
     return _env_path("LEARNRES_RUNS_DIR") or chapters_dir() / "runs"
 
 
 def figures_dir() -> Path:
-    """Where chapters save their figures: ``$LEARNRES_FIGURES_DIR``, else
-    ``<repo>/chapters/_build/figures`` (made on first use)."""
-    path = _env_path("LEARNRES_FIGURES_DIR") or chapters_dir() / "_build" / "figures"
+    """Where chapters save their figures (made on first use): ``$LEARNRES_FIGURES_DIR``,
+    else ``_build/figures`` in the chapters folder the working directory is in, else in the
+    working directory itself. Never inside the installed package."""
+    env = _env_path("LEARNRES_FIGURES_DIR")
+    path = env or (_chapters_from_cwd() or Path.cwd().resolve()) / "_build" / "figures"
     path.mkdir(parents=True, exist_ok=True)
     return path

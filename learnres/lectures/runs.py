@@ -32,6 +32,8 @@ __all__ = [
     "stored_pairs",
     "stored_run",
     "stored_runs",
+    "stored_seeds",
+    "seed_stats",
 ]
 
 
@@ -60,6 +62,15 @@ class StoredRun:
     def final(self, column: str = "test_error"):
         """The last measured value of ``column`` (percent for errors), or None."""
         return self.history.last(column)
+
+    @property
+    def responses(self) -> dict | None:
+        """Fig. 7's layer responses measured from the run's final weights
+        (``responses.csv``, see ``learnres.analysis.responses``), or None when not stored."""
+        from learnres.analysis.responses import RESPONSES_NAME, read_responses
+
+        path = self.path / RESPONSES_NAME
+        return read_responses(path) if path.is_file() else None
 
     def __repr__(self) -> str:
         return f"StoredRun({self.name!r}, {len(self.history)} rows, {self.iterations} iterations)"
@@ -100,6 +111,30 @@ def stored_runs(names, root: Path | None = None) -> tuple[dict, list]:
         else:
             found[name] = run
     return found, missing
+
+
+def stored_seeds(name: str, root: Path | None = None) -> dict:
+    """``{seed: StoredRun}`` of the runs of one model stored as ``<name>-seed<k>``
+    (``stored_seeds("resnet56")`` finds ``resnet56-seed0``, ``resnet56-seed1``, ...), seeds
+    in order; {} when there is none."""
+    root = Path(root) if root is not None else runs_dir()
+    if not root.is_dir():
+        return {}
+    pattern = re.compile(re.escape(name) + r"-seed(\d+)")
+    seeds = sorted(int(m.group(1)) for p in root.iterdir()
+                   if p.is_dir() and (m := pattern.fullmatch(p.name)))  # fmt: skip
+    runs = {seed: stored_run(f"{name}-seed{seed}", root) for seed in seeds}
+    return {seed: run for seed, run in runs.items() if run is not None}
+
+
+def seed_stats(values) -> tuple[float, float, int]:
+    """``(mean, spread, n)`` of one number per seed; the spread is the sample standard
+    deviation (0 for a single seed, when no spread can be measured)."""
+    import numpy as np
+
+    values = np.asarray([float(v) for v in values], dtype=float)
+    spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return float(values.mean()), spread, len(values)
 
 
 def stored_pairs(name: str, root: Path | None = None) -> tuple[dict, str | None]:
@@ -150,14 +185,31 @@ def fresh_label(what: str = "", data: bool = True) -> str:
 
 
 def stored_label(runs) -> str:
-    """The provenance line of a figure drawn from stored runs (their names and commands)."""
+    """The provenance line of a figure drawn from stored runs: their names, the device they
+    were trained on and the command that made them (the first line of ``command.txt``).
+    Seeds of one model made by one command are named once: ``plain20-seed{0,1}: learnres
+    train ... --seed {0,1} --out runs/plain20-seed{0,1}``."""
     runs = list(runs.values()) if isinstance(runs, dict) else list(runs)
     if not runs:
         return "STORED RUNS: none found"
-    parts = []
+    groups: dict = {}
     for run in runs:
-        cmd = run.command or "(command.txt missing)"
-        parts.append(f"{run.name}: {cmd}")
+        command = (run.command or "(command.txt missing)").splitlines()[0]
+        match = re.fullmatch(r"(.+)-seed(\d+)", run.name)
+        base, seed = (match.group(1), match.group(2)) if match else (run.name, None)
+        if seed is not None:
+            command = re.sub(rf"--seed {seed}\b", "--seed {K}", command)
+            command = command.replace(f"{base}-seed{seed}", f"{base}-seed{{K}}")
+        device = str(run.config.get("device", "cpu")).upper()
+        groups.setdefault((base if seed is not None else run.name, command, device), []).append(
+            seed
+        )
+    parts = []
+    for (name, command, device), seeds in groups.items():
+        if seeds[0] is not None:
+            ks = "{" + ",".join(sorted(seeds, key=int)) + "}"
+            name, command = f"{name}-seed{ks}", command.replace("{K}", ks)
+        parts.append(f"{name} ({device}): {command}")
     return "STORED RUN(S) from chapters/runs: " + " | ".join(parts)
 
 

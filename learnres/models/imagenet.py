@@ -24,17 +24,23 @@ are torchvision's exactly: 11,689,512 / 21,797,672 / 25,557,032 / 44,549,160 / 6
 
 Initialisation as torchvision: convolutions ``kaiming_normal_(mode="fan_out",
 nonlinearity="relu")``, BN gamma 1 and beta 0, the fc layer its default.
+
+``stem="cifar"`` adapts the same networks to 32x32 images (CIFAR-10/100), as CIFAR
+codebases do for ResNet-18/34: conv1 becomes a 3x3 convolution with stride 1 and the max
+pool is left out (``maxpool`` is then an ``Identity``, so the layout and the state-dict keys
+stay Table 1's). The stages then work at 32, 16, 8 and 4 pixels instead of 56 .. 7.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
 from learnres.functions.elementwise import relu
-from learnres.models._checks import check_images
+from learnres.models._checks import check_images, check_state_fits
 from learnres.models.cifar import init_he, make_stage
 from learnres.nn.batchnorm import BatchNorm2d
 from learnres.nn.blocks import (
@@ -45,7 +51,7 @@ from learnres.nn.blocks import (
     PlainBottleneck,
 )
 from learnres.nn.conv import Conv2d
-from learnres.nn.layers import Flatten, Linear
+from learnres.nn.layers import Flatten, Identity, Linear
 from learnres.nn.module import Module
 from learnres.nn.pool import AdaptiveAvgPool2d, MaxPool2d
 
@@ -60,6 +66,7 @@ __all__ = [
     "resnet152",
     "plain18",
     "plain34",
+    "STEMS",
     "torchvision_key",
     "from_torchvision_state_dict",
     "load_torchvision_weights",
@@ -67,7 +74,10 @@ __all__ = [
 
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # planes of conv2_x .. conv5_x (Table 1)
 STEM_WIDTH = 64  # conv1: 7x7, 64, stride 2
-MIN_INPUT_SIZE = 32  # five halvings: a 32x32 input reaches conv5_x at 1x1
+STEMS = ("imagenet", "cifar")  # Table 1's stem; 3x3, stride 1, no max pool for 32x32 images
+# the smallest input: five halvings (conv1, max pool, conv3_x .. conv5_x) reach 1x1 from 32;
+# the CIFAR stem halves three times (conv3_x .. conv5_x)
+MIN_INPUT_SIZE = {"imagenet": 32, "cifar": 8}
 
 # depth -> (residual block, plain block, blocks per stage), Table 1
 IMAGENET_LAYOUTS = {
@@ -91,8 +101,11 @@ class ImageNetResNet(Module):
         num_classes: 1000 for ImageNet.
         in_channels: 3 for colour images.
         zero_init_residual: start every block's last BN gamma at 0 (residual nets only).
+        stem: "imagenet" (Table 1: 7x7, stride 2, then a 3x3 max pool) or "cifar" (3x3,
+            stride 1, no max pool; for 32x32 images).
 
-    Shapes: x (N, in_channels, H, W) with H, W >= 32 (224 in the paper) -> (N, num_classes).
+    Shapes: x (N, in_channels, H, W) with H, W >= 32 (224 in the paper; >= 8 with the CIFAR
+    stem, 32 on CIFAR) -> (N, num_classes).
     """
 
     def __init__(
@@ -104,8 +117,11 @@ class ImageNetResNet(Module):
         num_classes: int = 1000,
         in_channels: int = 3,
         zero_init_residual: bool = False,
+        stem: str = "imagenet",
     ):
         super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f"stem must be 'imagenet' (Table 1) or 'cifar' (32x32), got {stem!r}")
         if depth not in IMAGENET_LAYOUTS:
             raise ValueError(
                 f"ImageNet ResNets of Table 1 have depth 18, 34, 50, 101 or 152, got {depth!r}"
@@ -120,10 +136,16 @@ class ImageNetResNet(Module):
         if block in (Bottleneck, PlainBottleneck):
             options.update(stride_in_1x1=stride_in_1x1)
         self.depth, self.residual, self.in_channels = depth, residual, in_channels
-        self.num_classes = num_classes
-        self.conv1 = Conv2d(in_channels, STEM_WIDTH, kernel_size=7, stride=2, padding=3, bias=False)
+        self.num_classes, self.stem = num_classes, stem
+        if stem == "imagenet":
+            self.conv1 = Conv2d(in_channels, STEM_WIDTH, 7, stride=2, padding=3, bias=False)
+        else:
+            self.conv1 = Conv2d(in_channels, STEM_WIDTH, 3, stride=1, padding=1, bias=False)
         self.bn1 = BatchNorm2d(STEM_WIDTH)
-        self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1)
+        if stem == "imagenet":
+            self.maxpool = MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            self.maxpool = Identity()  # no max pool on 32x32 images
         in_planes = STEM_WIDTH
         for index, (planes, n) in enumerate(zip(IMAGENET_WIDTHS, counts)):
             stride = 1 if index == 0 else 2  # conv2_x is already halved by the max pool
@@ -137,10 +159,14 @@ class ImageNetResNet(Module):
 
     @property
     def name(self) -> str:
-        return f"{'ResNet' if self.residual else 'plain'}-{self.depth}"
+        stem = " (CIFAR stem)" if self.stem == "cifar" else ""
+        return f"{'ResNet' if self.residual else 'plain'}-{self.depth}{stem}"
 
     def forward(self, x):
-        check_images(self.name, x, self.in_channels, min_size=MIN_INPUT_SIZE)
+        halvings = "five" if self.stem == "imagenet" else "three"
+        check_images(self.name, x, self.in_channels, min_size=MIN_INPUT_SIZE[self.stem],
+                     why=f"it halves them {halvings} times")  # fmt: skip
+        # shapes for a 224x224 input; with the CIFAR stem and 32x32: 32, 32, 16, 8, 4
         out = relu(self.bn1(self.conv1(x)))  # (N, 64, 112, 112) for 224x224 input
         out = self.maxpool(out)  # (N, 64, 56, 56)
         out = self.conv2_x(out)  # (N, 64 * e, 56, 56), e = block.expansion
@@ -212,28 +238,22 @@ def from_torchvision_state_dict(state_dict, model: ImageNetResNet | None = None)
     cause: a bottleneck model built with ``stride_in_1x1=True`` has the same shapes but not
     torchvision's layout; build it with ``stride_in_1x1=False`` to get the same outputs).
     """
-    renamed = {torchvision_key(k): np.asarray(v) for k, v in state_dict.items()}
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            "from_torchvision_state_dict expects a mapping of name -> array (such as "
+            "{k: v.numpy() for k, v in tv_model.state_dict().items()}), got "
+            f"{type(state_dict).__name__}"
+        )
+    renamed = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"torchvision state dict keys are names, got {key!r}")
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":  # object arrays, strings, complex numbers
+            raise TypeError(f"{key}: expected a numeric array, got dtype {value.dtype}")
+        renamed[torchvision_key(key)] = value
     if model is not None:
-        own = model.state_dict()
-        missing = [k for k in own if k not in renamed]
-        unexpected = [k for k in renamed if k not in own]
-        wrong = [
-            f"{k}: model {own[k].shape}, checkpoint {renamed[k].shape}"
-            for k in own
-            if k in renamed and own[k].shape != renamed[k].shape
-        ]
-        if missing or unexpected or wrong:
-            parts = []
-            if missing:
-                parts.append(f"missing from the checkpoint: {', '.join(missing[:5])}")
-            if unexpected:
-                parts.append(f"not in the model: {', '.join(unexpected[:5])}")
-            if wrong:
-                parts.append(f"shape mismatches: {'; '.join(wrong[:5])}")
-            raise ValueError(
-                f"the torchvision state dict does not fit {model.name} "
-                f"(is it a torchvision ResNet of the same depth?): " + " | ".join(parts)
-            )
+        check_state_fits(renamed, model, "a torchvision ResNet of the same depth")
     return renamed
 
 
@@ -242,6 +262,8 @@ def load_torchvision_weights(model: ImageNetResNet, state_dict) -> ImageNetResNe
 
     For ResNet-50/101/152 the model should be built with ``stride_in_1x1=False``
     (torchvision's layout), otherwise the weights load but compute something else.
+    All or nothing: a state dict that does not fit (keys, shapes, non-numeric values)
+    raises before any weight of ``model`` changes.
     """
     state = from_torchvision_state_dict(state_dict, model)
     first = model.conv3_x[0]

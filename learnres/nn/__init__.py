@@ -9,7 +9,7 @@ from learnres.nn import init
 from learnres.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from learnres.nn.container import Sequential
 from learnres.nn.conv import Conv2d
-from learnres.nn.layers import Flatten, Identity, Linear, ReLU
+from learnres.nn.layers import Dropout, Flatten, Identity, Linear, ReLU
 from learnres.nn.module import IncompatibleKeys, Module
 from learnres.nn.parameter import Parameter
 from learnres.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
@@ -17,7 +17,7 @@ from learnres.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 __all__ = [
     "init",
     "Module", "Parameter", "IncompatibleKeys",
-    "Sequential", "Identity", "Flatten", "Linear", "ReLU",
+    "Sequential", "Identity", "Flatten", "Linear", "ReLU", "Dropout",
     "Conv2d", "BatchNorm1d", "BatchNorm2d",
     "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
 ]  # fmt: skip

@@ -1,11 +1,59 @@
-"""Input checks shared by the layers, so every layer's error says the same things the same
-way: the layer (as it prints), what it expected, and what came."""
+"""Checks shared by the layers, so every layer's error says the same things the same way:
+the layer (as it prints), what it expected, and what came. ``check_ndim`` and friends check
+a forward pass's input; ``check_int_arg`` and friends check a constructor's arguments, so
+``Conv2d(3, 16, 3, stride=0)`` fails where it is written, not at the first forward."""
 
 from __future__ import annotations
 
+import math
+from numbers import Integral, Real
+
 from learnres.autograd.function import OpError
 
-__all__ = ["check_ndim", "check_channels", "check_spatial_size", "check_dtype"]
+__all__ = [
+    "check_bool_arg",
+    "check_channels",
+    "check_dtype",
+    "check_int_arg",
+    "check_ndim",
+    "check_real_arg",
+    "check_spatial_size",
+]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def check_int_arg(layer: str, name: str, value, low: int = 1, pair: bool = False) -> None:
+    """``value`` is an int >= ``low`` (with ``pair``: or an (h, w) pair of them).
+
+    ``Conv2d: stride must be an int >= 1 or an (h, w) pair of them, got 0``: TypeError for a
+    value of the wrong type (1.5, "2"), ValueError for one out of range (0, -1)."""
+    what = f"an int >= {low}" + (" or an (h, w) pair of them" if pair else "")
+    is_pair = pair and isinstance(value, (tuple, list))
+    items = tuple(value) if is_pair else (value,)
+    if (is_pair and len(items) != 2) or not all(_is_int(v) for v in items):
+        raise TypeError(f"{layer}: {name} must be {what}, got {value!r}")
+    if any(v < low for v in items):
+        raise ValueError(f"{layer}: {name} must be {what}, got {value!r}")
+
+
+def check_real_arg(layer: str, name: str, value, low: float = 0.0, high: float | None = None,
+                   positive: bool = False) -> None:  # fmt: skip
+    """``value`` is a finite number >= ``low`` (> with ``positive``) and <= ``high``."""
+    bounds = f"{'>' if positive else '>='} {low:g}" + (f" and <= {high:g}" if high is not None
+                                                      else "")  # fmt: skip
+    if not isinstance(value, Real) or isinstance(value, bool):
+        raise TypeError(f"{layer}: {name} must be a number {bounds}, got {value!r}")
+    if (not math.isfinite(value) or value < low or (positive and value <= low)
+            or (high is not None and value > high)):  # fmt: skip
+        raise ValueError(f"{layer}: {name} must be a finite number {bounds}, got {value!r}")
+
+
+def check_bool_arg(layer: str, name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{layer}: {name} must be True or False, got {value!r}")
 
 _LAYOUTS = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)"}
 

@@ -21,7 +21,14 @@ import numpy as np
 from learnres.autograd.function import OpError
 from learnres.functions.batchnorm import batch_norm
 from learnres.functions.shape import reshape
-from learnres.nn._checks import check_channels, check_dtype, check_ndim
+from learnres.nn._checks import (
+    check_bool_arg,
+    check_channels,
+    check_dtype,
+    check_int_arg,
+    check_ndim,
+    check_real_arg,
+)
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
 
@@ -36,6 +43,13 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):  # fmt: skip
         super().__init__()
+        name = type(self).__name__
+        check_int_arg(name, "num_features", num_features)
+        check_real_arg(name, "eps", eps, positive=True)
+        if momentum is not None:
+            check_real_arg(name, "momentum", momentum, high=1.0)
+        check_bool_arg(name, "affine", affine)
+        check_bool_arg(name, "track_running_stats", track_running_stats)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:

@@ -8,7 +8,14 @@ import numpy as np
 
 from learnres.functions.conv import conv2d
 from learnres.nn import init
-from learnres.nn._checks import check_channels, check_dtype, check_ndim, check_spatial_size
+from learnres.nn._checks import (
+    check_bool_arg,
+    check_channels,
+    check_dtype,
+    check_int_arg,
+    check_ndim,
+    check_spatial_size,
+)
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
 
@@ -36,6 +43,12 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True):  # fmt: skip
         super().__init__()
+        check_int_arg("Conv2d", "in_channels", in_channels)
+        check_int_arg("Conv2d", "out_channels", out_channels)
+        check_int_arg("Conv2d", "kernel_size", kernel_size, pair=True)
+        check_int_arg("Conv2d", "stride", stride, pair=True)
+        check_int_arg("Conv2d", "padding", padding, low=0, pair=True)
+        check_bool_arg("Conv2d", "bias", bias)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         shape = (out_channels, in_channels, *_pair(kernel_size))

@@ -27,6 +27,7 @@ from learnres.backend import device_of, get_array_module, to_device
 
 __all__ = [
     "manual_seed",
+    "spawn_rng",
     "calculate_gain",
     "calculate_fan_in_and_fan_out",
     "constant_",
@@ -45,6 +46,12 @@ def manual_seed(seed: int) -> None:
     """Reset the generator that initialisers use when no ``rng`` is passed."""
     global _default_rng
     _default_rng = np.random.default_rng(seed)
+
+
+def spawn_rng() -> np.random.Generator:
+    """A new generator seeded from the default one: a layer with randomness of its own
+    (``Dropout``) is as reproducible after ``manual_seed`` as the weights."""
+    return np.random.default_rng(_default_rng.integers(2**63))
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:

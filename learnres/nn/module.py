@@ -30,6 +30,7 @@ then its buffers, then its submodules, exactly torch's order), ``train()``/``eva
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -44,6 +45,12 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 def _is_array(value) -> bool:
     return isinstance(value, get_array_module(value).ndarray)
+
+
+def _whole(array) -> bool:
+    """Every value of a floating-point array is a finite whole number (3.0, not 3.5 or NaN)."""
+    xp = get_array_module(array)
+    return bool(xp.all(xp.isfinite(array) & (xp.floor(array) == array)))
 
 
 def _join(prefix: str, name: str) -> str:
@@ -281,14 +288,26 @@ class Module:
         """Copy the values of ``state_dict`` (name -> array, e.g. from ``state_dict()``, an
         ``.npz`` file or a torch model converted with ``.numpy()``) into this module.
 
-        Each value is copied into the existing array, keeping its dtype and device. Every key
-        is checked first, and one error lists all the problems: keys the module has but the
-        dict lacks (missing), keys the module does not have (unexpected; both only with
-        ``strict``) and shape mismatches (always). When it raises, nothing has changed.
+        Each value is copied into the existing array, keeping its dtype and device. All or
+        nothing: every key and value is checked and converted first, and one error lists
+        all the problems: keys the module has but the dict lacks (missing), keys the module
+        does not have (unexpected; both only with ``strict``), shape mismatches, and values
+        that are not numeric arrays (object arrays such as ``np.array([None])``, strings,
+        complex numbers) or would lose their value (fractions into an integer buffer). When
+        it raises, nothing has changed.
+
+        Raises:
+            TypeError: ``state_dict`` is not a mapping (a list, say).
+            RuntimeError: the problems above.
 
         Returns:
             ``IncompatibleKeys(missing_keys, unexpected_keys)`` (empty lists when strict).
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict expects a mapping of name -> array "
+                f"(such as model.state_dict()), got {type(state_dict).__name__}"
+            )
         own = self.state_dict()
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
@@ -296,24 +315,35 @@ class Module:
         if strict and missing:
             problems.append(f"missing key(s): {', '.join(missing)}")
         if strict and unexpected:
-            problems.append(f"unexpected key(s): {', '.join(unexpected)}")
+            problems.append(f"unexpected key(s): {', '.join(map(str, unexpected))}")
+        converted = {}
         for key, target in own.items():
-            if key in state_dict and tuple(np.shape(state_dict[key])) != target.shape:
-                got = tuple(np.shape(state_dict[key]))
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            value = value.data if isinstance(value, Tensor) else value
+            if not _is_array(value):
+                value = np.asarray(value)
+            got = tuple(value.shape)
+            if value.dtype.kind not in "biuf":
+                problems.append(f"{key}: expected a numeric array, got dtype {value.dtype}")
+            elif target.dtype.kind in "biu" and value.dtype.kind == "f" and not _whole(value):
+                problems.append(f"{key}: {value.dtype} values that are not whole numbers "
+                                f"cannot be copied into the {target.dtype} buffer")  # fmt: skip
+            elif got != target.shape:
                 problems.append(
                     f"size mismatch for {key}: expected shape {target.shape}, got {got}"
                 )
+            else:
+                value = to_device(value, device_of(target))
+                converted[key] = get_array_module(target).asarray(value, dtype=target.dtype)
         if problems:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                 + "\n  ".join(problems)
             )
-        for key, target in own.items():
-            if key in state_dict:
-                value = state_dict[key]
-                value = value.data if isinstance(value, Tensor) else value
-                value = to_device(value, device_of(target))
-                target[...] = get_array_module(target).asarray(value, dtype=target.dtype)
+        for key, value in converted.items():  # nothing can fail from here on
+            own[key][...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ------------------------------------------------------------------------

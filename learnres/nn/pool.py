@@ -1,15 +1,19 @@
 """Pooling layers around ``learnres.functions.pool``: ``MaxPool2d`` (the 3x3, stride-2 pool
 after the ImageNet stem), ``AvgPool2d`` and ``AdaptiveAvgPool2d(1)`` (global average pooling
-before the classifier, Sec. 3.4 of the paper)."""
+before the classifier, Sec. 3.4 of the paper; other output sizes, e.g. VGG's 7x7, too)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from learnres.autograd.function import OpError
+from learnres.backend import device_of, to_device
+from learnres.functions.matmul import matmul
 from learnres.functions.pool import avg_pool2d, global_avg_pool2d, max_pool2d
-from learnres.nn._checks import check_ndim, check_spatial_size
+from learnres.nn._checks import check_int_arg, check_ndim, check_spatial_size
 from learnres.nn.module import Module
 
-__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "adaptive_pool_matrix"]
 
 
 def _pair(value) -> tuple[int, int]:
@@ -21,6 +25,11 @@ class _Pool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        name = type(self).__name__
+        check_int_arg(name, "kernel_size", kernel_size, pair=True)
+        if stride is not None:
+            check_int_arg(name, "stride", stride, pair=True)
+        check_int_arg(name, "padding", padding, low=0, pair=True)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
@@ -64,18 +73,46 @@ class AvgPool2d(_Pool2d):
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
 
-class AdaptiveAvgPool2d(Module):
-    """Global average pooling: (N, C, H, W) -> (N, C, 1, 1), the mean over H and W.
+def adaptive_pool_matrix(size: int, output_size: int) -> np.ndarray:
+    """The (output_size, size) matrix A whose row i averages bin i of an axis of ``size``
+    values, torch's bins: rows floor(i * size / out) .. ceil((i + 1) * size / out) - 1.
 
-    Only ``output_size=1`` (or (1, 1)) is supported: it is the only size ResNets use.
+    Bins may overlap (7 bins over 2 values: each value is read by several bins) and an
+    output larger than the input repeats values; when ``size == output_size`` A is the
+    identity.
+
+    >>> adaptive_pool_matrix(4, 2)
+    array([[0.5, 0.5, 0. , 0. ],
+           [0. , 0. , 0.5, 0.5]])
+    """
+    matrix = np.zeros((output_size, size))
+    for i in range(output_size):
+        start = (i * size) // output_size
+        end = -(-((i + 1) * size) // output_size)  # ceil
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size: (N, C, H, W) -> (N, C, oh, ow).
+
+    ``output_size=1`` is global average pooling (Sec. 3.4 of the paper: the ResNets'
+    classifier input). Other sizes average torch's bins (``adaptive_pool_matrix``); VGG's
+    ``AdaptiveAvgPool2d((7, 7))`` lets torchvision's VGG take inputs other than 224x224
+    (at 224x224 its input is already 7x7 and it changes nothing).
+
+    Averaging bins is linear in each spatial axis, so the layer is two matrix products,
+    out = A_h x A_w^T (A_h of shape (oh, H), A_w of shape (ow, W)), and its gradient is
+    that of the matrix products: dL/dx = A_h^T (dL/dout) A_w.
     """
 
     def __init__(self, output_size=1):
         super().__init__()
-        if output_size not in (1, (1, 1), [1, 1]):
+        size = _pair(output_size) if isinstance(output_size, (int, tuple, list)) else None
+        if size is None or len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
             raise ValueError(
-                f"AdaptiveAvgPool2d supports only output_size=1 (global average pooling), "
-                f"got output_size={output_size!r}"
+                f"AdaptiveAvgPool2d takes output_size as a positive int or a pair of them "
+                f"(1: global average pooling; (7, 7): VGG), got output_size={output_size!r}"
             )
         self.output_size = output_size
 
@@ -83,7 +120,20 @@ class AdaptiveAvgPool2d(Module):
         check_ndim("AdaptiveAvgPool2d", x, (4,))
         if x.shape[2] == 0 or x.shape[3] == 0:
             raise OpError(f"AdaptiveAvgPool2d got an empty image (shape {tuple(x.shape)})")
-        return global_avg_pool2d(x)
+        oh, ow = _pair(self.output_size)
+        if (oh, ow) == (1, 1):
+            return global_avg_pool2d(x)
+        H, W = x.shape[2], x.shape[3]
+        a_h = self._matrix(H, oh, x)  # (oh, H)
+        a_w_t = self._matrix(W, ow, x).T  # (W, ow)
+        out = matmul(a_h, x)  # (oh, H) @ (N, C, H, W) -> (N, C, oh, W)
+        return matmul(out, a_w_t)  # (N, C, oh, W) @ (W, ow) -> (N, C, oh, ow)
+
+    @staticmethod
+    def _matrix(size: int, output_size: int, like):
+        """``adaptive_pool_matrix`` in the dtype and on the device of ``like``."""
+        matrix = adaptive_pool_matrix(size, output_size).astype(like.dtype)
+        return to_device(matrix, device_of(like.data))
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

@@ -2,6 +2,7 @@
 
     from learnres.reference import to_torch, compare
     twin = to_torch(model)                        # same structure, weights and buffers
+    from_torch(model, twin)                       # and back: the twin's values, checked
     report = compare(model, x, labels, mode="train")
     print(report)                                 # names the first module that disagrees
 
@@ -18,9 +19,11 @@ except ModuleNotFoundError as e:  # pragma: no cover - depends on the environmen
 
 from learnres.reference.check import ModuleError, Report, TensorError, compare
 from learnres.reference.convert import COMPOSITES, LAYERS, register_twin, to_torch
+from learnres.reference.from_torch import from_torch
 
 __all__ = [
     "to_torch",
+    "from_torch",
     "register_twin",
     "compare",
     "Report",

@@ -18,7 +18,7 @@ __all__ = ["add_arguments", "main"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a model name, e.g. resnet20, plain56, resnet50")
+    parser.add_argument("model", help="a model name, e.g. resnet20, plain56, resnet50, vgg16")
     parser.add_argument("--batch-size", type=int, default=2, help="default 2")
     parser.add_argument("--mode", choices=["train", "eval"], default="train")
     parser.add_argument(
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     import numpy as np
 
-    from learnres.models import MODELS, get_model
+    from learnres.models import MODELS, canonical_name, get_model
     from learnres.nn import init
     from learnres.reference import compare, to_torch
     from learnres.reference.bugs import plant_bug
@@ -62,8 +62,7 @@ def main(args) -> int:
     except (ValueError, TypeError) as e:
         print(f"learnres check: {e}", file=sys.stderr)
         return 2
-    key = args.model.lower().replace("-", "").replace("_", "")
-    channels, default_size, _ = MODELS[key].input_shape
+    channels, default_size, _ = MODELS[canonical_name(args.model)].input_shape
     size = args.input_size or (32 if default_size == 32 else 64)
     if args.batch_size < 1 or size < 1:
         print("learnres check: --batch-size and --input-size must be positive", file=sys.stderr)

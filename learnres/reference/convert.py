@@ -24,11 +24,12 @@ from torch import nn
 from learnres.backend import asnumpy
 from learnres.models.cifar import MLP, CifarResNet
 from learnres.models.imagenet import ImageNetResNet
+from learnres.models.vgg import VGG, CifarVGG
 from learnres.nn import blocks
 from learnres.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from learnres.nn.container import Sequential
 from learnres.nn.conv import Conv2d
-from learnres.nn.layers import Flatten, Identity, Linear, ReLU
+from learnres.nn.layers import Dropout, Flatten, Identity, Linear, ReLU
 from learnres.nn.module import Module
 from learnres.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from learnres.reference import twins
@@ -85,6 +86,7 @@ LAYERS = {
     AvgPool2d: lambda m: nn.AvgPool2d(m.kernel_size, m.stride, m.padding),
     AdaptiveAvgPool2d: lambda m: nn.AdaptiveAvgPool2d(m.output_size),
     blocks.ZeroPadShortcut: lambda m: twins.ZeroPadShortcut(m.in_planes, m.out_planes, m.stride),
+    Dropout: lambda m: twins.Dropout(m.p, m.rng),  # the same masks (see twins.Dropout)
 }
 
 # learnres composite type -> torch class with the same forward (children attached by to_torch)
@@ -99,6 +101,8 @@ COMPOSITES = {
     CifarResNet: twins.CifarResNet,
     ImageNetResNet: twins.ImageNetResNet,
     MLP: twins.MLP,
+    VGG: twins.VGG,
+    CifarVGG: twins.CifarVGG,
 }
 
 

@@ -8,11 +8,15 @@ therefore has the learnres model's ``state_dict`` keys, and a mismatch between t
 points at the one module whose learnres code differs from these few lines.
 
 The classes are built empty (no arguments): ``to_torch`` attaches their children. Only
-``ZeroPadShortcut`` keeps settings of its own (it has no weights to carry them).
+``ZeroPadShortcut`` and ``Dropout`` keep settings of their own (they have no weights to
+carry them).
 """
 
 from __future__ import annotations
 
+import copy
+
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -27,6 +31,9 @@ __all__ = [
     "CifarResNet",
     "ImageNetResNet",
     "MLP",
+    "Dropout",
+    "VGG",
+    "CifarVGG",
 ]
 
 
@@ -122,4 +129,48 @@ class MLP(nn.Module):
         out = self.flatten(x)
         out = F.relu(self.bn1(self.fc1(out)))
         out = self.blocks(out)
+        return self.fc(out)
+
+
+class Dropout(nn.Module):
+    """learnres's Dropout with the masks learnres draws: a copy of the layer's generator
+    (``rng``) draws, call for call, the masks the learnres layer draws from the same state,
+    so a training step with dropout is compared exactly. torch's own ``nn.Dropout`` draws
+    from torch's generator and could not be compared."""
+
+    def __init__(self, p: float, rng):
+        super().__init__()
+        self.p, self.rng = p, copy.deepcopy(rng)
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        keep = torch.from_numpy(self.rng.random(tuple(x.shape)) >= self.p)
+        scale = 1.0 / (1.0 - self.p) if self.p < 1.0 else 0.0
+        return x * (keep.to(x.dtype) * scale)
+
+
+class VGG(nn.Module):
+    def forward(self, x):
+        out = self.pool1(self.conv1(x))
+        out = self.pool2(self.conv2(out))
+        out = self.pool3(self.conv3(out))
+        out = self.pool4(self.conv4(out))
+        out = self.pool5(self.conv5(out))
+        out = self.avgpool(out)
+        out = self.flatten(out)
+        out = self.drop6(F.relu(self.fc6(out)))
+        out = self.drop7(F.relu(self.fc7(out)))
+        return self.fc8(out)
+
+
+class CifarVGG(nn.Module):
+    def forward(self, x):
+        out = self.pool1(self.conv1(x))
+        out = self.pool2(self.conv2(out))
+        out = self.pool3(self.conv3(out))
+        out = self.pool4(self.conv4(out))
+        out = self.pool5(self.conv5(out))
+        out = self.avgpool(out)
+        out = self.flatten(out)
         return self.fc(out)

@@ -2,18 +2,24 @@
 
     learnres train --model resnet20 --dataset cifar10 --data-dir ../shared/datasets \\
         --iterations 2000 --out runs/resnet20
+    learnres train --model resnet34-cifar --dataset cifar100     # plain/ResNet/VGG on CIFAR-100
 
 Every option defaults to the paper's recipe; a shorter ``--iterations`` keeps the
 schedule's shape (milestones at 1/2 and 3/4 of the run). The run folder receives
 metrics.csv, checkpoint.npz, config.json and plot.png. ``--resume`` continues the
 checkpoint in ``--out`` with its saved settings (any option given must agree with them).
-Exit status: 0 done, 1 diverged, 2 bad input (unknown names, missing data, bad
-checkpoint), 130 interrupted (checkpoint saved).
+
+Exit status: 0 done, 1 diverged (the last finite checkpoint is kept), 2 a user's mistake
+(a bad option value, an unknown name, missing or bad data, a bad checkpoint, a run folder
+that is a file, read-only, full or in use by another run: one line naming the option or
+file, no traceback), 130 interrupted (checkpoint saved). The options are checked before any
+data is read or any file written; a traceback means a bug in learnres.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from learnres.train.run import DEFAULT_ITERATIONS, TrainConfig
@@ -23,17 +29,47 @@ __all__ = ["add_arguments", "config_from_args", "main"]
 _DEFAULTS = TrainConfig()
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+def _integer(text: str, low: int, high: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        within = f">= {low}" if high is None else f"in {low}..{high}"
+        raise argparse.ArgumentTypeError(f"expected an integer {within}, got {text!r}")
     return value
 
 
+def _positive_int(text: str) -> int:
+    return _integer(text, 1)
+
+
+def _seed(text: str) -> int:
+    return _integer(text, 0, 2**63 - 1)
+
+
+def _real(text: str, low: float = 0.0, positive: bool = False) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < low or (positive and value <= low):
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number {'>' if positive else '>='} {low:g}, got {text!r}"
+        )
+    return value
+
+
+def _positive_real(text: str) -> float:
+    return _real(text, positive=True)
+
+
 def _size(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a count or a fraction >= 0, got {text}")
+    value = _real(text)
+    if not value.is_integer() and not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a count of images or a fraction between 0 and 1, got {text!r}"
+        )
     return int(value) if value.is_integer() else value
 
 
@@ -52,7 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to train")
     what.add_argument("--model", help=f"model name (default {_DEFAULTS.model}); resnet20/32/44/"
                       "56/110/1202, plain20..110, mlp20/56, resmlp20/56, or resnetN/plainN for "
-                      "any depth N = 6n+2 (e.g. resnet8)")  # fmt: skip
+                      "any depth N = 6n+2 (e.g. resnet8); for the CIFAR-100 comparison "
+                      "plain18-cifar, plain34-cifar, resnet18-cifar, resnet34-cifar (the "
+                      "ImageNet nets with a 3x3 stride-1 stem, no max pool), vgg16-cifar, "
+                      "vgg19-cifar (VGG with BN, one fc layer)")  # fmt: skip
     what.add_argument("--dataset", help="cifar10 (default), cifar100 or fashion-mnist")
     what.add_argument("--data-dir", help="folder holding the data (cifar-10-batches-py/, the "
                       ".tar.gz archives, fashion-mnist/); default $LEARNRES_DATA_DIR, then the "
@@ -91,15 +130,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     length.add_argument(
         "--epochs",
-        type=float,
+        type=_positive_real,
         metavar="E",
         help="passes over the training images instead of --iterations",
     )
     recipe = parser.add_argument_group("recipe (defaults: the paper's)")
     recipe.add_argument("--batch-size", type=_positive_int, help="images per step (default 128)")
-    recipe.add_argument("--lr", type=float, help="initial learning rate (default 0.1)")
-    recipe.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
-    recipe.add_argument("--weight-decay", type=float, help="L2 weight decay (default 1e-4)")
+    recipe.add_argument("--lr", type=_positive_real, help="initial learning rate (default 0.1)")
+    recipe.add_argument("--momentum", type=_real, help="SGD momentum (default 0.9)")
+    recipe.add_argument("--weight-decay", type=_real, help="L2 weight decay (default 1e-4)")
     recipe.add_argument(
         "--schedule",
         choices=["paper", "warmup", "cosine"],
@@ -127,7 +166,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pixel (default): subtract the per-pixel mean image (the paper); "
         "channel: per-channel mean/std",
     )
-    recipe.add_argument("--seed", type=int, help="seed of weights, data order, augmentation "
+    recipe.add_argument("--seed", type=_seed, help="seed of weights, data order, augmentation "
                         "and subset/validation draws (default 0)")  # fmt: skip
     run = parser.add_argument_group("running")
     run.add_argument(
@@ -208,29 +247,39 @@ def _check_names(config: TrainConfig) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from learnres.data.dataset import DatasetFormatError
+    from learnres.data.safe_pickle import RefusedGlobalError
     from learnres.data.sources import ChecksumError, DatasetNotFoundError
     from learnres.train.checkpoint import CheckpointError
+    from learnres.train.folder import RunFolderError, claim_run_folder
     from learnres.train.run import saved_config, train
     from learnres.train.trainer import TrainingDiverged
 
     def fail(message: str, status: int = 2) -> int:
-        print(f"learnres train: error: {message}", file=sys.stderr)
+        print(f"learnres train: error: {' '.join(message.split())}", file=sys.stderr)
         return status
 
     try:
-        saved = None
-        if args.resume:
-            saved = saved_config(args.out or config_from_args(args).run_dir)
-        config = config_from_args(args, saved)
-        _check_names(config)
-        print(_header(config, resumed=args.resume), flush=True)
-        result = train(config, resume=args.resume)
-    except (CheckpointError, DatasetNotFoundError, ChecksumError, DatasetFormatError) as e:
-        return fail(str(e))
+        if args.resume:  # the settings are in the checkpoint: claim the folder, then read it
+            first = config_from_args(args)
+            _check_names(first)
+            with claim_run_folder(args.out or first.run_dir) as lock:
+                config = config_from_args(args, saved_config(lock.path))
+                config.out = str(lock.path)  # continue the run in the folder it was read from
+                result = _start(config, True, lock, train)
+        else:  # every setting is known: check them all before the folder is touched
+            config = config_from_args(args)
+            with claim_run_folder(_checked(config).run_dir) as lock:
+                result = _start(config, False, lock, train)
     except TrainingDiverged as e:
         return fail(str(e), status=1)
+    except (CheckpointError, RunFolderError, DatasetNotFoundError, ChecksumError,
+            DatasetFormatError, RefusedGlobalError) as e:  # fmt: skip
+        return fail(str(e))
     except ValueError as e:  # bad settings: depth not 6n+2, subset too large, ...
         return fail(str(e))
+    except OSError as e:  # the disk is full, a file cannot be read or written, ...
+        where = f" ({e.filename})" if e.filename else ""
+        return fail(f"{e.strerror or e}{where}; the previous checkpoint, if any, is kept")
     except KeyboardInterrupt:
         print("learnres train: aborted", file=sys.stderr)
         return 130
@@ -250,6 +299,22 @@ def main(args: argparse.Namespace) -> int:
         files.append(out / "plot.png")
     print("wrote " + ", ".join(str(f) for f in files))
     return 0
+
+
+def _checked(config: TrainConfig) -> TrainConfig:
+    """``config`` with every value and name checked (ValueError naming the option)."""
+    from learnres.train.run import check_device
+
+    config.check()
+    _check_names(config)
+    check_device(config.device)
+    return config
+
+
+def _start(config: TrainConfig, resumed: bool, lock, train):
+    _checked(config)
+    print(_header(config, resumed=resumed), flush=True)
+    return train(config, resume=resumed, lock=lock)
 
 
 def _header(config: TrainConfig, resumed: bool) -> str:

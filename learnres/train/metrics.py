@@ -17,9 +17,11 @@ the rows of the checkpoint it resumed from plus the new ones.
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from pathlib import Path
+
+from learnres.train.folder import atomic_write
 
 __all__ = ["COLUMNS", "MetricsHistory", "read_csv"]
 
@@ -90,16 +92,19 @@ class MetricsHistory:
         self.rows = [dict(r) for r in rows]
 
     def write_csv(self, path) -> Path:
-        """Write every row to ``path`` (a temporary file renamed onto it, like checkpoints)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.writer(f)
+        """Write every row to ``path`` (a temporary file of its own renamed onto it, like
+        checkpoints: ``learnres.train.folder.atomic_write``)."""
+
+        def write(f):
+            text = io.TextIOWrapper(f, newline="", encoding="utf-8")
+            writer = csv.writer(text)
             writer.writerow(COLUMNS)
             for row in self.rows:
                 writer.writerow([_cell(row.get(c)) for c in COLUMNS])
-        os.replace(tmp, path)
-        return path
+            text.flush()
+            text.detach()  # leave the binary file open for atomic_write to flush and close
+
+        return atomic_write(path, write)
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import re
 from dataclasses import dataclass
+from numbers import Integral, Real
 from pathlib import Path
 
-from learnres.train.checkpoint import CheckpointError, load_checkpoint
+from learnres.train.checkpoint import MAX_META_DEPTH, CheckpointError, json_depth, load_checkpoint
+from learnres.train.folder import RunFolderLock, atomic_write, claim_run_folder
 from learnres.train.trainer import CHECKPOINT_NAME, Trainer, TrainResult
 
 __all__ = [
@@ -31,9 +35,11 @@ __all__ = [
     "build_data",
     "build_model",
     "build_trainer",
+    "check_device",
     "check_model_name",
     "default_intervals",
     "model_names",
+    "parse_config",
     "resolve_iterations",
     "saved_config",
     "train",
@@ -120,14 +126,92 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        if not isinstance(d, dict):
+            raise ValueError(f"a TrainConfig is made from a dict, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown TrainConfig field(s): {', '.join(sorted(unknown))}")
+            raise ValueError(
+                f"unknown TrainConfig field(s): {', '.join(sorted(map(str, unknown)))}"
+            )
         d = dict(d)
-        if d.get("milestones") is not None:
+        if isinstance(d.get("milestones"), list):
             d["milestones"] = tuple(d["milestones"])
         return cls(**d)
+
+    def check(self) -> TrainConfig:
+        """Every value of the right type and in range, else ValueError naming the field and
+        its command-line option (``batch_size (--batch-size) must be ...``). Returns self.
+
+        Runs before any data is read or file written, so a mistake costs nothing.
+        """
+        from learnres.optim import SCHEDULES
+
+        def bad(name: str, expected: str):
+            value = getattr(self, name)
+            return ValueError(
+                f"{name} (--{name.replace('_', '-')}) must be {expected}, got {value!r}"
+            )
+
+        def integer(name, low=1, optional=False):
+            value = getattr(self, name)
+            if value is None and optional:
+                return
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+                raise bad(name, f"an integer >= {low}")
+
+        def number(name, low=0.0, positive=False, optional=False):
+            value = getattr(self, name)
+            if value is None and optional:
+                return
+            if (not isinstance(value, Real) or isinstance(value, bool)
+                    or not math.isfinite(value) or value < low
+                    or (positive and value <= low)):  # fmt: skip
+                raise bad(name, f"a finite number {'>' if positive else '>='} {low:g}")
+
+        def choice(name, options):
+            if getattr(self, name) not in options:
+                raise bad(name, "one of " + ", ".join(map(repr, options)))
+
+        for name in ("model", "dataset"):
+            if not isinstance(getattr(self, name), str):
+                raise bad(name, "a name")
+        for name in ("data_dir", "out"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name),
+                                                                  (str, os.PathLike)):  # fmt: skip
+                raise bad(name, "a path")
+        for name in ("download", "nesterov", "augment", "prefetch", "progress", "plot"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "true or false")
+        choice("device", ("cpu", "cuda"))
+        integer("iterations", optional=True)
+        number("epochs", positive=True, optional=True)
+        integer("batch_size")
+        number("lr", positive=True)
+        number("momentum")
+        number("weight_decay")
+        choice("schedule", SCHEDULES)
+        if self.milestones is not None:
+            ms = self.milestones
+            if (not isinstance(ms, (tuple, list))
+                    or not all(isinstance(m, Integral) and not isinstance(m, bool) and m >= 1
+                               for m in ms)
+                    or list(ms) != sorted(ms)):  # fmt: skip
+                raise bad("milestones", "increasing integers >= 1")
+        choice("shortcut", ("A", "B", "C"))
+        integer("subset", optional=True)
+        number("validation")
+        if not float(self.validation).is_integer() and not 0 < self.validation < 1:
+            raise bad("validation", "a count of images or a fraction between 0 and 1")
+        integer("seed", low=0)
+        if self.seed >= 2**63:
+            raise bad("seed", "an integer in 0..2**63-1")
+        choice("normalization", ("pixel", "channel", "none"))
+        choice("dtype", ("float32", "float64"))
+        for name in ("log_every", "eval_every", "checkpoint_every"):
+            integer(name, optional=True)
+        integer("eval_batch_size")
+        return self
 
     @property
     def run_dir(self) -> Path:
@@ -150,41 +234,61 @@ _GENERIC = re.compile(r"^(resnet|plain)(\d+)$")
 
 
 def model_names() -> list[str]:
-    """Models ``learnres train`` can build for 32x32 inputs (the paper's CIFAR nets, MLPs)."""
+    """Models ``learnres train`` can build for 32x32 inputs: the paper's CIFAR nets, the MLPs,
+    and the "-cifar" models (plain-18/34, ResNet-18/34 with the CIFAR stem, VGG-16/19)."""
     from learnres.models import MODELS
 
     return [name for name, info in MODELS.items() if tuple(info.input_shape[1:]) == (32, 32)]
 
 
 def check_model_name(name: str) -> str:
-    """``name`` normalised ("ResNet-20" -> "resnet20"); ValueError listing the valid names.
+    """``name`` normalised ("ResNet-20" -> "resnet20", "VGG16_cifar" -> "vgg16-cifar");
+    ValueError listing the valid names.
 
     Valid: ``model_names()``, or resnetN / plainN for any depth N = 6n + 2 (resnet8, ...).
     """
-    from learnres.models import MODELS
+    from learnres.models import MODELS, canonical_name
     from learnres.models.cifar import blocks_per_stage
 
     key = str(name).lower().replace("-", "").replace("_", "")
     match = _GENERIC.match(key)
-    if key in model_names():
-        return key
+    try:
+        known = canonical_name(name)
+    except ValueError:
+        known = None
+    if known in model_names():
+        return known
     if match and key not in MODELS:
         blocks_per_stage(int(match.group(2)))  # ValueError unless the depth is 6n + 2
         return key
+    hint = ""
+    if known is not None and f"{known}-cifar" in model_names():
+        hint = f"; {known} is the ImageNet network (224x224 images): use {known}-cifar"
     raise ValueError(
         f"unknown model {name!r} for 32x32 images; valid names: {', '.join(model_names())} "
-        "(or resnetN / plainN with N = 6n + 2, e.g. resnet8)"
+        f"(or resnetN / plainN with N = 6n + 2, e.g. resnet8){hint}"
     )
+
+
+def check_device(device: str) -> None:
+    """ValueError naming --device when ``device`` is "cuda" and no GPU is usable here."""
+    from learnres.backend import gpu_problem, is_gpu_available
+
+    if device == "cuda" and not is_gpu_available():
+        raise ValueError(f"device (--device) 'cuda' is not usable here: {gpu_problem()}")
 
 
 def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "A"):
     """The CIFAR-style model ``name`` for images (in_channels, 32, 32) and ``num_classes``
-    (see ``check_model_name`` for the names)."""
+    (see ``check_model_name`` for the names); ``shortcut`` goes to the ResNets."""
     from learnres.models import MODELS, cifar
 
     key = check_model_name(name)
     if key.startswith(("mlp", "resmlp")):
         return MODELS[key].build(in_features=in_channels * 32 * 32, num_classes=num_classes)
+    if key in MODELS and not _GENERIC.match(key):  # resnet18-cifar, vgg16-cifar, ...
+        options = {"shortcut": shortcut} if key.startswith("resnet") else {}
+        return MODELS[key].build(num_classes=num_classes, in_channels=in_channels, **options)
     kind, depth = _GENERIC.match(key).group(1), int(_GENERIC.match(key).group(2))
     if kind == "resnet":
         return cifar.resnet(depth, shortcut=shortcut, num_classes=num_classes,
@@ -193,17 +297,34 @@ def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "
 
 
 def _load_data(config: TrainConfig):
-    from learnres.data import load_dataset, split_validation, subset
+    from learnres.data import DatasetFormatError, load_dataset, split_validation, subset
 
     train = load_dataset(config.dataset, "train", config.data_dir, download=config.download)
     test = load_dataset(config.dataset, "test", config.data_dir, download=config.download)
-    if config.subset:
-        train = subset(train, config.subset, seed=config.seed)
+    for split in (train, test):
+        if len(split) == 0:
+            raise DatasetFormatError(f"the {config.dataset} {split.split} set holds no images")
+    c, h, w = train.image_shape
+    if test.image_shape != (c, h, w) or h > 32 or w > 32:
+        raise DatasetFormatError(
+            f"{config.dataset}: training images {train.image_shape} and test images "
+            f"{test.image_shape} must have one shape of at most 32x32 (the models' input)"
+        )
+    try:
+        if config.subset:
+            train = subset(train, config.subset, seed=config.seed)
+    except ValueError as e:
+        raise ValueError(f"subset (--subset) {config.subset} does not fit the data: {e}") from e
     val = None
     if config.validation:
         size = config.validation
         size = int(size) if float(size).is_integer() else float(size)
-        train, val = split_validation(train, size, seed=config.seed)
+        try:
+            train, val = split_validation(train, size, seed=config.seed)
+        except ValueError as e:
+            raise ValueError(
+                f"validation (--validation) {config.validation} does not fit the data: {e}"
+            ) from e
     return train, val, test
 
 
@@ -228,6 +349,11 @@ def build_data(config: TrainConfig) -> RunData:
     normalization = None if config.normalization == "none" else config.normalization
     train_tf, test_tf = standard_transforms(train, augment=config.augment,
                                             normalization=normalization)  # fmt: skip
+    if config.batch_size > len(train):
+        raise ValueError(
+            f"batch_size (--batch-size) {config.batch_size} is larger than the {len(train)} "
+            "training images: not one batch to train on"
+        )
     loader = DataLoader.from_dataset(
         train, config.batch_size, shuffle=True, drop_last=True, seed=config.seed,
         transform=train_tf, device=config.device, prefetch=config.prefetch,
@@ -271,9 +397,9 @@ def build_trainer(config: TrainConfig, callbacks=()) -> Trainer:
     from learnres.nn import init
     from learnres.optim import SGD, make_schedule
 
-    if config.dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {config.dtype!r}")
+    config.check()
     check_model_name(config.model)
+    check_device(config.device)
     data = build_data(config)
     init.manual_seed(config.seed)
     model = build_model(config.model, data.num_classes, data.in_channels, config.shortcut)
@@ -318,38 +444,69 @@ def _differences(saved: dict, wanted: dict) -> list[str]:
     return diffs
 
 
+def parse_config(text, source: str) -> dict:
+    """The run configuration stored in a checkpoint (a JSON string) as a checked dict:
+    ``TrainConfig.from_dict(...).check()`` must accept it. CheckpointError otherwise."""
+    if not isinstance(text, str):
+        raise CheckpointError(f"{source} has no readable configuration (got {type(text).__name__})")
+    try:
+        if json_depth(text) > MAX_META_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_META_DEPTH} levels")
+        saved = json.loads(text)
+        TrainConfig.from_dict(saved).check()
+    except (ValueError, TypeError, RecursionError) as e:
+        raise CheckpointError(f"{source} has an unusable configuration: {e}") from e
+    return saved
+
+
 def saved_config(run_dir) -> dict:
     """The configuration stored in the checkpoint of ``run_dir`` (CheckpointError if none)."""
-    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
-    try:
-        return json.loads(state["config"])
-    except (KeyError, TypeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{run_dir}/{CHECKPOINT_NAME} has no readable configuration") from e
+    path = Path(run_dir) / CHECKPOINT_NAME
+    state = load_checkpoint(path)
+    return parse_config(state.get("config"), str(path))
 
 
-def train(config: TrainConfig, resume: bool = False, callbacks=()) -> TrainResult:
+def train(config: TrainConfig, resume: bool = False, callbacks=(),
+          lock: RunFolderLock | None = None) -> TrainResult:  # fmt: skip
     """Run ``config`` in ``config.run_dir``; with ``resume``, continue its checkpoint.
 
-    A new run refuses a folder that already holds a checkpoint (pass ``resume=True`` or
-    choose another ``out``); a resumed run refuses a checkpoint whose identity settings
-    (``IDENTITY_KEYS``: model, data, recipe, seed, ...) differ from ``config``'s. Either
-    way nothing is written before the checks pass.
+    The configuration is checked first (``TrainConfig.check``), then the run claims its
+    folder (``learnres.train.folder``: one run per folder; pass ``lock`` when the caller
+    holds the claim already). A new run refuses a folder that already holds a checkpoint
+    (pass ``resume=True`` or choose another ``out``); a resumed run refuses a checkpoint
+    whose identity settings (``IDENTITY_KEYS``: model, data, recipe, seed, ...) differ from
+    ``config``'s, or whose state does not fit the run (``learnres.train.state_check``).
+    Either way nothing is written before the checks pass.
 
     Raises:
+        ValueError: a setting out of range (named), an unknown model, too little data.
+        RunFolderError: the folder is a file, cannot be written, or another run holds it.
         CheckpointError: see above, or the checkpoint is corrupt.
-        TrainingDiverged: the loss became NaN or infinite.
+        TrainingDiverged: the loss or the weights became NaN or infinite.
     """
+    config.check()
+    check_model_name(config.model)
+    check_device(config.device)
+    if lock is None:
+        with claim_run_folder(config.run_dir) as lock:
+            return _train_claimed(config, resume, callbacks)
+    if not lock.held or Path(lock.path).resolve() != config.run_dir.resolve():
+        raise ValueError(f"train: the lock given is not a held claim of {config.run_dir}")
+    return _train_claimed(config, resume, callbacks)
+
+
+def _train_claimed(config: TrainConfig, resume: bool, callbacks) -> TrainResult:
     run_dir = config.run_dir
     path = run_dir / CHECKPOINT_NAME
     state = None
     if resume:
         state = load_checkpoint(path)
-        saved = json.loads(state.get("config") or "{}")
+        saved = parse_config(state.get("config"), str(path))
         diffs = _differences(saved, config.to_dict())
         if diffs:
             raise CheckpointError(
-                f"{path} belongs to a different run; resuming it needs the same settings:\n  "
-                + "\n  ".join(diffs)
+                f"{path} belongs to a different run; resuming it needs the same settings: "
+                + "; ".join(diffs)
             )
         if config.iterations is None and config.epochs is None:
             config = dataclasses.replace(config, iterations=saved.get("iterations"))
@@ -361,6 +518,6 @@ def train(config: TrainConfig, resume: bool = False, callbacks=()) -> TrainResul
     trainer = build_trainer(config, callbacks=callbacks)
     if state is not None:
         trainer.load_state_dict(state, source=str(path))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(trainer.config, indent=2) + "\n")
+    text = json.dumps(trainer.config, indent=2) + "\n"
+    atomic_write(run_dir / "config.json", lambda f: f.write(text.encode()))
     return trainer.fit()

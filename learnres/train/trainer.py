@@ -24,7 +24,14 @@ What can go wrong, and what happens:
   run that was never stopped: on NumPy, bit for bit.
 * **Divergence.** A NaN or infinite loss stops the run before the step that would apply its
   gradient, with ``TrainingDiverged`` naming the iteration and learning rate; the last good
-  checkpoint is left as it was.
+  checkpoint is left as it was. Weights can overflow while the loss is still finite (a
+  BatchNorm variance reaching infinity, say): a checkpoint about to be written with a
+  non-finite array stops the run the same way, so a checkpoint only ever holds finite
+  weights.
+* **A bad checkpoint.** Resuming checks the whole state first
+  (``learnres.train.state_check``: dtypes, shapes, finite values, variances >= 0, known
+  names, an int iteration in range, a positive learning rate, known bit generators) and
+  refuses it with ``CheckpointError`` before anything is restored.
 * **Ctrl-C.** The first Ctrl-C asks the loop to stop after the current step; the run then
   saves a checkpoint and returns (``status == "interrupted"``). A ``KeyboardInterrupt``
   raised by a callback (which runs between steps) does the same. A second Ctrl-C aborts
@@ -47,9 +54,15 @@ from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
 from learnres.backend import asnumpy
 from learnres.functions.loss import cross_entropy
-from learnres.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from learnres.train.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    nonfinite_entries,
+    save_checkpoint,
+)
 from learnres.train.metrics import MetricsHistory
 from learnres.train.plot import matplotlib_problem, plot_history
+from learnres.train.state_check import check_trainer_state
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -305,8 +318,10 @@ class Trainer:
             self._finish_window()
             if self.history.last_iteration_of("test_error", "val_error") != self.iteration:
                 self._evaluate_all()
-        self._save_if_possible()
-        self._write_metrics()
+        try:
+            self._save_if_possible()
+        finally:
+            self._write_metrics()
         if status == "completed" or self.iteration > 0:
             self._write_plot()
         if status == "interrupted":
@@ -423,9 +438,32 @@ class Trainer:
         plot_history({name: self.history}, out=self.out_dir / PLOT_NAME, title=title)
 
     def _save_if_possible(self) -> None:
-        if self.out_dir is not None:
-            save_checkpoint(self.checkpoint_path, self.state_dict())
-            self._last_checkpoint_iteration = self.iteration
+        """Save a checkpoint of the current state; ``TrainingDiverged`` instead when an
+        array of it is not finite (the weights overflowed while the loss stayed finite), so
+        the last good checkpoint stays."""
+        if self.out_dir is None:
+            return
+        state = self.state_dict()
+        bad = nonfinite_entries(state)
+        if bad:
+            lr = self.optimizer.param_groups[0]["lr"]
+            raise TrainingDiverged(self._nonfinite_message(bad, lr), self.iteration, lr,
+                                   float("nan"))  # fmt: skip
+        save_checkpoint(self.checkpoint_path, state)
+        self._last_checkpoint_iteration = self.iteration
+
+    def _nonfinite_message(self, names: list[str], lr: float) -> str:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        if self._last_checkpoint_iteration is not None:
+            kept = (f"the last good checkpoint, {self.checkpoint_path} (iteration "
+                    f"{self._last_checkpoint_iteration}), is kept")  # fmt: skip
+        else:
+            kept = "no checkpoint had been written yet"
+        return (
+            f"training diverged: after iteration {self.iteration} (learning rate {lr:g}) "
+            f"{len(names)} array(s) hold NaN or infinity ({shown}); not saved, {kept}. "
+            "Try a smaller --lr, or --schedule warmup (the paper's remedy for ResNet-110)."
+        )
 
     # ---- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -444,17 +482,12 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict, source: str = "checkpoint") -> None:
-        """Restore ``state_dict()``; raises ``CheckpointError`` when it does not fit."""
-        try:
-            iteration = int(state["iteration"])
-            parts = {k: state[k] for k in ("model", "optimizer", "schedule", "loader")}
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{source} lacks {e} and cannot be resumed") from e
-        if iteration > self.iterations:
-            raise CheckpointError(
-                f"{source} is at iteration {iteration}, past this run's {self.iterations} "
-                "iterations"
-            )
+        """Restore ``state_dict()``; raises ``CheckpointError`` when it does not fit.
+
+        The whole state is checked first (``check_trainer_state``), so a refused state
+        changes nothing: not the model, not the optimizer, not the loader.
+        """
+        check_trainer_state(state, self, source)
         steps = [
             ("model", self.model.load_state_dict),
             ("optimizer", self.optimizer.load_state_dict),
@@ -463,18 +496,18 @@ class Trainer:
         ]
         for name, load in steps:
             try:
-                load(parts[name])
+                load(state[name])
             except (RuntimeError, ValueError, KeyError, TypeError) as e:
                 raise CheckpointError(
                     f"{source} does not fit this run: its {name} state cannot be loaded: {e}"
                 ) from e
-        self.iteration = iteration
+        self.iteration = int(state["iteration"])
         self.history.load_state_dict(state.get("history", []))
         window = self._empty_window()
         window.update(state.get("window", {}))
         self._window = {k: type(self._empty_window()[k])(v) for k, v in window.items()}
         self.elapsed = float(state.get("elapsed", 0.0))
-        self._last_checkpoint_iteration = iteration
+        self._last_checkpoint_iteration = self.iteration
 
     def load_checkpoint(self, path=None) -> int:
         """Resume from ``path`` (default: the run folder's checkpoint.npz); returns its iteration.

@@ -14,7 +14,7 @@ from learnres.analysis import summary
 from learnres.analysis.summary import format_count
 from learnres.autograd import OpError
 from learnres.cli import main as cli_main
-from learnres.models import get_model, mlp, resnet
+from learnres.models import VGG, get_model, mlp, resnet
 from learnres.nn import Conv2d, Linear, Sequential
 from learnres.reference import to_torch
 
@@ -125,12 +125,55 @@ def test_shape_rules_agree_with_running_the_layers():
         (resnet(14, shortcut="B"), (2, 3, 20, 20)),
         (get_model("resnet50"), (1, 3, 48, 40)),
         (mlp(6, 8), (2, 3, 32, 32)),
+        (VGG(16, batch_norm=True, fc_width=8), (2, 3, 64, 48)),  # 7x7 pool of 2x1 maps
+        (get_model("resnet18-cifar"), (2, 3, 32, 32)),
     ]:
         by_rule = summary(model, shape, print_table=False)
         computed = summary(model, shape, print_table=False, shapes_only=False)
         assert [(r.name, r.output_shape, r.params, r.mult_adds) for r in by_rule.rows] == [
             (r.name, r.output_shape, r.params, r.mult_adds) for r in computed.rows
         ]
+
+
+# torchvision's configuration "E" (VGG-19): 3x3 convolutions of these widths, "M" a 2x2 pool
+VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+             512, 512, 512, 512, "M"]  # fmt: skip
+
+
+def vgg_mult_adds(cfg, size: int = 224, fc=(4096, 4096, 1000)) -> int:
+    """Conv mult-adds (H*W*C_out * C_in*9 per 3x3 layer, padding 1) plus the fc layers'."""
+    total, c_in = 0, 3
+    for v in cfg:
+        if v == "M":
+            size //= 2
+        else:
+            total += size * size * v * c_in * 9
+            c_in = v
+    widths = [512 * 7 * 7, *fc]
+    return total + sum(a * b for a, b in zip(widths, widths[1:]))
+
+
+def test_vgg19_costs_fig_3s_19_6_billion_mult_adds():
+    result = summary(built("vgg19"), (3, 224, 224), print_table=False)
+    assert result.mult_adds == vgg_mult_adds(VGG19_CFG)
+    assert round(result.mult_adds / 1e9, 1) == 19.6  # Fig. 3 and Sec. 3.3
+    assert round(result.mult_adds / 1e9, 2) == 19.63  # torchvision's "GFLOPS" of vgg19
+    assert result.total_params == 143_667_240  # torchvision's (tests/models/test_vgg.py)
+    assert [r.output_shape for r in result.rows if r.name in ("pool5", "avgpool")] == [
+        (1, 512, 7, 7)
+    ] * 2  # at 224x224 torchvision's 7x7 adaptive pool changes nothing
+
+
+def test_vgg_and_cifar_models_agree_with_torch_flop_counter():
+    for model, shape in [
+        (VGG(19, batch_norm=True, fc_width=64), (3, 64, 64)),
+        (get_model("vgg16-cifar"), (3, 32, 32)),
+        (get_model("resnet18-cifar"), (3, 32, 32)),
+    ]:
+        ours = summary(model, shape, print_table=False).mult_adds
+        assert ours == torch_mult_adds(model.eval(), shape)
+    narrow = summary(VGG(19, fc_width=64), (3, 224, 224), print_table=False).mult_adds
+    assert narrow == vgg_mult_adds(VGG19_CFG, fc=(64, 64, 1000))
 
 
 def test_rows_roll_up_into_their_parents():
@@ -215,6 +258,20 @@ def test_cli_prints_the_summary(capsys):
         cli_main(["summary", "resnet20", "--input-shape", "3", "64", "64", "--shortcut", "B"]) == 0
     )
     assert "(1, 64, 16, 16)" in capsys.readouterr().out
+
+
+def test_cli_counts_vgg_mlps_and_the_cifar_models(capsys):
+    assert cli_main(["summary", "vgg19", "--max-depth", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "VGG-19: input (1, 3, 224, 224)" in out and "Total params: 143,667,240" in out
+    assert "Mult-adds: 19.63G" in out
+    for name, width in [("mlp20", 256), ("mlp56", 256)]:
+        assert cli_main(["summary", name, "--max-depth", "1"]) == 0
+        out = capsys.readouterr().out
+        assert "input (1, 3, 32, 32)" in out and f"(1, {width})" in out
+    assert cli_main(["summary", "resnet34-cifar", "--num-classes", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "ResNet-34 (CIFAR stem): input (1, 3, 32, 32)" in out and "(1, 512, 4, 4)" in out
 
 
 def test_cli_rejects_bad_input(capsys):

@@ -1,12 +1,9 @@
-"""learnres.lectures: quick mode and sizes, folders, stored runs, figure provenance, probes."""
+"""learnres.lectures: quick mode and sizes, folders, stored runs, figure provenance."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from learnres import Tensor
-from learnres.functions import batch_norm, softmax
 from learnres.lectures import (
     FULL,
     QUICK,
@@ -14,8 +11,6 @@ from learnres.lectures import (
     fresh_label,
     is_quick,
     missing_runs_note,
-    probe,
-    record_outputs,
     save_figure,
     sizes,
     stored_label,
@@ -24,7 +19,6 @@ from learnres.lectures import (
     stored_runs,
 )
 from learnres.lectures.config import repo_root
-from learnres.nn import BatchNorm1d, Linear, Sequential, init
 
 
 @pytest.mark.parametrize("value, quick", [("1", True), ("true", True), ("0", False), ("", False)])
@@ -121,27 +115,17 @@ def test_save_figure_writes_the_provenance_on_the_figure(lecture_env, monkeypatc
     assert "FRESH QUICK-MODE RUN" in texts and "a test" in texts
 
 
-def test_record_outputs_restores_forward():
-    init.manual_seed(0)
-    net = Sequential(Linear(4, 3), BatchNorm1d(3))
-    with record_outputs(net, BatchNorm1d) as calls:
-        net(Tensor(np.ones((5, 4), dtype=np.float32)))
-    assert [name for name, _ in calls] == ["1"]
-    assert all("forward" not in m.__dict__ for m in net.modules())
+def test_stored_label_names_each_model_once_with_its_seeds_and_device(lecture_env):
+    from learnres.lectures import stored_seeds
 
-
-def test_probe_measures_outputs_and_their_gradients(rng):
-    """The last BN's output is the logits: its std and its gradient are known in closed form
-    (dL/dlogits = (softmax - onehot) / N for the mean cross-entropy)."""
-    init.manual_seed(0)
-    net = Sequential(Linear(6, 5), BatchNorm1d(5)).double()
-    x, y = rng.standard_normal((8, 6)), rng.integers(0, 5, 8)
-    report = probe(net, x, y, select=BatchNorm1d)
-    linear, bn = net[0], net[1]
-    logits = batch_norm(linear(Tensor(x)), None, None, bn.weight, bn.bias, training=True).data
-    grad = (softmax(Tensor(logits)).data - np.eye(5)[y]) / len(y)
-    assert report.names == ["1"]
-    np.testing.assert_allclose(report.forward_std, [logits.std()], rtol=1e-10)
-    np.testing.assert_allclose(report.grad_norm, [np.sqrt((grad**2).sum())], rtol=1e-10)
-    np.testing.assert_allclose(report.grad_rms, [np.sqrt((grad**2).mean())], rtol=1e-10)
-    assert net.training  # the mode it had
+    for seed in (1, 0):
+        folder = lecture_env["runs"] / f"plain20-seed{seed}"
+        folder.mkdir()
+        (folder / "metrics.csv").write_text("iteration,train_error\n1,50\n")
+        (folder / "config.json").write_text('{"device": "cpu"}')
+        (folder / "command.txt").write_text(
+            f"learnres train --model plain20 --seed {seed} --out runs/plain20-seed{seed}\n"
+            f"python -m learnres.lectures.store runs/plain20-seed{seed}\n")
+    label = stored_label(stored_seeds("plain20"))
+    assert label == ("STORED RUN(S) from chapters/runs: plain20-seed{0,1} (CPU): learnres train "
+                     "--model plain20 --seed {0,1} --out runs/plain20-seed{0,1}")

@@ -84,3 +84,24 @@ def test_real_fashion_mnist(shared_datasets):
     assert train.class_counts().tolist() == [6000] * 10
     assert test.class_counts().tolist() == [1000] * 10
     assert train.classes == FASHION_MNIST_CLASSES and train.classes[9] == "Ankle boot"
+
+
+@pytest.mark.parametrize("size", [(30, 30), (28, 20)])
+def test_images_of_another_size_are_refused(tmp_path, size):
+    """Issue 15, item 11: Fashion-MNIST images are 28x28; a file of another size (with a
+    consistent header) was read on main and failed much later, inside training."""
+    images = np.zeros((4, *size), np.uint8)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(idx(images))
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(idx(np.zeros(4, np.uint8)))
+    with pytest.raises(DatasetFormatError, match=r"expected uint8 images \(N, 28, 28\)"):
+        read_fashion_mnist(tmp_path, "train")
+
+
+def test_a_gzip_unpacking_to_more_than_fashion_mnist_is_refused(tmp_path, monkeypatch):
+    from learnres.data import fashion_mnist
+
+    monkeypatch.setattr(fashion_mnist, "MAX_IDX_BYTES", 1000)
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(bytes(5000)))
+    with pytest.raises(DatasetFormatError, match="unpacks to more than 1,000 bytes"):
+        read_idx(path)

@@ -185,3 +185,25 @@ def test_cuda_without_a_gpu_fails_at_construction():
     images, labels = toy(20)
     with pytest.raises(RuntimeError, match="no GPU is usable"):
         DataLoader(images, labels, 8, device="cuda")
+
+
+@pytest.mark.parametrize("name", ["seed", "os.system", "default_rng", "RandomState", 7, None])
+def test_a_saved_stream_may_name_only_numpys_bit_generators(name):
+    """Issue 15, item 9: main called ``getattr(np.random, state["bit_generator"])()``, so a
+    checkpoint naming "seed" reseeded NumPy's global state. Only an explicit list of bit
+    generators is looked up; nothing else is called."""
+    loader = DataLoader(np.zeros((8, 1, 2, 2), np.uint8), np.zeros(8, np.int64), batch_size=2)
+    state = loader.state_dict()
+    state["shuffle_rng"] = dict(state["shuffle_rng"], bit_generator=name)
+    global_state = np.random.get_state()
+    with pytest.raises(ValueError, match="must name one of NumPy's bit generators"):
+        loader.load_state_dict(state)
+    assert all(np.array_equal(a, b) for a, b in zip(global_state, np.random.get_state()))
+
+
+def test_a_saved_stream_with_values_numpy_would_truncate_is_refused():
+    loader = DataLoader(np.zeros((8, 1, 2, 2), np.uint8), np.zeros(8, np.int64), batch_size=2)
+    state = loader.state_dict()
+    rng = dict(state["augment_rng"], state=dict(state["augment_rng"]["state"], state=1.5))
+    with pytest.raises(ValueError, match="not a valid PCG64 state"):
+        loader.load_state_dict(dict(state, augment_rng=rng))

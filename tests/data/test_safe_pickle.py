@@ -67,3 +67,45 @@ def test_a_cifar_style_dict_comes_back_intact(pickler):
 def test_python2_pickles_name_numpy_1s_module():
     assert b"numpy.core.multiarray\n_reconstruct" in py2_pickle(np.zeros(3, np.uint8))
     assert safe_loads(py2_pickle(np.zeros(3, np.uint8))).tolist() == [0, 0, 0]
+
+
+class _CallsNdarray:
+    def __init__(self, *args):
+        self.args = args
+
+    def __reduce__(self):  # unpickling calls numpy.ndarray(*args)
+        return np.ndarray, self.args
+
+
+@pytest.mark.parametrize("args", [((3,), "O"), ((3,), "u1"), ((10**12,), "u1")])
+def test_calling_numpy_ndarray_is_refused(args):
+    """Issue 15, item 11: ``numpy.ndarray((3,), "O")`` made an object array on main (the
+    reader's dtype check caught it later); the class may only be named for _reconstruct."""
+    with pytest.raises(RefusedGlobalError, match="numpy.ndarray may only be named"):
+        safe_loads(pickle.dumps(_CallsNdarray(*args), protocol=2))
+
+
+def test_reconstruct_of_an_object_or_huge_array_is_refused():
+    data = py2_pickle(np.zeros(3, np.uint8))
+    start = b"ndarray\nq\x01K\x00\x85q\x02U\x01b"  # _reconstruct(ndarray, (0,), "b")
+    assert start in data
+    as_objects = data.replace(start, start[:-1] + b"O")
+    with pytest.raises(RefusedGlobalError, match="object dtype"):
+        safe_loads(as_objects)
+    two_billion = b"J\xff\xff\xff\x7f"  # 2**31 - 1
+    huge = data.replace(start, start.replace(b"K\x00\x85", two_billion * 2 + b"\x86"))
+    with pytest.raises(RefusedGlobalError, match="_reconstruct of an array of shape"):
+        safe_loads(huge)
+
+
+def test_an_empty_bytes_object_is_admitted_but_bytes_n_is_not():
+    """Python 3 pickles ``b""`` as ``bytes()`` (an empty batch's data): admitted; ``bytes(n)``
+    would allocate n bytes: refused."""
+    assert safe_loads(pickle.dumps({b"data": b""}, protocol=2)) == {b"data": b""}
+
+    class _Bytes:
+        def __reduce__(self):
+            return bytes, (10**12,)
+
+    with pytest.raises(RefusedGlobalError, match="without arguments"):
+        safe_loads(pickle.dumps(_Bytes(), protocol=2))

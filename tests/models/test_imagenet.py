@@ -25,7 +25,7 @@ from learnres.models import (
     resnet152,
 )
 from learnres.models.imagenet import ImageNetResNet, torchvision_key
-from learnres.nn import Bottleneck
+from learnres.nn import Bottleneck, Identity
 
 # torchvision's counts (its model cards); DESIGN.md
 TORCHVISION_PARAMS = {
@@ -238,3 +238,71 @@ def test_unknown_imagenet_depth(depth):
 def test_wrong_input_sizes(shape, message):
     with pytest.raises(OpError, match=message):
         built(resnet18)(Tensor(np.zeros(shape, dtype=np.float32)))
+
+
+# ---- the CIFAR stem (the "-cifar" models of the CIFAR-100 comparison) ---------------------
+
+
+@pytest.mark.parametrize("depth", [18, 34])
+def test_cifar_stem_keeps_the_32x32_map(depth):
+    model = ImageNetResNet(depth, stem="cifar", shortcut="A", num_classes=100)
+    assert (model.conv1.kernel_size, model.conv1.stride, model.conv1.padding) == (3, 1, 1)
+    assert isinstance(model.maxpool, Identity) and model.name == f"ResNet-{depth} (CIFAR stem)"
+    # the same weights as Table 1's net but for conv1 (3x3 instead of 7x7) and the fc layer
+    imagenet = built(resnet18 if depth == 18 else resnet34)
+    difference = 64 * 3 * (7 * 7 - 3 * 3) + 512 * (1000 - 100) + (1000 - 100)
+    projections = sum(m.num_parameters() for n, m in imagenet.named_modules()
+                      if n.endswith("shortcut"))  # option B's; option A has none
+    assert model.num_parameters() == imagenet.num_parameters() - difference - projections
+    sizes = []
+    x = Tensor(np.zeros((2, 3, 32, 32), dtype=np.float32))
+    out = stem = model.maxpool(model.bn1(model.conv1(x)))
+    for k in range(2, 6):
+        out = getattr(model, f"conv{k}_x")(out)
+        sizes.append(out.shape[2])
+    assert stem.shape[2] == 32 and sizes == [32, 16, 8, 4]
+    assert model(x).shape == (2, 100)
+
+
+def test_cifar_stem_input_checks():
+    model = plain18(stem="cifar").eval()  # 8x8 reaches conv5_x at 1x1
+    assert model(Tensor(np.zeros((1, 3, 8, 8), dtype=np.float32))).shape == (1, 1000)
+    with pytest.raises(OpError, match=r"at least 8x8 \(it halves them three times\)"):
+        model(Tensor(np.zeros((1, 3, 4, 4), dtype=np.float32)))
+    with pytest.raises(ValueError, match="stem must be 'imagenet'.*or 'cifar'"):
+        ImageNetResNet(18, stem="tiny")
+
+
+def test_cifar_models_in_the_registry():
+    from learnres.models import get_model
+
+    resnet, plain = get_model("resnet34-cifar"), get_model("plain34_cifar")
+    assert resnet.stem == plain.stem == "cifar"
+    # option A by default: the ResNet has exactly its plain partner's parameters (Table 2)
+    assert resnet.num_parameters() == plain.num_parameters()
+    assert get_model("resnet18-cifar", shortcut="B").conv3_x[0].shortcut.num_parameters() > 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.array(["x"] * 1000), np.array([None] * 1000, dtype=object)],
+    ids=["strings", "object array of None"],
+)
+def test_a_bad_last_entry_changes_no_weight(bad):
+    """All or nothing (issue 15, item 5): main copied every earlier weight before failing on
+    the last entry, or loaded the Nones silently as NaN."""
+    state = numpy_state(TVResNet(TVBasicBlock, [2, 2, 2, 2]))
+    state["fc.bias"] = bad
+    model = built(resnet18)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(TypeError, match="fc.bias: expected a numeric array"):
+        load_torchvision_weights(model, state)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_the_converter_given_a_list_says_what_it_expects():
+    with pytest.raises(TypeError, match="expects a mapping of name -> array.*got list"):
+        from_torchvision_state_dict([1, 2])
+    with pytest.raises(TypeError, match="expects a mapping"):
+        load_torchvision_weights(built(resnet18), [("fc.bias", np.zeros(1000))])

@@ -4,6 +4,7 @@ layer gives for input it cannot take."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 import numpy as np
@@ -43,6 +44,11 @@ LAYERS = [
     ("AvgPool2d", (3, 2, 1), {}, (2, 3, 7, 6)),
     ("AdaptiveAvgPool2d", (1,), {}, (2, 3, 5, 4)),
     ("AdaptiveAvgPool2d", ((1, 1),), {}, (2, 3, 1, 1)),
+    ("AdaptiveAvgPool2d", ((7, 7),), {}, (2, 3, 7, 7)),  # VGG at 224x224: the identity
+    ("AdaptiveAvgPool2d", ((7, 7),), {}, (2, 3, 2, 2)),  # VGG at 64x64: overlapping bins
+    ("AdaptiveAvgPool2d", (7,), {}, (1, 2, 1, 1)),  # VGG at 32x32: one value repeated
+    ("AdaptiveAvgPool2d", ((3, 2),), {}, (2, 3, 5, 7)),
+    ("AdaptiveAvgPool2d", ((4, 5),), {}, (1, 2, 13, 9)),
 ]
 
 
@@ -261,10 +267,14 @@ def test_conv2d_rejects_input_smaller_than_kernel():
 
 
 def test_bad_layer_settings_are_refused_at_construction():
-    with pytest.raises(ValueError, match=re.escape(
-        "AdaptiveAvgPool2d supports only output_size=1 (global average pooling), got output_size=7"
-    )):  # fmt: skip
-        nn.AdaptiveAvgPool2d(7)
+    for size in (0, (7,), (7, -1), "7", 2.5):
+        with pytest.raises(ValueError, match=re.escape(
+            "AdaptiveAvgPool2d takes output_size as a positive int or a pair of them (1: global "
+            f"average pooling; (7, 7): VGG), got output_size={size!r}"
+        )):  # fmt: skip
+            nn.AdaptiveAvgPool2d(size)
+    with pytest.raises(ValueError, match=r"between 0 and 1, got p=1.5"):
+        nn.Dropout(1.5)
     with pytest.raises(
         ValueError, match="padding must be at most half the kernel size, got padding=2"
     ):
@@ -274,3 +284,78 @@ def test_bad_layer_settings_are_refused_at_construction():
 def test_eval_mode_batchnorm_accepts_a_single_value_per_channel():
     bn = nn.BatchNorm2d(3).eval()
     assert bn(_x(1, 3, 1, 1)).shape == (1, 3, 1, 1)
+
+
+# ---- adaptive average pooling and dropout ------------------------------------------------------
+
+
+def test_adaptive_pool_matrix_averages_torchs_bins():
+    from learnres.nn.pool import adaptive_pool_matrix
+
+    assert np.array_equal(adaptive_pool_matrix(7, 7), np.eye(7))
+    a = adaptive_pool_matrix(2, 7)  # bins [0,1) [0,1) [0,1) [0,2) [1,2) [1,2) [1,2)
+    assert np.allclose(a, [[1, 0]] * 3 + [[0.5, 0.5]] + [[0, 1]] * 3)
+    for size, out in [(5, 3), (13, 4), (1, 7), (224, 7)]:
+        m = adaptive_pool_matrix(size, out)
+        assert m.shape == (out, size) and np.allclose(m.sum(axis=1), 1)
+        assert (m > 0).any(axis=0).all()  # every input value is read by some bin
+
+
+def test_dropout_in_eval_mode_and_with_p_0_is_the_identity():
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 5)))
+    assert nn.Dropout(0.5).eval()(x) is x
+    assert nn.Dropout(0.0)(x) is x
+
+
+def test_dropout_zeroes_a_fraction_p_and_scales_the_rest(rng):
+    layer = nn.Dropout(0.3)
+    x = Tensor(rng.standard_normal((200, 500)) + 3.0, requires_grad=True)  # no zeros in x
+    y = layer(x)
+    kept = y.data != 0
+    assert abs(1 - kept.mean() - 0.3) < 0.01  # 100,000 draws: 0.01 is ~7 standard deviations
+    np.testing.assert_allclose(y.data[kept], x.data[kept] / 0.7, rtol=1e-12)
+    gy = rng.standard_normal(y.shape)
+    y.backward(gy)
+    np.testing.assert_allclose(x.grad, gy * kept / 0.7, rtol=1e-12)  # dL/dx = dL/dy * mask
+    assert not np.array_equal(layer(x).data != 0, kept)  # a new mask every call
+    assert (nn.Dropout(1.0)(x).data == 0).all()
+
+
+def test_dropout_masks_come_from_the_layers_generator():
+    from learnres.nn import init
+
+    x = Tensor(np.ones((8, 16), dtype=np.float32))
+    init.manual_seed(3)
+    first = nn.Dropout()(x).data
+    init.manual_seed(3)
+    layer = nn.Dropout()
+    assert np.array_equal(layer(x).data, first)  # reproducible after manual_seed
+    assert layer(x).dtype == np.float32
+    twin_rng = copy.deepcopy(layer.rng)  # a copy draws the same masks (the PyTorch twin does)
+    assert np.array_equal(layer(x).data != 0, twin_rng.random((8, 16)) >= 0.5)
+
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: nn.Conv2d(3, 16, 3, stride=0), ValueError, "Conv2d: stride must be an int >= 1"),
+        (lambda: nn.Conv2d(3, 16, 3, stride=1.5), TypeError, "Conv2d: stride must be an int"),
+        (lambda: nn.Conv2d(3, 16, 3, stride=(1, 0)), ValueError, "got (1, 0)"),
+        (lambda: nn.Conv2d(3, 16, 0), ValueError, "Conv2d: kernel_size must be an int >= 1"),
+        (lambda: nn.Conv2d(3, 16, 3, padding=-1), ValueError, "padding must be an int >= 0"),
+        (lambda: nn.Conv2d(0, 16, 3), ValueError, "Conv2d: in_channels must be an int >= 1"),
+        (lambda: nn.Conv2d(3.0, 16, 3), TypeError, "in_channels must be an int"),
+        (lambda: nn.Conv2d(3, 16, 3, bias="no"), TypeError, "bias must be True or False"),
+        (lambda: nn.MaxPool2d(3, stride=0), ValueError, "MaxPool2d: stride must be an int >= 1"),
+        (lambda: nn.AvgPool2d(0), ValueError, "AvgPool2d: kernel_size must be an int >= 1"),
+        (lambda: nn.BatchNorm2d(0), ValueError, "BatchNorm2d: num_features must be an int >= 1"),
+        (lambda: nn.BatchNorm2d(3, eps=0), ValueError, "eps must be a finite number > 0"),
+        (lambda: nn.BatchNorm1d(3, momentum=1.5), ValueError, "momentum must be a finite"),
+        (lambda: nn.Linear(-1, 3), ValueError, "Linear: in_features must be an int >= 0"),
+    ],
+)
+def test_bad_layer_arguments_are_refused_where_they_are_written(build, error, message):
+    """Issue 15, item 10: main accepted ``Conv2d(..., stride=0)`` and failed later, inside
+    the convolution."""
+    with pytest.raises(error, match=re.escape(message)):
+        build()

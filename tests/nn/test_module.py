@@ -325,3 +325,41 @@ def test_repr_of_a_custom_module():
 def test_forward_must_be_written():
     with pytest.raises(NotImplementedError, match="Module has no forward"):
         nn.Module()(1)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.array([None] * 10, dtype=object), "expected a numeric array, got dtype object"),
+        (np.array(["x"] * 10), "expected a numeric array, got dtype <U1"),
+        (np.zeros(10, dtype=np.complex64), "expected a numeric array, got dtype complex64"),
+    ],
+)
+def test_load_state_dict_is_all_or_nothing_for_bad_values(bad, message):
+    """Issue 15, item 5: a bad value in the *last* entry (the shapes all fit) leaves every
+    earlier one untouched; main copied them first, and loaded the Nones as NaN."""
+    net = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Linear(6, 10))
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    state = {k: np.full_like(v, 7) for k, v in before.items()}
+    assert list(state)[-1] == "2.bias"
+    state["2.bias"] = bad
+    with pytest.raises(RuntimeError, match=re.escape(f"2.bias: {message}")):
+        net.load_state_dict(state)
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_load_state_dict_refuses_fractions_in_integer_buffers_and_non_mappings():
+    bn = nn.BatchNorm2d(3)
+    state = {k: v.copy() for k, v in bn.state_dict().items()}
+    state["num_batches_tracked"] = np.array(2.5)
+    with pytest.raises(RuntimeError, match="not whole numbers"):
+        bn.load_state_dict(state)
+    state["num_batches_tracked"] = np.array(2.0)  # a whole number, as torch copies it
+    bn.load_state_dict(state)
+    assert bn.num_batches_tracked == 2
+    with pytest.raises(TypeError, match=re.escape(
+        "BatchNorm2d.load_state_dict expects a mapping of name -> array (such as "
+        "model.state_dict()), got list"
+    )):  # fmt: skip
+        bn.load_state_dict([1, 2])

@@ -1,6 +1,7 @@
 """Whole-model parity: every CIFAR ResNet and plain net up to 110 layers, shortcut options
-A/B/C, the ImageNet models at 64x64 and the deep MLPs agree with their PyTorch twins, module
-by module, in train and eval mode (learnres.reference.compare, float64).
+A/B/C, the ImageNet models at 64x64, the deep MLPs, VGG and the CIFAR-100 comparison's nets
+agree with their PyTorch twins, module by module, in train and eval mode
+(learnres.reference.compare, float64).
 
 What is asserted:
 
@@ -24,10 +25,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from learnres.models import get_model, resnet
+from learnres.cli import main as cli_main
+from learnres.models import VGG, get_model, resnet
 from learnres.nn import init
 from learnres.reference import compare
-from learnres.testing import FLOAT64_RTOL
+from learnres.reference.check import layer_relative_error
+from learnres.testing import FLOAT64_RTOL, relative_error
 
 CIFAR = [
     "resnet20",
@@ -170,3 +173,69 @@ def test_bad_arguments():
         compare(model, x, np.array([0.5, 1.0]))
     with pytest.raises(ValueError, match=r"integer class labels of shape \(2,\)"):
         compare(model, x, np.array([0, 1, 2]))
+
+
+# ---- VGG, the CIFAR-100 comparison's nets, dropout -------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "depth, batch_norm, size", [(16, False, 32), (19, True, 64)], ids=["vgg16-32", "vgg19bn-64"]
+)
+def test_vgg_matches_pytorch(depth, batch_norm, size, mode):
+    """VGG's layout with a narrow classifier (fc_width 64; the 4096-wide one is what
+    ``learnres check vgg16`` compares, ~1 min and ~8 GB in float64). 32x32 reaches pool5 at
+    1x1 (repeated to 7x7 by the adaptive pool), 64x64 at 2x2 (overlapping bins). In train
+    mode both dropout layers draw the same masks in learnres and in the twin."""
+    init.manual_seed(0)
+    model = VGG(depth, batch_norm=batch_norm, num_classes=10, fc_width=64).double()
+    report = run(model, (2, 3, size, size), mode)
+    assert_parity(report)
+    assert len(report.gradients) == len(list(model.parameters()))
+
+
+@pytest.mark.parametrize(
+    "name, mode",
+    [("vgg16-cifar", "train"), ("vgg19-cifar", "eval"), ("plain18-cifar", "train"),
+     ("resnet34-cifar", "train")],
+)  # fmt: skip
+def test_cifar_comparison_models_match_pytorch(name, mode):
+    init.manual_seed(0)
+    model = get_model(name, num_classes=100).double()
+    assert_parity(run(model, (2, 3, 32, 32), mode, num_classes=100))
+
+
+def test_a_dropout_that_forgets_to_rescale_is_named(monkeypatch):
+    from learnres.functions import mul
+    from learnres.nn import Dropout
+
+    def unscaled(self, x):  # the mask without the 1 / (1 - p)
+        keep = self.rng.random(x.shape) >= self.p
+        return mul(x, keep.astype(x.dtype)) if self.training else x
+
+    init.manual_seed(0)
+    model = VGG(16, num_classes=10, fc_width=16).double()  # agrees: test_vgg_matches_pytorch
+    monkeypatch.setattr(Dropout, "forward", unscaled)
+    report = run(model, (2, 3, 32, 32), "train")
+    assert not report.ok and (report.culprit, report.culprit_kind) == ("drop6", "forward")
+    assert run(model, (2, 3, 32, 32), "eval").ok  # no dropout in eval mode: nothing to find
+
+
+def test_a_bias_before_batch_norm_is_judged_by_its_layers_scale(rng):
+    # VGG-BN's conv biases: dL/db = sum of the BN input gradient, zero in exact arithmetic
+    weight_grad = rng.standard_normal((8, 3, 3, 3))
+    ours, theirs = 1e-17 * rng.standard_normal(8), 1e-17 * rng.standard_normal(8)
+    assert relative_error(ours, theirs) > 0.1  # rounding noise against rounding noise
+    assert layer_relative_error(ours, theirs, [weight_grad]) < 1e-15
+    wrong = 1e-6 * rng.standard_normal(8)  # a bias gradient that is really off
+    assert layer_relative_error(wrong, theirs, [weight_grad]) > 1e-8
+    assert layer_relative_error(ours, theirs) == relative_error(ours, theirs)
+
+
+def test_check_cli_vgg_and_mlp(capsys):
+    assert cli_main(["check", "vgg16-cifar", "--num-classes", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "VGG-16-BN (CIFAR), train mode, float64, input (2, 3, 32, 32)" in out
+    assert "\nOK: " in out
+    assert cli_main(["check", "mlp20", "--batch-size", "8"]) == 0
+    assert "plain MLP-20, train mode" in capsys.readouterr().out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import signal
 import subprocess
@@ -12,8 +14,10 @@ import numpy as np
 import pytest
 
 from learnres.cli import main as learnres
+from learnres.train import checkpoint as ckpt
 from learnres.train import load_checkpoint, read_csv
 from learnres.train.run import TrainConfig, train
+from tests.train.conftest import error_line, train_cli
 
 QUICK = ["--model", "resnet8", "--subset", "128", "--batch-size", "16", "--iterations", "8",
          "--eval-every", "4", "--checkpoint-every", "4", "--no-progress"]  # fmt: skip
@@ -163,3 +167,211 @@ def test_plot_overlays_runs(tmp_path, capsys):
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert learnres(["plot", str(tmp_path / "absent")]) == 2
     assert "no metrics file" in capsys.readouterr().err
+
+
+# ---- a user's mistakes: one line naming the option or file, exit 2, nothing written ----------
+
+_TINY = ["--model", "resnet8", "--batch-size", "8", "--iterations", "2", "--eval-every", "2",
+         "--no-progress", "--no-plot", "--no-download"]  # fmt: skip
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Fail the test if any data is read: the options must be refused before that."""
+    import learnres.data
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the options were checked")
+
+    monkeypatch.setattr(learnres.data, "load_dataset", refuse)
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["--epochs", "-1"], "--epochs"),  # item 4: main trained one iteration
+        (["--epochs", "0"], "--epochs"),
+        (["--epochs", "inf"], "--epochs"),  # item 8: OverflowError on main
+        (["--epochs", "nan"], "--epochs"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "1.5"], "--seed"),
+        (["--lr", "inf"], "--lr"),
+        (["--lr", "nan"], "--lr"),
+        (["--lr", "0"], "--lr"),
+        (["--momentum", "-0.5"], "--momentum"),
+        (["--weight-decay", "nan"], "--weight-decay"),
+        (["--validation", "nan"], "--validation"),
+        (["--validation", "1.5"], "--validation"),
+        (["--iterations", "0"], "--iterations"),
+        (["--batch-size", "x"], "--batch-size"),
+        (["--milestones", "5", "3"], "--milestones"),
+        (["--device", "cuda"], "--device"),  # no usable GPU here (skipped below when there is)
+    ],
+)
+def test_bad_option_values_name_the_option_before_any_data_is_read(tmp_path, no_data, argv,
+                                                                   option):  # fmt: skip
+    from learnres.backend import is_gpu_available
+
+    if option == "--device" and is_gpu_available():
+        pytest.skip("a GPU is usable here")
+    out = tmp_path / "run"
+    code, _, err = train_cli("--model", "resnet8", *argv, "--out", out, "--no-progress")
+    assert code == 2
+    assert option in error_line(err)
+    assert not out.exists()
+
+
+def test_a_cifar_pickle_carrying_code_is_one_line_and_exit_2(tmp_path):
+    """Item 6: refused (nothing runs) with one line naming the file, exit 2 (not 1, the
+    status of a diverged run), and no run folder left behind."""
+    import os
+    import pickle
+
+    from tests.train.conftest import write_tiny_cifar
+
+    marker = tmp_path / "pwned"
+
+    class RunsCommand:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    data = write_tiny_cifar(tmp_path / "data")
+    batch = data / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(pickle.dumps({b"data": RunsCommand(), b"labels": []}, protocol=2))
+    out = tmp_path / "run"
+    code, _, err = train_cli("--model", "resnet8", "--iterations", "1", "--batch-size", "8",
+                             "--data-dir", data, "--no-download", "--out", out,
+                             "--no-progress")  # fmt: skip
+    assert code == 2
+    line = error_line(err)
+    assert str(batch) in line and "refusing to load global" in line
+    assert not marker.exists() and not out.exists()
+
+
+def test_an_empty_cifar_batch_is_read_as_zero_images(tmp_path):
+    """Item 6: Python 3 pickles an empty batch's bytes as ``bytes()``; main refused it as
+    tampered with. It reads as a batch of no images, and training uses the others."""
+    import pickle
+
+    from tests.train.conftest import write_tiny_cifar
+
+    data = write_tiny_cifar(tmp_path / "data")
+    empty = {b"data": np.zeros((0, 3072), np.uint8), b"labels": [], b"batch_label": b"empty"}
+    (data / "cifar-10-batches-py" / "data_batch_5").write_bytes(pickle.dumps(empty, protocol=2))
+    code, out, err = train_cli("--model", "resnet8", "--iterations", "1", "--batch-size", "8",
+                               "--data-dir", data, "--no-download", "--out", tmp_path / "run",
+                               "--no-progress", "--no-plot")  # fmt: skip
+    assert code == 0, err
+    assert "done: 1 iterations" in out
+
+
+def test_fashion_mnist_of_the_wrong_image_size_is_refused_leaving_nothing(tmp_path):
+    """Item 11: a Fashion-MNIST file of 30x30 images (a consistent IDX header): exit 2 naming
+    the file; main trained on and failed later, leaving a config.json behind."""
+    from tests.data.official_format import idx
+
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("t10k", 20)):
+        size = 30 if split == "train" else 28
+        images = rng.integers(0, 256, size=(n, size, size), dtype=np.uint8)
+        (folder / f"{split}-images-idx3-ubyte.gz").write_bytes(idx(images))
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        (folder / f"{split}-labels-idx1-ubyte.gz").write_bytes(idx(labels))
+    out = tmp_path / "run"
+    code, _, err = train_cli("--model", "resnet8", "--dataset", "fashion-mnist", "--iterations",
+                             "1", "--batch-size", "8", "--data-dir", tmp_path / "data",
+                             "--no-download", "--out", out, "--no-progress")  # fmt: skip
+    assert code == 2
+    assert "train-images-idx3-ubyte.gz" in error_line(err) and "(N, 28, 28)" in err
+    assert not out.exists()
+
+
+def test_lr_1e6_diverges_with_exit_1_and_saves_no_nan(tiny_cifar, tmp_path):
+    """Item 2: the weights overflow within a few steps; exit 1, and no checkpoint holding
+    NaN or infinity is ever written (main saved one as "the last good checkpoint")."""
+    from tests.train.tamper import nonfinite
+
+    out = tmp_path / "run"
+    with np.errstate(all="ignore"):
+        code, _, err = train_cli("--model", "resnet8", "--lr", "1e6", "--iterations", "60",
+                                 "--batch-size", "8", "--checkpoint-every", "1",
+                                 "--eval-every", "60", "--data-dir", tiny_cifar,
+                                 "--no-download", "--out", out, "--no-progress",
+                                 "--no-plot")  # fmt: skip
+    assert code == 1
+    assert "training diverged" in error_line(err) and "the last good checkpoint" in err
+    kept = load_checkpoint(out / "checkpoint.npz")  # saved before the weights overflowed
+    assert kept["iteration"] >= 1 and nonfinite(kept) == []
+
+
+def test_two_runs_started_on_one_folder_the_second_exits_2(tiny_cifar, tmp_path):
+    """Item 1: on main both runs went ahead in one folder (one's results silently lost, or a
+    FileNotFoundError on the shared temporary file). The first claims the folder; the second
+    exits 2 naming it and writes nothing; the first finishes its run."""
+
+    out = tmp_path / "run"
+    argv = ["--model", "resnet8", "--batch-size", "8", "--eval-every", "1000", "--data-dir",
+            tiny_cifar, "--no-download", "--out", out, "--no-progress", "--no-plot"]  # fmt: skip
+    first = subprocess.Popen(
+        [sys.executable, "-m", "learnres", "train", *map(str, argv), "--iterations", "2000"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert first.stdout.readline().startswith("training resnet8")  # it has the folder
+        deadline = time.monotonic() + 120
+        while not (out / "config.json").exists():  # and is training
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        code, _, err = train_cli(*argv, "--iterations", "2")
+        assert code == 2
+        assert f"in use by another learnres run (pid {first.pid}" in error_line(err)
+        assert not (out / "checkpoint.npz").exists() or load_checkpoint(
+            out / "checkpoint.npz")["config"].count('"iterations": 2000')  # the first's
+    finally:
+        first.send_signal(signal.SIGINT)
+        text, _ = first.communicate(timeout=120)
+    assert first.returncode == 130, text
+    assert '"iterations": 2000' in (out / "config.json").read_text()
+
+
+@pytest.mark.parametrize("where", ["file", "under a file"])
+def test_out_that_is_a_file_or_under_one_exits_2_before_reading_data(tmp_path, monkeypatch,
+                                                                     where):  # fmt: skip
+    """Item 7: one line naming the path, exit 2, before any data is read."""
+    import learnres.data
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was loaded before the folder was checked")
+
+    monkeypatch.setattr(learnres.data, "load_dataset", no_data)
+    (tmp_path / "afile").write_text("not a folder")
+    out = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "run"
+    code, _, err = train_cli(*_TINY, "--data-dir", tmp_path, "--out", out)
+    assert code == 2
+    assert str(tmp_path / "afile") in error_line(err) and "is a file" in err
+    assert (tmp_path / "afile").read_text() == "not a folder"
+
+
+def test_a_full_disk_exits_2_and_keeps_the_previous_checkpoint(tiny_cifar, tmp_path,
+                                                                monkeypatch):  # fmt: skip
+    """Item 7: the disk fills during a checkpoint write: one line, exit 2, the previous
+    checkpoint intact and no temporary file left."""
+    out = tmp_path / "run"
+    argv = [*_TINY, "--iterations", "4", "--checkpoint-every", "2", "--data-dir", tiny_cifar,
+            "--out", out]  # fmt: skip
+    savez, calls = np.savez, []
+
+    def fills_the_disk(f, **arrays):
+        calls.append(1)
+        if len(calls) == 1:
+            return savez(f, **arrays)
+        f.write(b"PK\x03\x04 a part")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ckpt.np, "savez", fills_the_disk)
+    code, _, err = train_cli(*argv)
+    assert code == 2 and "No space left on device" in error_line(err)
+    assert load_checkpoint(out / "checkpoint.npz")["iteration"] == 2
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]

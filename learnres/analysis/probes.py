@@ -30,7 +30,14 @@ from learnres.backend import asnumpy
 from learnres.functions import cross_entropy
 from learnres.nn import BatchNorm1d, BatchNorm2d, Conv2d, Linear
 
-__all__ = ["ProbeReport", "bn_after_3x3", "probe", "record_outputs", "weight_grad_norms"]
+__all__ = [
+    "ProbeReport",
+    "bn_after_3x3",
+    "bn_outside_shortcuts",
+    "probe",
+    "record_outputs",
+    "weight_grad_norms",
+]
 
 
 @dataclass
@@ -95,6 +102,13 @@ def bn_after_3x3(name: str, module) -> bool:
     shortcut, i.e. the BN after conv1 and after each 3x3 convolution of a basic block (in a
     bottleneck net this would include the 1x1 layers' BN as well)."""
     return isinstance(module, BatchNorm2d) and "shortcut" not in name.split(".")
+
+
+def bn_outside_shortcuts(name: str, module) -> bool:
+    """Fig. 7's responses in any of the CIFAR-10 models: the output of every BN layer that
+    is not in a shortcut — after each 3x3 convolution in the conv nets (``bn_after_3x3``),
+    after each Linear layer in the fully connected stacks."""
+    return isinstance(module, (BatchNorm1d, BatchNorm2d)) and "shortcut" not in name.split(".")
 
 
 def probe(model, x, y, select=(BatchNorm2d, BatchNorm1d), train_mode: bool = True) -> ProbeReport:
