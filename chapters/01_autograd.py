@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
+#     cell_metadata_filter: slideshow,tags,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -16,6 +16,10 @@
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Chapter 1 — Autograd from scratch
+#
+# **Covers** the machinery under every experiment of He et al. 2015: the SGD of §3.4 needs
+# $\partial L/\partial\theta$ for all 0.27M–19.4M weights of Table 6. Graded exercise:
+# `exercises/ex1_autograd.py`.
 #
 # *Deep Residual Learning for Image Recognition* (He, Zhang, Ren, Sun, 2015) trains networks
 # of 20 to 1202 layers with stochastic gradient descent. Every one of those updates needs
@@ -126,7 +130,7 @@ class Scalar:
         return f"Scalar({self.value:.4g}, grad={self.grad:.4g}, op={self.op!r})"
 
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "skip"}
 def scalar_topological_order(root):
     """Every node reachable from ``root``, each before its parents (an explicit stack, no
     recursion: a 1202-layer ResNet would exceed Python's recursion limit)."""
@@ -142,6 +146,11 @@ def scalar_topological_order(root):
     return order[::-1]  # reversed post-order: root first
 
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The backward pass is a loop over the nodes in reverse topological order
+# (`scalar_topological_order`, an explicit stack: no recursion limit at 1202 layers):
+
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
 def scalar_backward(root):
     """Fill ``.grad`` of every node with d root / d node."""
     root.grad = 1.0
@@ -150,7 +159,7 @@ def scalar_backward(root):
             parent.grad += local * node.grad  # the chain rule; += collects every path
 
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # Run it on $f = \mathrm{relu}(ab + c)\,a$ at $a = 2, b = -1.5, c = 4$. By hand:
 # $e = 1 > 0$ so $\partial f/\partial a = b\,a + \mathrm{relu}(e) = -3 + 1 = -2$,
 # $\partial f/\partial b = a \cdot a = 4$, $\partial f/\partial c = a = 2$.
@@ -258,7 +267,7 @@ np.testing.assert_allclose(loss.value, tloss.item(), rtol=1e-12)
 # as a `Function` with `forward(*arrays)` directly above `backward(gy)`. Here is learnres's
 # ReLU, printed from the package (not copied):
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
 print(inspect.getsource(learnres.functions.elementwise.ReLU))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -268,8 +277,10 @@ print(inspect.getsource(learnres.functions.elementwise.ReLU))
 # times, so its gradient is the sum over the stretched axis — the "$\mathrel{+}=$" of the
 # chain rule again. learnres's `Add` calls `sum_to` for this:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
 print(inspect.getsource(learnres.functions.elementwise.Add))
+
+# %%
 x = Tensor(np.ones((1, 4)), requires_grad=True)
 y = Tensor(np.arange(12.0).reshape(3, 4))
 (x + y).backward(np.ones((3, 4)))
@@ -453,3 +464,67 @@ assert np.array_equal(first, 2 * x.data) and np.array_equal(x.grad, 2 * first)
 #
 # **Next** (Chapter 2): the two primitives that dominate a ResNet's cost, convolution and
 # batch normalization, and their backward passes derived by hand.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Questions
+#
+# Write your prediction down **before** you run anything, then check it with this chapter's
+# code. The answers are not in this notebook; instructors build them with
+# `learnres lectures answers 01`.
+#
+# **Graded exercise:** `exercises/ex1_autograd.py` — you write `sum_to`, the backward of
+# `Mul`, `MatMul` and `ReLU`, and `topological_order`; `pytest exercises/test_ex1_autograd.py`
+# grades it.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q1 (predict, then check).** Flip one sign: $f = \mathrm{relu}(ab + c)\,a$ at
+# $a = 2, b = -1.5$ and now $c = -4$. Predict $f$, $\partial f/\partial a$,
+# $\partial f/\partial b$ and $\partial f/\partial c$ without running anything. Then check
+# with `scalar_backward` and with learnres's `Tensor`. What does your answer say about a
+# ReLU that is off for every input of a batch?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q2 (derive before you look it up).** For logits $z \in \mathbb{R}^{N\times K}$ and labels
+# $y$, the mean cross-entropy is $L = \frac1N\sum_n -\log \mathrm{softmax}(z_n)_{y_n}$.
+# Derive $\partial L/\partial z$ by hand (it is short). Then write it in
+# `cross_entropy_grad_yours` below and run the check: it compares your formula with the
+# backward of `learnres.functions.cross_entropy` on random logits.
+
+# %% slideshow={"slide_type": "skip"}
+from learnres.lectures.derivations import check_derivation
+
+
+def cross_entropy_grad_yours(z, y):
+    """Your dL/dz of the mean cross-entropy: z (N, K) logits, y (N,) int labels -> (N, K)."""
+    return None  # replace with your formula
+
+
+def cross_entropy_grad_from_learnres(z, y):
+    tz = Tensor(z.copy(), requires_grad=True)
+    cross_entropy(tz, y).backward()
+    return tz.grad
+
+
+rng = np.random.default_rng(3)
+ce_cases = [(rng.standard_normal((n, 5)) * 3, rng.integers(0, 5, n)) for n in (1, 4, 16)]
+print(check_derivation(cross_entropy_grad_yours, cross_entropy_grad_from_learnres, ce_cases,
+                       what="dL/dz of the mean cross-entropy"))
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q3 (a number to predict).** The finite-difference error has a truncation term
+# $\approx \varepsilon^2$ and a round-off term $\approx \epsilon_{\text{mach}}/\varepsilon$.
+# In float32 ($\epsilon_{\text{mach}} \approx 1.2\times10^{-7}$): at which step
+# $\varepsilon$ is the error smallest, and how small is it? Predict both numbers, then
+# check with `fd_error(eps, np.float32)` over a grid of steps.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q4 (think).** `BrokenSoftmax` passed the check with $g = 1$. Would a check with a
+# *one-hot* upstream gradient — $g$ equal to 1 at one output per row, 0 elsewhere — have
+# caught its bug? Decide from the two formulas in its `backward` comment first; then
+# compute both backwards with such a $g$ and compare.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q5 (experiment).** How deep can a graph be? Build a chain of $n$ multiplications,
+# `x = x * 1.0001` repeated $n$ times from one leaf, and call `backward()` for
+# $n = 10^3, 10^4, 10^5$. Before you run it: does it crash? What gradient should the leaf
+# get? How should the time grow with $n$? Then time it (`learnres.lectures.time_call`).

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
+#     cell_metadata_filter: slideshow,tags,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -16,6 +16,11 @@
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Chapter 2 — Convolution and batch normalization
+#
+# **Covers** §3.3–3.4 of He et al. 2015: the $3\times3$ convolutions of every plain and
+# residual net (halve the map, double the filters), and "batch normalization right after
+# each convolution and before activation". Graded exercises: `exercises/ex2_conv.py`,
+# `exercises/ex3_batchnorm.py`.
 #
 # A residual network is, to first order, a stack of $3\times3$ convolutions, each followed by
 # batch normalization (BN) and a ReLU: "We adopt batch normalization right after each
@@ -41,6 +46,7 @@ from learnres import Tensor
 from learnres.functions import batch_norm, conv2d, conv2d_naive
 from learnres.functions import sum as tsum
 from learnres.lectures import fresh_label, save_figure, sizes, time_call
+from learnres.lectures.derivations import check_derivation
 from learnres.nn import BatchNorm2d
 from learnres.testing import compare_with_torch, gradcheck
 
@@ -164,7 +170,7 @@ interact(show_im2col, k=IntSlider(3, 1, 5, description="kernel"),
 # every window at once (no copy), and one copy lays it out as columns. Printed from the
 # package:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
 print(inspect.getsource(learnres.functions.conv._im2col))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -340,6 +346,36 @@ plt.show()
 # signals alive in deep plain nets (§4.1, Chapter 3).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Derive it yourself first
+#
+# Before the next slide shows it: given $g_i = \partial L/\partial y_i$ for the $m$ values
+# of one channel (training mode), find $\partial L/\partial x_j$. Three roads lead from
+# $x_j$ to $L$ — through $\hat x_j$ directly, through $\mu$ and through $\sigma^2$ — and
+# $\mu$ and $\sigma^2$ depend on **every** $x_i$. Write your result with NumPy in
+# `bn_backward_yours` (means over the axes $(0, 2, 3)$, one per channel) and run the check
+# under it: it compares your $\partial L/\partial x$ with learnres's backward on random
+# inputs and a **random** upstream gradient.
+
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
+def bn_backward_yours(x, gamma, g, eps=1e-5):
+    """Your dL/dx of training-mode BN: x, g (N, C, H, W), gamma (C,) -> (N, C, H, W)."""
+    return None  # replace with your formula
+
+
+# %% slideshow={"slide_type": "fragment"}
+def bn_grad_from_learnres(x, gamma, g):
+    """dL/dx from learnres's batch_norm backward, the reference for your formula."""
+    tx = Tensor(x.copy(), requires_grad=True)
+    batch_norm(tx, None, None, Tensor(gamma), None, training=True).backward(g)
+    return tx.grad
+
+
+case_rng = np.random.default_rng(7)
+bn_cases = [(case_rng.standard_normal((n, 3, 4, 4)) * 2 + 1, case_rng.standard_normal(3),
+             case_rng.standard_normal((n, 3, 4, 4))) for n in (2, 8)]
+print(check_derivation(bn_backward_yours, bn_grad_from_learnres, bn_cases, what="your BN dL/dx"))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The backward pass, derived
 #
 # Let $g_i = \partial L/\partial y_i$ and $\hat\sigma = \sqrt{\sigma^2+\epsilon}$. The affine
@@ -381,6 +417,10 @@ y.backward(g)
 for mine, theirs in zip(batch_norm_backward_by_hand(xb, gamma, g), (tx.grad, tg.grad, tb.grad)):
     np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
 print("BN backward by hand == learnres batch_norm (dL/dx, dL/dgamma, dL/dbeta)")
+worked = check_derivation(lambda x_, gamma_, g_: batch_norm_backward_by_hand(x_, gamma_, g_)[0],
+                          bn_grad_from_learnres, bn_cases, what="the worked formula")
+print(worked)  # what "correct" looks like for your bn_backward_yours
+assert worked
 print("per-channel mean of dL/dx:", tx.grad.mean(axis=(0, 2, 3)))  # ~0: projected
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -458,3 +498,47 @@ assert np.allclose(alone_eval, with_batch_eval)
 #
 # **Next** (Chapter 3): stack these layers 20 and 56 deep and watch the deeper net train
 # *worse* — the degradation problem.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Questions
+#
+# Write your prediction down **before** you run anything, then check it with this chapter's
+# code. The answers are not in this notebook; instructors build them with
+# `learnres lectures answers 02`.
+#
+# **Graded exercises:** `exercises/ex2_conv.py` (im2col, the forward, $\partial L/\partial w$,
+# $\partial L/\partial x$ as a transposed convolution and by col2im) and
+# `exercises/ex3_batchnorm.py` (forward in both modes, the running statistics, the backward
+# you derived above); `pytest exercises/test_ex2_conv.py exercises/test_ex3_batchnorm.py`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q1 (a number to predict).** im2col copies every window. For the first $3\times3$
+# convolution of ResNet-20's first stage (16 → 16 channels, padding 1, $32\times32$ maps) on
+# a batch of 128 float32 images, how many megabytes does $X_{\text{col}}$ take, and how many
+# times the input's size is that? Predict, then check with `learnres.functions.conv._im2col`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q2 (derive).** In **evaluation** mode BN uses the running statistics. Derive
+# $\partial L/\partial x$, $\partial L/\partial\gamma$ and $\partial L/\partial\beta$
+# there — why is it so much simpler than the training-mode backward? Check your
+# $\partial L/\partial x$ against `batch_norm(..., training=False)` with
+# `check_derivation`, as above.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q3 (predict).** Feed BN's backward an upstream gradient that is itself affine in the
+# normalised input, $g = a + b\,\hat x$ per channel ($a$, $b$ constants). What comes out?
+# Predict its size from the boxed formula — exactly zero, or not quite? — then compute it
+# with `batch_norm_backward_by_hand` for $a = 3$, $b = -2$.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q4 (think, then check).** A $3\times3$ convolution with stride 2 and **no** padding on
+# an $8\times8$ input. How many of the 64 input pixels of a channel receive a zero
+# gradient, whatever the upstream gradient, and which? Check with learnres's `conv2d` and a
+# random upstream gradient.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q5 (experiment).** `BatchNorm2d`'s running mean starts at 0 and moves by
+# `momentum = 0.1` toward each batch's mean. Feed it batches whose true mean is 3: after how
+# many batches is the running mean within 1% of 3? Predict the number, then feed
+# `BatchNorm2d(3)` such batches until it is. What does that mean for evaluating a model
+# after only a few training steps (Chapter 4's fresh runs)?

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
+#     cell_metadata_filter: slideshow,tags,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -16,6 +16,10 @@
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Chapter 3 — The degradation problem
+#
+# **Covers** §1 (Fig. 1) and §4.1–4.2 of He et al. 2015: the plain nets, Fig. 6 (left),
+# the argument that the degradation is not caused by vanishing gradients, and Fig. 4
+# (left) and Table 2 for ImageNet.
 #
 # > "Is learning better networks as easy as stacking more layers?" (He et al. 2015, §1)
 #
@@ -33,6 +37,9 @@
 # 3. the paper's argument that it is *not* vanishing gradients — measured, layer by layer.
 
 # %% slideshow={"slide_type": "skip"}
+import inspect
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
@@ -75,12 +82,21 @@ print(f"{S.mode} mode: {data}")
 # | layers | $1+2n$ | $2n$ | $2n$ |
 # | filters | 16 | 32 | 64 |
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "fragment"}
 for depth in (20, 56):
     s = summary(plain(depth), (3, 32, 32), print_table=False)
     print(f"plain-{depth}: {s.total_params:,} parameters, {s.mult_adds / 1e6:.1f}M mult-adds per image")
-print()
+
+# %%
 summary(plain(20), (3, 32, 32), max_depth=1);
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# A plain block is Chapter 4's residual block without its shortcut: two $3\times3$
+# convolutions with BN, a ReLU after each. learnres's `PlainBasicBlock.forward`, from the
+# package:
+
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
+print(inspect.getsource(PlainBasicBlock.forward))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Fig. 6 (left), from stored runs
@@ -289,6 +305,11 @@ def show_profile(depth=S.depths[-1], with_resnet=True):
     return fig
 
 
+tic = time.perf_counter()
+for depth in S.depths:  # every position of the widget, once: moving it only redraws
+    for residual in (False, True):
+        gradient_profile(depth, residual)
+profile_seconds = time.perf_counter() - tic
 fig = show_profile()
 save_figure(fig, "03_gradient_profile.png", fresh_label(f"initialisation, batch of {S.stats_batch}"))
 plt.close(fig)
@@ -297,7 +318,16 @@ for residual in (False, True):
     print(f"{'ResNet' if residual else 'plain'}-{S.depths[-1]} at initialisation: gradient at the "
           f"first block / last block = {g[0] / g[-1]:.3g}, largest / smallest block = {g.max() / g.min():.3g}")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The widget below redraws profiles that were all measured once, when the cell above ran
+# (every depth of the slider, plain and ResNet, at initialisation, on the same batch):
+
 # %% slideshow={"slide_type": "fragment"}
+display(Markdown(f"**Precomputed:** {2 * len(S.depths)} gradient profiles (depths "
+                 f"{', '.join(map(str, S.depths))}, plain and ResNet, a batch of {S.stats_batch}) "
+                 f"in {profile_seconds:.0f} s when the cell above ran; the widget only redraws them."))
+
+
 def play_profile(depth, with_resnet):
     show_profile(depth, with_resnet)
     plt.show()
@@ -326,3 +356,48 @@ interact(play_profile,
 display(Markdown("\n".join("* " + compare(a, b, column) for a, b, column in (
     ("plain20", "plain56", "train_error"), ("plain20", "plain56", "test_error"),
     ("mlp20", "mlp56", "train_error")))))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Questions
+#
+# Write your prediction down **before** you run anything, then check it with this chapter's
+# code. The answers are not in this notebook; instructors build them with
+# `learnres lectures answers 03`.
+#
+# **Graded exercises:** the plain nets here are built from the pieces you write in
+# `exercises/ex2_conv.py`, `exercises/ex3_batchnorm.py` and `exercises/ex4_residual.py`;
+# assembling a net of $6n+2$ layers and a degradation study of your own are among the
+# exercises in `exercises/` (see `exercises/README.md`).
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q1 (predict, then check).** What does the degradation problem predict for **plain-32**:
+# where does its final *training* error fall, relative to plain-20's and plain-56's, trained
+# the same way? Write the three in the order you expect, and say why it is the training
+# error, not the test error, that makes the point. Then check: train `plain(32)` with
+# `train_fresh` like the others (or look up a stored `plain32` run).
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q2 (derive a formula, then check it).** Count the parameters of plain-$(6n+2)$ as a
+# function of $n$: the first $3\times3$ convolution, three stages of $2n$ convolutions
+# (16, 32, 64 filters; the first layer of stages 2 and 3 changes the width), a BN ($\gamma$,
+# $\beta$) after every convolution, and the 10-way fc layer with its bias. You should get
+# $P(n) = a\,n + b$. Predict $P(3)$ and $P(9)$, then check with
+# `plain(depth).num_parameters()`. Does ResNet-$(6n+2)$ with option A have more?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q3 (derive).** "The added layers are identity mappings" (§1): find weights that make
+# one `PlainBasicBlock` (conv–BN–ReLU–conv–BN–ReLU, 16 channels, stride 1) compute
+# exactly its input, for any non-negative input, in **evaluation** mode. Then build it and
+# check on `relu` of a random batch. Why can SGD not simply sit at this solution in
+# **training** mode?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q4 (predict).** At initialisation, is the rms gradient at plain-56's *first* block
+# larger or smaller than at its last block, and by more or less than plain-20's? And for
+# ResNet-56? Commit to an answer, then read it off `gradient_profile(depth, residual)`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q5 (experiment).** Train MLP-20 and MLP-56 again at learning rate **0.01** instead of
+# 0.05 (`train_fresh(mlp(depth, S.mlp_width), data, iterations=S.mlp_iterations, lr=0.01)`,
+# seeded as above). Before you run: does the gap between the two shrink or grow? Then
+# run, and say what one seed can and cannot tell you.

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
+#     cell_metadata_filter: slideshow,tags,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -16,6 +16,9 @@
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Chapter 4 — Residual learning
+#
+# **Covers** §3.1–3.3 of He et al. 2015 (Eq. 1–2, Fig. 2, shortcut options A/B/C and
+# Table 3) and §4.2 (Fig. 6, Fig. 7, Table 6). Graded exercise: `exercises/ex4_residual.py`.
 #
 # Chapter 3 ended with a puzzle: a 56-layer plain net could copy a 20-layer one by making its
 # extra layers identities, yet SGD finds a worse solution. He et al. make the identity the
@@ -85,7 +88,7 @@ print(f"{S.mode} mode: {data}")
 # The shortcut adds no parameter and (almost) no computation, so a plain net and its residual
 # twin cost the same — a fair comparison. learnres's `BasicBlock.forward`, from the package:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
 print(inspect.getsource(BasicBlock.forward))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -357,3 +360,46 @@ display(Markdown("\n".join("* " + compare(a, b, column) for a, b, column in (
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Next** (Chapter 5): deeper still, at the same cost — bottlenecks, ResNet-50/101/152.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Questions
+#
+# Write your prediction down **before** you run anything, then check it with this chapter's
+# code. The answers are not in this notebook; instructors build them with
+# `learnres lectures answers 04`.
+#
+# **Graded exercise:** `exercises/ex4_residual.py` — option A (`subsample_and_zero_pad`),
+# the projection of option B, `make_shortcut` and `BasicBlock`;
+# `pytest exercises/test_ex4_residual.py`. Assembling the whole ResNet-$(6n+2)$ from them is
+# among the exercises in `exercises/`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q1 (a number to predict).** How many parameters does option **B** add to ResNet-34
+# (Table 1's 34-layer net, four stages of 64, 128, 256, 512 filters), compared with option
+# A? Count the projections (a $1\times1$ convolution and its BN) from the architecture
+# first; then check with `resnet34(shortcut="B").num_parameters()`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q2 (a number to predict).** And option **C**, a projection on every one of the 16
+# blocks? Predict the extra parameters and their share of ResNet-34's 21.8M; then check.
+# Table 3 gains 0.33 points of top-1 error from B to C: is that worth it?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q3 (derive).** Option A's shortcut at the first block of a stage is
+# $y = \mathrm{pad}_{\text{channels}}(x_{:, :, ::2, ::2})$. Derive $\partial L/\partial x$
+# given $\partial L/\partial y$: which entries of $x$ receive gradient through the
+# shortcut, and which get exactly zero? Check with `subsample_and_zero_pad` and a random
+# upstream gradient.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q4 (predict).** With `zero_init_residual=True`, every block starts as its shortcut. So
+# what does ResNet-56 compute at initialisation, in evaluation mode — and how does it
+# compare with a zero-initialised ResNet-20 that has the same first convolution, first BN
+# and fc layer? Predict, then copy those three layers from one net into the other and
+# compare their logits.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q5 (experiment).** Table 3 separates A and B by 0.51 points on ImageNet. Train
+# ResNet-20 with option A twice, with seeds 0 and 1 (`train_fresh(..., seed=k)` after
+# `init.manual_seed(k)`), and compare the spread of the two with the A–B difference of the
+# fresh runs above. What would you need to see a 0.5-point effect on our 1,017 test images?

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
+#     cell_metadata_filter: slideshow,tags,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -16,6 +16,10 @@
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Chapter 5 — Bottleneck architectures
+#
+# **Covers** §3.3 and §4.1 of He et al. 2015 (*Deeper Bottleneck Architectures*): Fig. 5,
+# Table 1, and the ImageNet results of Tables 3–4. Graded exercise:
+# `exercises/ex5_bottleneck.py`.
 #
 # On ImageNet the paper goes to 50, 101 and 152 layers. "Because of concerns on the training
 # time that we can afford, we modify the building block as a **bottleneck** design" (§4.1,
@@ -71,7 +75,7 @@ print(f"{S.mode} mode")
 #
 # learnres's `Bottleneck.forward`, from the package:
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
 print(inspect.getsource(Bottleneck.forward))
 
 # %% slideshow={"slide_type": "subslide"}
@@ -91,6 +95,57 @@ x = Tensor(rng.standard_normal((2, 256, 8, 8)).astype(np.float32))
 with no_grad():
     np.testing.assert_allclose(bottleneck_by_hand(x, block).data, block(x).data, rtol=1e-4, atol=1e-5)
 print("bottleneck by hand == learnres Bottleneck; output", block(x).shape)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Derive it first: what does a bottleneck cost?
+#
+# A $k\times k$ convolution from $C$ to $O$ channels with stride 1 on an $H\times W$ map:
+# how many multiply-adds? Then the bottleneck on a $4d$-channel map: $1\times1$ from $4d$ to
+# $d$, $3\times3$ from $d$ to $d$, $1\times1$ from $d$ to $4d$. Write its count as a formula
+# in $d$ and the map's side in `bottleneck_mult_adds_yours` (convolutions only; BN, ReLU and
+# the addition are not counted) and run the check, which compares it with
+# `learnres.analysis.summary` for random widths and sizes. Then predict: how does it compare
+# with a basic block (two $3\times3$, $d \to d$) on a $d$-channel map?
+
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
+def bottleneck_mult_adds_yours(d, size):
+    """Your multiply-adds of one image through Bottleneck(4 * d, d) on a size x size map."""
+    return None  # replace with your formula
+
+
+# %% slideshow={"slide_type": "fragment"}
+from learnres.lectures.derivations import check_derivation
+
+
+def bottleneck_mult_adds_from_learnres(d, size):
+    """The count of learnres.analysis.summary (convolutions only): the reference."""
+    return summary(Bottleneck(4 * d, d), (4 * d, size, size), print_table=False).mult_adds
+
+
+cost_rng = np.random.default_rng(11)
+cost_cases = [(int(8 * d), int(2 * n)) for d, n in zip(cost_rng.integers(1, 9, 3), cost_rng.integers(2, 8, 3))]
+print(check_derivation(bottleneck_mult_adds_yours, bottleneck_mult_adds_from_learnres, cost_cases,
+                       what="your bottleneck count", rtol=0, atol=0.5))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The count, worked
+#
+# Each output of a convolution is a dot product of length $C k^2$, and there are $O\,HW$
+# outputs: $O\,C\,k^2\,HW$ multiply-adds. For the bottleneck on a $4d$-channel map, per
+# output pixel:
+#
+# $$ \underbrace{4d\cdot d}_{1\times1 \text{ reduce}} + \underbrace{9\,d^2}_{3\times3}
+#    + \underbrace{d\cdot 4d}_{1\times1 \text{ restore}} = 17\,d^2 , $$
+#
+# against $2\cdot 9\,d^2 = 18\,d^2$ for a basic block on a $d$-channel map: **four times the
+# width for 17/18 of the cost**. Fig. 5's pair ($d = 64$ on $56\times56$):
+# $17\cdot 64^2\cdot 56^2 \approx 218.4$M against $231.2$M multiply-adds.
+
+# %% slideshow={"slide_type": "fragment"}
+worked = check_derivation(lambda d, size: 17 * d * d * size * size, bottleneck_mult_adds_from_learnres,
+                          cost_cases, what="17 d^2 size^2", rtol=0, atol=0.5)
+print(worked)  # what "correct" looks like for your bottleneck_mult_adds_yours
+assert worked
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Basic vs bottleneck at equal cost
@@ -277,13 +332,13 @@ assert min(vgg_stages["conv3"].mult_adds, vgg_stages["conv4"].mult_adds) > max(
     fig3[name].mult_adds for name in ("34-layer residual (A)", "ResNet-34, option B"))
 assert (round(vgg_stages["fc6"].params / 1e6), round(fig3["VGG-19"].total_params / 1e6)) == (103, 144)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Fig. 3, drawn from the three models by `learnres.analysis.architecture`: one box per
 # convolution, pool and fully connected layer, in the order the model runs them, coloured by
 # the output size they work at (equal sizes on one band); the residual net's shortcuts beside
 # it, dotted where they increase dimensions.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 diagrams = [layer_diagram(fig3_models[name], (3, 224, 224), title=name)
             for name in ("VGG-19", "34-layer plain", "34-layer residual (A)")]
 for d in diagrams:
@@ -312,12 +367,7 @@ show_figure(fig, dpi=70)
 #     runs/resnet18-cifar-cifar100 runs/resnet34-cifar-cifar100 --out cifar100.png
 # ```
 #
-# The first run downloads CIFAR-100 (169 MB, checked against its MD5) into the cache, or reads
-# it from `--data-dir` / `$LEARNRES_DATA_DIR`; the recipe is the paper's CIFAR one (64k
-# iterations of batch 128: run them on a GPU with `--device cuda`; `--iterations` shortens the
-# run and keeps the schedule's shape). The data is not on the machines this course was built
-# on: `tests/train/test_cifar100.py` runs each command for one step on a small archive in
-# CIFAR-100's format, served from 127.0.0.1. The six networks at $32\times32$:
+# The six networks at $32\times32$:
 
 # %% slideshow={"slide_type": "fragment"}
 print(f"{'model':16s} {'params':>12s} {'mult-adds':>10s} (32x32, 100 classes)")
@@ -325,6 +375,14 @@ for name in ("plain18-cifar", "plain34-cifar", "resnet18-cifar", "resnet34-cifar
              "vgg16-cifar", "vgg19-cifar"):
     s = summary(get_model(name, num_classes=100), (3, 32, 32), print_table=False)
     print(f"{name:16s} {s.total_params:12,d} {s.mult_adds / 1e9:9.2f}G")
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The first run downloads CIFAR-100 (169 MB, checked against its MD5) into the cache, or reads
+# it from `--data-dir` / `$LEARNRES_DATA_DIR`; the recipe is the paper's CIFAR one (64k
+# iterations of batch 128: run them on a GPU with `--device cuda`; `--iterations` shortens the
+# run and keeps the schedule's shape). The data is not on the machines this course was built
+# on: `tests/train/test_cifar100.py` runs each command for one step on a small archive in
+# CIFAR-100's format, served from 127.0.0.1.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -339,3 +397,45 @@ for name in ("plain18-cifar", "plain34-cifar", "resnet18-cifar", "resnet34-cifar
 #   (option A).
 #
 # **Next** (Chapter 6): the full CIFAR protocol on a GPU, and Table 6.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Questions
+#
+# Write your prediction down **before** you run anything, then check it with this chapter's
+# code. The answers are not in this notebook; instructors build them with
+# `learnres lectures answers 05`.
+#
+# **Graded exercise:** `exercises/ex5_bottleneck.py` — the `Bottleneck` block, the
+# multiply-adds of a convolution and of a bottleneck (the count you derived above);
+# `pytest exercises/test_ex5_bottleneck.py`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q1 (derive).** §4.1: "if the identity shortcut in Fig. 5 (right) is replaced with
+# projection, one can show that the time complexity and model size are doubled." Show it
+# for the 256-d block: count the parameters and multiply-adds of a $1\times1$ projection
+# from 256 to 256 channels against the block's own. Then check with `summary` on
+# `Bottleneck(256, 64)` and `Bottleneck(256, 64, shortcut="C")`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q2 (a number to predict).** ResNet-101 differs from ResNet-50 only in `conv4_x`: 23
+# bottleneck blocks instead of 6, each $1024 \to 256 \to 1024$ on $14\times14$. From the
+# count you derived, predict ResNet-101's GFLOPs from ResNet-50's, then compare with
+# `table[101].mult_adds` and Table 1's 7.6.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q3 (derive).** The first block of `conv3_x` ($256 \to 128 \to 512$) halves the map from
+# $56\times56$ to $28\times28$. The paper puts the stride 2 on the first $1\times1$;
+# torchvision ("ResNet v1.5") puts it on the $3\times3$. Which is cheaper, by how many
+# multiply-adds? Derive it, then check with
+# `learnres.analysis.counting.bottleneck_mult_adds(..., stride_in_1x1=...)`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q4 (predict).** In ResNet-50, which stage (`conv2_x` … `conv5_x`) holds the most
+# parameters, and which costs the most multiply-adds? Think of what halving the map and
+# doubling the filters does to each; then read `table[50].rows` (or the widget above).
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q5 (experiment).** The basic block (64-d) and the bottleneck (256-d) cost the same
+# multiply-adds. Do they take the same time? Predict, then time both, forward and backward
+# as the cell that filled `costs` does, at a batch of 16 on $28\times28$ maps, and explain
+# the difference you see.

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: slideshow,-jp-MarkdownHeadingCollapsed,-jupyter
+#     cell_metadata_filter: slideshow,tags,-jp-MarkdownHeadingCollapsed,-jupyter
 #     formats: py:percent
 #     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
@@ -17,6 +17,9 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Chapter 6 — Training the full models on a GPU
 #
+# **Covers** §3.4 and §4.2 of He et al. 2015: the training recipe, the CIFAR-10 protocol,
+# the ResNet-110 warm-up, Table 6 and Fig. 6. Graded exercise: `exercises/ex6_sgd.py`.
+#
 # Everything so far ran on NumPy. The paper's CIFAR-10 results (Table 6) need 64,000
 # iterations of batch 128 per model — on a laptop CPU, days. learnres runs the same code on
 # a GPU through **CuPy**, a NumPy-compatible array library for CUDA.
@@ -30,12 +33,13 @@
 #    early blow-up of deep nets, with the paper's warm-up.
 
 # %% slideshow={"slide_type": "skip"}
+import inspect
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
-from ipywidgets import FloatLogSlider, interact
+from ipywidgets import SelectionSlider, interact
 
 import learnres
 from learnres import Tensor
@@ -66,10 +70,12 @@ from learnres.lectures.paper import (
     versus_markdown,
     versus_summary,
 )
+from learnres.lectures.sweeps import COMMAND as LR_COMMAND
+from learnres.lectures.sweeps import LR_SWEEP, lr_sweep
 from learnres.models import resnet
 from learnres.nn import init
 from learnres.optim import SGD, make_schedule
-from learnres.train import TrainingDiverged, plot_history
+from learnres.train import TrainingDiverged
 from learnres.train.run import TrainConfig
 
 S = sizes()
@@ -103,6 +109,14 @@ assert (config.batch_size, config.lr, config.momentum, config.weight_decay) == (
 assert schedule.milestones == (32_000, 48_000) and config.shortcut == "A"
 assert schedule.lr(31_999) == 0.1 and abs(schedule.lr(48_000) - 0.001) < 1e-12
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# One SGD step, as learnres takes it (PyTorch's semantics): weight decay is added to the
+# gradient, the momentum buffer accumulates it, and the parameter moves by
+# $\eta$ times the buffer — `SGD._update`, from the package:
+
+# %% slideshow={"slide_type": "fragment"} tags=["show-code"]
+print(inspect.getsource(SGD._update))
+
 # %% slideshow={"slide_type": "subslide"}
 its = np.arange(0, 64_000, 100)
 fig, ax = plt.subplots(figsize=(6.4, 2.6))
@@ -129,38 +143,84 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Play: the learning rate
 #
-# A small ResNet-8 trained fresh for a few iterations at the learning rate of your choice
-# (the schedule divides it by 10 at 1/2 and 3/4 of the run). Too small: slow; too large: the
-# loss jumps around or diverges. Runs you have made stay on the plot.
+# ResNet-8 trained with the recipe above for `S.iterations` steps (500 of batch 128 in full
+# mode; the schedule divides the rate by 10 at 1/2 and 3/4 of the run) at the learning rate
+# of your choice. Too small: slow; too large: the loss jumps around or diverges. One such
+# run takes many minutes on a CPU, so the curves of every position of the slider were
+# **precomputed** once and stored in `chapters/runs/lr-sweep-resnet8/` (the line under the
+# slider says what and by which command): moving it only redraws. Without them, each new
+# position trains now.
 
 # %% slideshow={"slide_type": "fragment"}
-lr_runs = {}
+sweep = lr_sweep()
+fresh_lr_runs = {}
 
 
-def lr_experiment(lr=0.1):
-    if lr not in lr_runs:
+def lr_history(lr):
+    """The ResNet-8 history at ``lr``: precomputed when stored, else trained now (once);
+    None when that run diverged before its first logged window."""
+    if sweep is not None and lr in sweep.histories:
+        return sweep.histories[lr]
+    if lr not in fresh_lr_runs:
         init.manual_seed(0)
         try:
-            lr_runs[lr] = train_fresh(resnet(8), data, lr=lr, desc=f"ResNet-8, lr {lr:g}")
+            fresh_lr_runs[lr] = train_fresh(resnet(8), data, lr=lr, desc=f"ResNet-8, lr {lr:g}")
         except TrainingDiverged as e:
             print(f"lr {lr:g}: {e}")
-            return
-    fig = plot_history({f"lr {k:g}": h for k, h in sorted(lr_runs.items())},
-                       title="ResNet-8, fresh runs at several learning rates")
-    show_figure(fig)
+            fresh_lr_runs[lr] = None
+    return fresh_lr_runs[lr]
+
+
+def lr_figure(selected, lrs):
+    """Training loss and test error of the runs at ``lrs``, the one at ``selected`` in red."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained")
+    losses = []
+    for lr in lrs:
+        h = lr_history(lr) if lr == selected or sweep is not None or lr in fresh_lr_runs else None
+        if h is None or not h.rows:
+            continue
+        style = {"color": "C3", "lw": 2.2, "zorder": 3} if lr == selected else {"color": "0.7", "lw": 1}
+        its, loss = h.column("train_loss")
+        losses += loss
+        ax1.plot(its, loss, **style)
+        ax2.plot(*h.column("test_error"), "o-", ms=3, **style)
+    chosen = lr_history(selected)
+    diverged = chosen is None or (sweep is not None and selected in sweep.diverged)
+    result = ("diverged" if diverged else
+              f"final test error {chosen.last('test_error'):.1f}%")  # fmt: skip
+    if losses and max(losses) > 20 * min(losses):
+        ax1.set_yscale("log")  # a diverging rate: its loss spans decades
+    ax1.set(xlabel="iterations", ylabel="training loss (window mean)")
+    ax2.set(xlabel="iterations", ylabel="test error (%)", ylim=(0, 100))
+    fig.suptitle(f"ResNet-8 at lr {selected:g} (red; grey: the other rates): {result}")
     return fig
 
 
-fig = lr_experiment(0.1)
-save_figure(fig, "06_learning_rate.png", fresh_label(f"ResNet-8, lr 0.1, {S.iterations} iterations"))
+if sweep is not None:
+    lr_options = sweep.lrs
+    lr_source = ("STORED SWEEP from chapters/runs/" + LR_SWEEP + ": " + sweep.command
+                 + f" ({sweep.sizes.get('iterations')} iterations per rate)")
+    display(Markdown(sweep.describe()))
+else:
+    lr_options = [0.001, 0.01, 0.1, 1.0]
+    lr_source = fresh_label(f"ResNet-8, {S.iterations} iterations per rate")
+    display(Markdown(f"**No precomputed curves** in `{runs_dir() / LR_SWEEP}`: each new position "
+                     f"of the slider trains ResNet-8 now ({S.iterations} iterations). Make them once "
+                     f"with `{LR_COMMAND}`."))
+start_lr = 0.1 if 0.1 in lr_options else lr_options[0]
+fig = lr_figure(start_lr, lr_options)
+save_figure(fig, "06_learning_rate_stored.png" if sweep is not None else "06_learning_rate.png",
+            lr_source)
+plt.close(fig)
 
 
 def play_lr(lr):
-    lr_experiment(lr)
+    lr_figure(lr, lr_options)
+    plt.show()
 
 
-interact(play_lr, lr=FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.25,
-                                          description="lr"));
+interact(play_lr, lr=SelectionSlider(options=[(f"{lr:g}", lr) for lr in lr_options],
+                                     value=start_lr, description="lr"));
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The CuPy backend
@@ -514,3 +574,46 @@ for name, pairs in versus.items():
     print(f"{model_label(name)}: mean gap {v['mean']:+.2f} points over {len(v['gaps'])} seeds"
           + (f" ({'within' if v['within'] else 'outside'} max(2 points, 2 standard errors))"
              if len(v["gaps"]) > 1 else ""))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Questions
+#
+# Write your prediction down **before** you run anything, then check it with this chapter's
+# code. The answers are not in this notebook; instructors build them with
+# `learnres lectures answers 06`.
+#
+# **Graded exercise:** `exercises/ex6_sgd.py` — `SGD._update` (momentum and weight decay),
+# `scaled_milestones` and `StepSchedule.lr`; `pytest exercises/test_ex6_sgd.py`. The
+# softmax and training step and He initialisation are among the exercises in `exercises/`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q1 (a number to predict).** How many epochs (passes over the training images) are the
+# paper's 64k iterations of batch 128 on its 45k training split? And the 500 iterations of
+# the learning-rate widget's runs on the 5,085-image subset? Predict both, then check the
+# second with the `epoch` column of a widget run's history (`lr_history(0.1)`).
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q2 (predict, then check).** Before you move the learning-rate slider: at which of its
+# rates will ResNet-8 end with the lowest test error, and from which rate on does the
+# training loss blow up instead of falling? Write both down, then move the slider.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q3 (derive).** SGD with momentum $\mu = 0.9$ and weight decay $\lambda = 10^{-4}$ at
+# learning rate $\eta = 0.1$. (a) Under a constant gradient $g$, how large do the steps
+# become? (b) A weight that the loss ignores ($g = 0$) only decays: after how many
+# iterations is it halved? Derive both, then check (b) with `SGD` on a single `Parameter`
+# whose gradient you set to zero at every step.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q4 (a number to predict).** The learnres-vs-PyTorch table gives the standard deviation
+# of the per-seed gap. Suppose the two libraries truly differed by 0.5 points of test
+# accuracy. How many seeds would make the standard error of the mean gap small enough
+# (below 0.25 points) to see it? Predict the order of magnitude, then compute it from the
+# stored runs' spread (`versus_summary`).
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
+# **Q5 (experiment).** Train ResNet-8 with a batch four times smaller than this mode's,
+# once at the same learning rate and once at a quarter of it
+# (`train_fresh(resnet(8), data, batch_size=S.batch_size // 4, lr=...)`, seeded like the
+# widget's runs). Predict which of the two ends closer to the full-batch run at lr 0.1 after
+# the same number of *images*, then run it.

@@ -4,8 +4,9 @@ A convolution is a matrix product in disguise: im2col lays every kh x kw window 
 (padded) input out as a column, and ``w.reshape(O, C*kh*kw) @ cols`` is the output.
 Backward reuses the trick: dL/dw is ``gy @ cols^T``, and dL/dx puts ``w^T @ gy`` back
 where each column came from (col2im), which for stride 1 is itself a convolution of gy
-with the flipped kernel. You write the five steps; the class ``Conv2d`` below puts them
-together (with a thread pool on the CPU) and is given.
+with the flipped kernel. You write the five steps, each on the whole batch at once; the
+class ``Conv2d`` below puts them together and is given. (learnres's layers run this same
+code on a few images at a time in threads: ``learnres.parallel``; the math is this.)
 
 Layout: NCHW; x (N, C, H, W), w (O, C, kh, kw), y (N, O, Ho, Wo) with
 Ho = (H + 2*padding - kh) // stride + 1, and
@@ -14,7 +15,7 @@ y[n, o, i, j] = b[o] + sum over c, u, v of w[o, c, u, v] * x_pad[n, c, s*i + u, 
 What you write (each stub raises NotImplementedError until you do):
 
     2.1  _im2col                 the windows of the input as columns
-    2.2  _conv_chunk             images through pad, im2col and one matrix product
+    2.2  _correlate              the convolution: pad, im2col and one matrix product
     2.3  _grad_weight            dL/dw, the gradient of the weight
     2.4  _grad_input_transposed  dL/dx for stride 1, a convolution with the flipped kernel
     2.5  _grad_input_col2im      dL/dx for any stride, by col2im
@@ -28,11 +29,56 @@ the code around the stubs is the reference implementation, which you may read an
 
 from __future__ import annotations
 
-from learnres.autograd.function import Function
+import numpy as np
+
+from learnres.autograd.function import Function, OpError
 from learnres.backend import get_array_module
-from learnres.functions.conv import _check_conv, _pair, for_chunks
 
 __all__ = ["Conv2d", "conv2d"]
+
+
+def _pair(value, what: str, name: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``minimum``, as a pair; anything else: OpError."""
+
+    def ok(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum
+
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(ok(v) for v in pair):
+        raise OpError(
+            f"{name}: {what} must be an int >= {minimum} or a pair of them, "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _check_conv(name, x, w, b, stride, padding) -> tuple[int, int]:
+    """Validate the arguments of a convolution; return the output size (Ho, Wo)."""
+    if x.ndim != 4:
+        raise OpError(f"{name}: expected input (N, C, H, W), got shape {x.shape}")
+    if w.ndim != 4:
+        raise OpError(f"{name}: expected weight (O, C, kh, kw), got shape {w.shape}")
+    if x.shape[1] != w.shape[1]:
+        raise OpError(
+            f"{name}: input has {x.shape[1]} channels, weight expects {w.shape[1]} "
+            f"(weight shape {w.shape})"
+        )
+    if b is not None and b.shape != (w.shape[0],):
+        raise OpError(f"{name}: expected bias of shape ({w.shape[0]},), got {b.shape}")
+    dtypes = {a.dtype for a in (x, w, b) if a is not None}
+    if len(dtypes) > 1:
+        raise OpError(
+            f"{name}: input, weight and bias must share a dtype, got "
+            f"{', '.join(str(a.dtype) for a in (x, w, b) if a is not None)}; convert with .astype()"
+        )
+    (kh, kw), (sh, sw), (ph, pw) = w.shape[2:], stride, padding
+    H, W = x.shape[2:]
+    if H + 2 * ph < kh or W + 2 * pw < kw:
+        pad = ph if ph == pw else padding
+        raise OpError(
+            f"{name}: input {H}x{W} with padding {pad} is smaller than the {kh}x{kw} kernel"
+        )
+    return (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
 
 
 def _pad(x, ph: int, pw: int):
@@ -67,36 +113,38 @@ def _im2col(x_pad, kh: int, kw: int, sh: int, sw: int):
     raise NotImplementedError("Exercise 2.1: _im2col (the windows of the input as columns)")
 
 
-def _conv_chunk(x, w2, kh, kw, stride, padding, out=None):
-    """One chunk of images through im2col + matmul: (n, C, H, W) -> (n, O, Ho*Wo).
+def _correlate(x, w, stride, padding):
+    """The convolution without bias: pad, im2col, one matrix product.
 
-    Exercise 2.2: images through pad, im2col and one matrix product.
+    x (N, C, H, W), w (O, C, kh, kw) -> (N, O, Ho, Wo)
 
-    Shapes: x (n, C, H, W); w2 the weight as (O, C*kh*kw); stride and padding are
-    (h, w) pairs. Returns (n, O, Ho*Wo): y without the bias.
-    Formula: y_n = w2 @ cols_n for every image n: (O, C*kh*kw) @ (C*kh*kw, Ho*Wo).
-    Hints: ``_pad`` then ``_im2col``; ``xp.matmul`` broadcasts w2 over the batch
-    axis of cols. When ``out`` is given, write the result into it
-    (``xp.matmul(a, b, out=out)``) and return it.
+    Exercise 2.2: the convolution: pad, im2col and one matrix product.
+
+    Shapes: x (N, C, H, W), w (O, C, kh, kw); stride and padding are (h, w) pairs.
+    Returns y (N, O, Ho, Wo), the convolution without the bias.
+    Formula: y_n = w2 @ cols_n for every image n, with w2 = w.reshape(O, C*kh*kw):
+    (O, C*kh*kw) @ (C*kh*kw, Ho*Wo) is (O, Ho*Wo), then reshaped to (O, Ho, Wo).
+    Hints: ``_pad`` then ``_im2col``; ``@`` (``xp.matmul``) broadcasts w2 over the
+    batch axis of cols, so one product does every image.
 
     Stuck? Hints in three levels: ``pytest exercises --hint 2.2`` (add
     ``--hint-level 2`` or 3), or ``hint("2.2")`` from learnres.grading.
     """
     raise NotImplementedError(
-        "Exercise 2.2: _conv_chunk (images through pad, im2col and one matrix product)"
+        "Exercise 2.2: _correlate (the convolution: pad, im2col and one matrix product)"
     )
 
 
-def _grad_weight(x, g, kh, kw, stride, padding):
+def _grad_weight(x, gy, kh, kw, stride, padding):
     """dL/dw = sum over images of gy_n @ cols_n^T, the columns recomputed from x.
 
-    x: (n, C, H, W), g: (n, O, Ho, Wo) -> (O, C*kh*kw)
+    x (N, C, H, W), gy (N, O, Ho, Wo) -> (O, C*kh*kw)
 
     Exercise 2.3: dL/dw, the gradient of the weight.
 
-    Shapes: x (n, C, H, W), g = dL/dy (n, O, Ho, Wo); returns dL/dw as
+    Shapes: x (N, C, H, W), gy = dL/dy (N, O, Ho, Wo); returns dL/dw as
     (O, C*kh*kw) (Conv2d.backward reshapes it to (O, C, kh, kw)).
-    Formula: y_n = w2 @ cols_n, so dL/dw2 = sum over n of g_n @ cols_n^T, with g_n
+    Formula: y_n = w2 @ cols_n, so dL/dw2 = sum over n of gy_n @ cols_n^T, with gy_n
     viewed as (O, Ho*Wo) and cols_n (C*kh*kw, Ho*Wo) the im2col of the padded x_n.
 
     Stuck? Hints in three levels: ``pytest exercises --hint 2.3`` (add
@@ -105,12 +153,12 @@ def _grad_weight(x, g, kh, kw, stride, padding):
     raise NotImplementedError("Exercise 2.3: _grad_weight (dL/dw, the gradient of the weight)")
 
 
-def _grad_input_transposed(g, w, x_shape, padding, out):
+def _grad_input_transposed(gy, w, padding):
     """dL/dx of a stride-1 convolution as a convolution of ``gy`` (the "transposed conv").
 
     Each x[c, h, w] meets w[o, c, u, v] in output (h + p - u, w + p - v), so
     dL/dx = conv(gy padded by k - 1 - p, w flipped in both spatial axes with C and O swapped).
-    g: (n, O, Ho, Wo) -> out (n, C, H, W)
+    gy (N, O, Ho, Wo), w (O, C, kh, kw) -> (N, C, H, W)
 
     Exercise 2.4: dL/dx for stride 1, a convolution with the flipped kernel.
 
@@ -136,11 +184,11 @@ def _grad_input_transposed(g, w, x_shape, padding, out):
     )
 
 
-def _grad_input_col2im(g, w, x_shape, stride, padding):
+def _grad_input_col2im(gy, w, x_shape, stride, padding):
     """dL/dx by col2im: the columns' gradient w^T @ gy, added back to where each came from.
 
     Used for stride > 1, where the transposed convolution would multiply mostly zeros.
-    g: (n, O, Ho, Wo) -> (n, C, H, W)
+    gy (N, O, Ho, Wo), w (O, C, kh, kw), x_shape (N, C, H, W) -> (N, C, H, W)
 
     Exercise 2.5: dL/dx for any stride, by col2im.
 
@@ -167,43 +215,27 @@ class Conv2d(Function):
         self.padding = _pair(padding, "padding", "conv2d", 0)
 
     def forward(self, x, w, b=None):
-        xp = get_array_module(x)
-        Ho, Wo = _check_conv("conv2d", x, w, b, self.stride, self.padding)
-        N, O, (kh, kw) = x.shape[0], w.shape[0], w.shape[2:]
+        _check_conv("conv2d", x, w, b, self.stride, self.padding)
         self.x, self.w, self.has_bias = x, w, b is not None  # backward recomputes the columns
-        y = xp.empty((N, O, Ho * Wo), dtype=x.dtype)
-        w2 = w.reshape(O, -1)  # (O, C, kh, kw) -> (O, C*kh*kw)
-
-        def chunk(i, j):  # images i..j-1
-            _conv_chunk(x[i:j], w2, kh, kw, self.stride, self.padding, out=y[i:j])
-
-        for_chunks(chunk, N, xp)
-        y = y.reshape(N, O, Ho, Wo)  # (N, O, Ho*Wo) -> (N, O, Ho, Wo)
+        y = _correlate(x, w, self.stride, self.padding)  # (N, O, Ho, Wo)
         if b is not None:
-            y += b.reshape(1, O, 1, 1)
+            y += b.reshape(1, -1, 1, 1)  # in place: y is a new array
         return y
 
     def backward(self, gy):
         # dL/db = sum of gy over (n, i, j); dL/dw = sum_n gy_n @ cols_n^T;
         # dL/dx = w^T @ gy put back where the columns came from (col2im), which for stride 1
         # is itself a convolution of gy with the flipped kernel (the transposed convolution)
-        xp, x, w = get_array_module(gy), self.x, self.w
-        N, (kh, kw) = gy.shape[0], w.shape[2:]
-        need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
-        gx = xp.empty(x.shape, dtype=x.dtype) if need_x else None  # C order: chunks are views
-
-        def chunk(i, j):  # images i..j-1; returns their part of dL/dw
-            if need_x and self.stride == (1, 1):
-                _grad_input_transposed(gy[i:j], w, x.shape[1:], self.padding, out=gx[i:j])
-            elif need_x:
-                gx[i:j] = _grad_input_col2im(gy[i:j], w, x.shape[1:], self.stride, self.padding)
-            if need_w:
-                return _grad_weight(x[i:j], gy[i:j], kh, kw, self.stride, self.padding)
-            return None
-
-        partial = for_chunks(chunk, N, xp)  # one (O, C*kh*kw) weight gradient per chunk
-        gw = sum(partial[1:], partial[0]).reshape(w.shape) if need_w else None
-        gb = gy.sum(axis=(0, 2, 3)) if self.has_bias and self.needs_input_grad[2] else None
+        x, w, (kh, kw) = self.x, self.w, self.w.shape[2:]
+        gx = gw = gb = None
+        if self.needs_input_grad[0] and self.stride == (1, 1):
+            gx = _grad_input_transposed(gy, w, self.padding)
+        elif self.needs_input_grad[0]:
+            gx = _grad_input_col2im(gy, w, x.shape, self.stride, self.padding)
+        if self.needs_input_grad[1]:
+            gw = _grad_weight(x, gy, kh, kw, self.stride, self.padding).reshape(w.shape)
+        if self.has_bias and self.needs_input_grad[2]:
+            gb = gy.sum(axis=(0, 2, 3))
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
 

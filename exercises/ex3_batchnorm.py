@@ -19,9 +19,6 @@ This file is generated from learnres's own code (``python -m learnres.grading.ex
 the code around the stubs is the reference implementation, which you may read and use.
 """
 
-# ruff: noqa: F401
-# (the imports of the solution: some stay unused until the stubs are written)
-
 from __future__ import annotations
 
 import math
@@ -29,7 +26,6 @@ import numbers
 
 from learnres.autograd.function import Function, OpError
 from learnres.backend import get_array_module
-from learnres.functions.conv import for_chunks, get_num_threads
 
 __all__ = ["BatchNorm", "batch_norm"]
 
@@ -73,11 +69,12 @@ class BatchNorm(Function):
         and the running statistics move: ``self._update_running(mu, var, m)``.
         In evaluation mode (``self.training`` False) mu and var are
         ``self.running_mean`` and ``self.running_var``, and nothing is updated.
-        Save on self what backward needs (x_hat, 1 / sigma, gamma, x's shape).
-        Hints: view x as (N, C, L) with ``x.reshape(N, C, -1)`` (L = H*W, or 1 for
-        (N, C)); ``_channel_sum`` sums it over N and L, and ``_per_channel`` turns a (C,)
-        vector into (1, C, 1) to broadcast. ``_check_batch_norm`` gives clear errors
-        and returns C.
+        Save on self what backward needs: ``self.x_hat`` (N, C, L), ``self.inv_std``
+        (1 / sigma) and ``self.gamma`` (C,).
+        Hints: view x as (N, C, L) with ``x.reshape(N, C, L)``, L = H*W (1 for (N, C):
+        ``math.prod(x.shape[2:])``); ``_channel_sum`` sums it over N and L, and
+        ``_per_channel`` turns a (C,) vector into (1, C, 1) to broadcast.
+        ``_check_batch_norm`` gives clear errors and returns C.
 
         Stuck? Hints in three levels: ``pytest exercises --hint 3.1`` (add
         ``--hint-level 2`` or 3), or ``hint("3.1")`` from learnres.grading.
@@ -117,7 +114,8 @@ class BatchNorm(Function):
         The running variance takes the UNBIASED batch variance: m / (m - 1) times the
         biased one used to normalise (as PyTorch). Change the arrays in place (``*=``,
         ``+=``): they are the layer's buffers, and a new array would leave the layer's
-        unchanged. Either may be None (then skip it). Raise OpError when m < 2.
+        unchanged. Either may be None (then skip it). (m >= 2 here: ``_check_batch_norm``
+        refuses a batch with one value per channel in training mode.)
 
         Stuck? Hints in three levels: ``pytest exercises --hint 3.2`` (add
         ``--hint-level 2`` or 3), or ``hint("3.2")`` from learnres.grading.
@@ -140,6 +138,10 @@ def _check_batch_norm(x, running_mean, running_var, affine, training) -> int:
                 f"batch_norm: input has {C} channels (shape {x.shape}) "
                 f"but {name} has shape {a.shape}"
             )
+    if training and x.size <= C:
+        raise OpError(
+            f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
+        )
     if not training and (running_mean is None or running_var is None):
         raise OpError(
             "batch_norm: running_mean and running_var must be given "
@@ -167,6 +169,12 @@ def batch_norm(
     Returns:
         y, shaped like x: gamma * (x - mu) / sqrt(var + eps) + beta.
     """
+    f, affine = _batch_norm_op(running_mean, running_var, weight, bias, training, momentum, eps)
+    return f(x, *affine)
+
+
+def _batch_norm_op(running_mean, running_var, weight, bias, training, momentum, eps):
+    """``batch_norm``'s arguments checked: the ``BatchNorm`` Function and its affine inputs."""
     if momentum is None:
         raise OpError(
             "batch_norm: momentum=None (a cumulative average) needs the number of batches seen, "
@@ -176,13 +184,6 @@ def batch_norm(
         raise OpError(f"batch_norm: momentum must be a float, got {momentum!r}")
     if bias is not None and weight is None:  # gamma = 1, as a constant
         weight = get_array_module(_as_array(bias)).ones_like(_as_array(bias))
-    f = BatchNorm(
-        running_mean,
-        running_var,
-        training,
-        float(momentum),
-        eps,
-        weight is not None,
-        bias is not None,
-    )
-    return f(x, *(a for a in (weight, bias) if a is not None))
+    has_weight, has_bias = weight is not None, bias is not None
+    f = BatchNorm(running_mean, running_var, training, float(momentum), eps, has_weight, has_bias)
+    return f, tuple(a for a in (weight, bias) if a is not None)

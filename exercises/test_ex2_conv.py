@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from learnres.grading.checks import check_close, fail, numeric_gradient, rand
+from learnres.grading.checks import check_close, numeric_gradient, rand
 
 EXERCISE = "2. Convolution"
 MODULE = "ex2_conv"
-PARTS = ("_pad", "_im2col")  # what the forward and backward tests give your code
+PARTS = ("_pad", "_im2col")  # what the forward test gives your code
+BACKWARD_PARTS = PARTS + ("_correlate",)  # and the backward tests (part 2.2 too)
 
 
 def _t(a):
@@ -147,8 +148,8 @@ def test_conv_forward(exercise, rng):
             f"Conv2d.forward ({_setting(x_shape, w_shape, stride, padding)}): y",
             got,
             exercise.expect(_expected_forward, x, w, b, stride, padding),
-            hint="_conv_chunk: pad x, im2col with the stride, then w2 @ cols for every image "
-            "(xp.matmul broadcasts over the batch), written into out",
+            hint="_correlate: pad x, im2col with the stride, then w2 @ cols for every image "
+            "(@ broadcasts w2 over the batch), reshaped to (N, O, Ho, Wo)",
         )
 
 
@@ -182,14 +183,14 @@ def test_grad_weight(exercise, rng):
         x, w = rand(rng, *x_shape), rand(rng, *w_shape)
         g = rand(rng, *_output_shape(x_shape, w_shape, stride, padding))
         kh, kw = w_shape[2], w_shape[3]
-        got = exercise.run(run_grad_weight, x, g, kh, kw, stride, padding, given=PARTS)
+        got = exercise.run(run_grad_weight, x, g, kh, kw, stride, padding, given=BACKWARD_PARTS)
         expected = exercise.expect(_expected_grad_weight, x, w, g, stride, padding)
         check_close(
             f"_grad_weight ({_setting(x_shape, w_shape, stride, padding)}): dL/dw as (O, C*kh*kw)",
             got,
             expected["w"],
             numeric=expected["numeric"],
-            hint="dL/dw2 = sum over the images n of g_n @ cols_n^T, g_n as (O, Ho*Wo) and "
+            hint="dL/dw2 = sum over the images n of gy_n @ cols_n^T, gy_n as (O, Ho*Wo) and "
             "cols_n the im2col of the padded x_n with the stride",
         )
 
@@ -197,18 +198,13 @@ def test_grad_weight(exercise, rng):
 # ---- 2.4 dL/dx, stride 1 ------------------------------------------------------------------------
 
 
-def run_grad_input_transposed(module, g, w, x_shape, padding):
-    """Runner: what your function wrote into ``out`` (NaN where nothing was written)."""
-    out = np.full(tuple(x_shape), np.nan)
-    returned = module._grad_input_transposed(
-        np.array(g), np.array(w), tuple(x_shape[1:]), tuple(padding), out
-    )
-    return {"out": out, "returned": returned is not None}
+def run_grad_input_transposed(module, g, w, padding):
+    return module._grad_input_transposed(np.array(g), np.array(w), tuple(padding))
 
 
 def run_grad_input_col2im(module, g, w, x_shape, stride, padding):
     return module._grad_input_col2im(
-        np.array(g), np.array(w), tuple(x_shape[1:]), tuple(stride), tuple(padding)
+        np.array(g), np.array(w), tuple(x_shape), tuple(stride), tuple(padding)
     )
 
 
@@ -249,24 +245,19 @@ def _check_grad_input(exercise, rng, cases, stride_1):
         g = rand(rng, *_output_shape(x_shape, w_shape, stride, padding))
         what = f"({_setting(x_shape, w_shape, stride, padding)}): dL/dx"
         if stride_1:
-            got = exercise.run(run_grad_input_transposed, g, w, x_shape, padding, given=PARTS)
+            got = exercise.run(run_grad_input_transposed, g, w, padding, given=BACKWARD_PARTS)
             what = "_grad_input_transposed " + what
-            if np.isnan(got["out"]).all():
-                fail(
-                    f"{what} was not written into out: write the result into the array `out` "
-                    "(out[...] = result, or xp.matmul(a, b, out=out.reshape(n, C, H*W)))"
-                    + ("; you returned it instead" if got["returned"] else "")
-                )
-            got = got["out"]
             hint = (
-                "a stride-1 convolution of g padded by k - 1 - p with the kernel flipped in "
-                "both spatial axes and its channels swapped (C, O, kh, kw)"
+                "a stride-1 convolution (_correlate) of gy padded by k - 1 - p with the kernel "
+                "flipped in both spatial axes and its channels swapped (C, O, kh, kw)"
             )
         else:
-            got = exercise.run(run_grad_input_col2im, g, w, x_shape, stride, padding, given=PARTS)
+            got = exercise.run(
+                run_grad_input_col2im, g, w, x_shape, stride, padding, given=BACKWARD_PARTS
+            )
             what = "_grad_input_col2im " + what
             hint = (
-                "dL/dcols_n = w2^T @ g_n, each entry added back (+=) at x_pad[n, c, "
+                "dL/dcols_n = w2^T @ gy_n, each entry added back (+=) at x_pad[n, c, "
                 "sh*i + u, sw*j + v], then the padding cut off"
             )
         expected = exercise.expect(_expected_grad_input, x, w, g, stride, padding, stride_1)

@@ -101,9 +101,9 @@ def run_make_stage(module, cases):
 
 
 def _reference_stages(cases):
-    from learnres.models import cifar
+    from learnres.models import stages
 
-    return _make_stages(cifar.make_stage, cases)
+    return _make_stages(stages.make_stage, cases)
 
 
 @pytest.mark.points(1)

@@ -21,8 +21,8 @@ from importlib import metadata
 import numpy as np
 
 from learnres.backend import gpu_report
-from learnres.functions.conv import get_num_threads
 from learnres.memory import keep_freed_memory, malloc_status
+from learnres.parallel import get_num_threads
 
 __all__ = ["add_arguments", "main", "diagnose", "numpy_in_range"]
 

@@ -12,8 +12,9 @@ allocator for every array.
 machines) and the trim threshold out of reach, so large arrays come from the heap and
 freed ones are reused by the next step (measured: 8 page faults per step instead of
 ~100,000). The cost: the process keeps its peak memory instead of returning it between
-steps. The convolutions call it once, on their first use of the CPU; elsewhere (macOS,
-Windows, musl) it does nothing. ``LEARNRES_MALLOC=system`` leaves the allocator alone.
+steps. ``learnres.parallel`` (the schedule the layers run their convolutions, batch norms
+and pools on) calls it once, on its first run on the CPU; elsewhere (macOS, Windows, musl)
+it does nothing. ``LEARNRES_MALLOC=system`` leaves the allocator alone.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def keep_freed_memory() -> bool:
 
 def malloc_status() -> str:
     """One line on what ``keep_freed_memory`` did (or would do) in this process."""
-    return _status if _status is not None else "not tuned yet (no CPU convolution has run)"
+    return _status if _status is not None else "not tuned yet (no scheduled op has run on the CPU)"
 
 
 def _tune() -> str:

@@ -19,7 +19,7 @@ PROBE = """
 import resource, sys
 import numpy as np
 from learnres.autograd import Tensor
-from learnres.functions.conv import conv2d
+from learnres.parallel import conv2d  # as the layers run it: chunks of a few images
 from learnres.functions.elementwise import relu
 from learnres.memory import keep_freed_memory
 print(keep_freed_memory(), file=sys.stderr)

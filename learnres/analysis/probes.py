@@ -71,30 +71,25 @@ def record_outputs(model, select):
     The output keeps its gradient after backward (``retain_grad``) when it has a graph.
     """
     calls: list = []
-    wrapped = []
-    for name, module in model.named_modules():
-        if not name or not _matches(name, module, select):
-            continue
-        original = module.forward
 
-        def forward(*args, _name=name, _original=original, **kwargs):
-            out = _original(*args, **kwargs)
+    def recorder(name):
+        def hook(module, args, out):
             if isinstance(out, Tensor) and out.requires_grad:
                 out.retain_grad()
-            calls.append((_name, out))
-            return out
+            calls.append((name, out))
 
-        had = "forward" in module.__dict__
-        wrapped.append((module, had, module.__dict__.get("forward")))
-        object.__setattr__(module, "forward", forward)
+        return hook
+
+    handles = [
+        module.register_forward_hook(recorder(name))
+        for name, module in model.named_modules()
+        if name and _matches(name, module, select)
+    ]
     try:
         yield calls
     finally:
-        for module, had, previous in wrapped:
-            if had:
-                object.__setattr__(module, "forward", previous)
-            else:
-                object.__delattr__(module, "forward")
+        for handle in handles:
+            handle.remove()
 
 
 def bn_after_3x3(name: str, module) -> bool:

@@ -11,11 +11,12 @@ Counting conventions (those of the paper's Table 1, whose "FLOPs" are multiply-a
   ``torch.utils.flop_counter.FlopCounterMode`` counts 2 FLOPs per multiply-add, for the
   same layers: its total is exactly twice ours (the tests check it on the torch twins).
 
-How shapes are found: the model's own ``forward`` runs on a zero input, with the ``forward``
-of every module wrapped on the instance (and restored afterwards) to record each call's
-output shape. By default the layers that cost the time (Conv2d, Linear, BN, pooling, ...)
-are not computed: a shape rule (``SHAPE_RULES``) gives their output, a zero array of that
-shape, so counting ResNet-152 at 224x224 or ResNet-1202 takes about a second. Composite
+How shapes are found: the model's own ``forward`` runs on a zero input, with forward hooks
+on every module (removed afterwards) recording each call's output shape. By default the
+layers that cost the time (Conv2d, Linear, BN, pooling, ...) are not computed: while
+counting, each is swapped for a stand-in whose output is a zero array of the shape its
+rule (``SHAPE_RULES``) gives, so counting ResNet-152 at 224x224 or ResNet-1202 takes about
+a second. Composite
 modules still run their real code on those zeros. ``shapes_only=False`` runs the real
 layers instead (the tests check that both give the same table).
 """
@@ -196,6 +197,34 @@ def _own_params(module: Module) -> tuple[int, int]:
     return sum(p.size for p in params), sum(p.size for p in params if p.requires_grad)
 
 
+class _ByRule(Module):
+    """Stands in for a costly leaf layer while counting: a zero output of the shape its
+    ``SHAPE_RULES`` entry gives, without computing the layer."""
+
+    def __init__(self, real: Module):
+        super().__init__()
+        object.__setattr__(self, "real", real)  # not a submodule: it is not called
+
+    def forward(self, x, *args, **kwargs):
+        xp = get_array_module(x.data)
+        return Tensor(
+            xp.zeros(SHAPE_RULES[type(self.real)](self.real, tuple(x.shape)), dtype=x.dtype)
+        )
+
+
+def _swap_in_shape_rules(model: Module) -> list:
+    """Put a ``_ByRule`` in place of every leaf below ``model`` that has a shape rule;
+    returns ``(parent, name, real, stand_in)`` for each, to put the real ones back."""
+    swapped = []
+    for parent in list(model.modules()):
+        for short, child in list(parent._modules.items()):
+            if child is not None and not child._modules and type(child) in SHAPE_RULES:
+                stand_in = _ByRule(child)
+                parent._modules[short] = stand_in
+                swapped.append((parent, short, child, stand_in))
+    return swapped
+
+
 def summary(
     model: Module,
     input_shape,
@@ -235,55 +264,53 @@ def summary(
     result.total_params = sum(p.size for p in seen.values())
     result.trainable_params = sum(p.size for p in seen.values() if p.requires_grad)
 
-    stack: list[LayerRow] = []
-    saved = []
+    stack: list[LayerRow] = []  # the rows of the modules running now, outermost first
 
-    def wrap(module_name: str, module: Module, forward):
-        leaf = not module._modules
-        rule = SHAPE_RULES.get(type(module)) if shapes_only and leaf else None
-
-        def counted_forward(x, *args, **kwargs):
-            depth = module_name.count(".") + 1 if module_name else 0
+    def enter(name: str, module: Module):
+        def pre_hook(_, args):
+            depth = name.count(".") + 1 if name else 0
             own, _ = _own_params(module)
+            leaf = not module._modules
             row = LayerRow(
-                module_name, type(module).__name__, depth, tuple(x.shape), None, own, 0, leaf
+                name, type(module).__name__, depth, tuple(args[0].shape), None, own, 0, leaf
             )
             result.rows.append(row)
             stack.append(row)
-            try:
-                if rule is not None:
-                    xp = get_array_module(x.data)
-                    out = Tensor(xp.zeros(rule(module, tuple(x.shape)), dtype=x.dtype))
-                else:
-                    out = forward(x, *args, **kwargs)
-            finally:
-                stack.pop()
+
+        return pre_hook
+
+    def leave(module: Module):
+        def hook(_, args, out):
+            row = stack.pop()
             row.output_shape = tuple(out.shape)
-            if leaf and type(module) in MULT_ADDS:
+            if row.leaf and type(module) in MULT_ADDS:
                 row.mult_adds = int(
                     MULT_ADDS[type(module)](module, row.input_shape, row.output_shape)
                 )
             if stack:  # roll up into the parent's row
                 stack[-1].params += row.params
                 stack[-1].mult_adds += row.mult_adds
-            return out
 
-        return counted_forward
+        return hook
 
-    for module_name, module in model.named_modules():
-        saved.append((module, module.__dict__.get("forward")))
-        object.__setattr__(module, "forward", wrap(module_name, module, module.forward))
+    named = list(model.named_modules())  # the real modules, before any is swapped out
+    swapped = _swap_in_shape_rules(model) if shapes_only else []
+    stand_ins = {id(real): stand_in for _, _, real, stand_in in swapped}
+    handles = []
+    for module_name, module in named:
+        called = stand_ins.get(id(module), module)  # what the parent will call
+        handles.append(called.register_forward_pre_hook(enter(module_name, module)))
+        handles.append(called.register_forward_hook(leave(module)))
     was_training = [(m, m.training) for m in model.modules()]
     model.eval()  # a counting pass must not move the running statistics
     try:
         with no_grad():
             model(Tensor(to_device(np.zeros(shape, dtype=dtype), device)))
     finally:
-        for module, original in saved:
-            if original is not None:
-                object.__setattr__(module, "forward", original)
-            else:
-                object.__delattr__(module, "forward")
+        for handle in handles:
+            handle.remove()
+        for parent, short, real, _ in swapped:
+            parent._modules[short] = real
         for module, mode in was_training:
             module.training = mode
     result.mult_adds = sum(row.mult_adds for row in result.rows if row.leaf)

@@ -5,8 +5,9 @@
 Each case is a forward *and* backward pass, float32 by default. learnres and torch run in
 one process, alternating (torch warms up first; then each repeat times learnres, then
 torch), so that a noisy machine slows both alike; a row reports the median of each and the
-ratio of the medians. torch is told to use as many threads as learnres's convolutions
-(``learnres.functions.conv.get_num_threads``).
+ratio of the medians. learnres runs the ops as its layers do, scheduled by
+``learnres.parallel`` (chunks of images or groups of channels in threads); torch is told
+to use as many threads (``learnres.parallel.get_num_threads``).
 
 The target (from the issue "as fast as NumPy allows"): every row within 2.5x torch.
 """
@@ -25,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from learnres import functions as F
+from learnres import parallel
 from learnres.autograd import Tensor
 from learnres.backend import asnumpy, to_device
-from learnres.functions.conv import get_num_threads, set_num_threads
+from learnres.parallel import get_num_threads, set_num_threads
 
 __all__ = [
     "TARGET_RATIO",
@@ -38,6 +40,7 @@ __all__ = [
     "op_rows",
     "memory_rows",
     "print_table",
+    "machine_line",
 ]
 
 TARGET_RATIO = 2.5
@@ -82,10 +85,18 @@ class Case:
     setup: object
 
 
-def _conv_case(C, O, size, stride):
+def _conv_case(C, O, size, stride, plain=False):
+    """A ResNet-20 convolution as the layers run it (``learnres.parallel``), or with
+    ``plain=True`` the unscheduled op of ``learnres.functions`` on the whole batch, its
+    matrix products on as many BLAS threads as the schedule has workers."""
+    conv2d = F.conv2d if plain else parallel.conv2d
+
     def setup(batch, dtype, device, torch_device):
         import torch
+        from threadpoolctl import ThreadpoolController
 
+        blas = ThreadpoolController()  # unpinned, OpenBLAS would use every core (and spin)
+        threads = get_num_threads() if plain else None
         rng = np.random.default_rng(0)
         x = rng.standard_normal((batch, C, size, size)).astype(dtype)
         w = (rng.standard_normal((O, C, 3, 3)) * np.sqrt(2 / (9 * C))).astype(dtype)
@@ -103,7 +114,8 @@ def _conv_case(C, O, size, stride):
 
         def ours():
             ws.grad = xs.grad = None
-            F.conv2d(xs, ws, stride=stride, padding=1).backward(gs)
+            with blas.limit(limits=threads, user_api="blas"):
+                conv2d(xs, ws, stride=stride, padding=1).backward(gs)
             _wait(ws.grad)
 
         def theirs():
@@ -114,7 +126,7 @@ def _conv_case(C, O, size, stride):
         return ours, theirs
 
     where = f"{size}x{size}" + (f" stride {stride}" if stride > 1 else "")
-    return Case(f"conv3x3 {C}->{O} {where}", setup)
+    return Case(f"conv3x3 {C}->{O} {where}" + (" plain" if plain else ""), setup)
 
 
 def _batch_norm_case(C=16, size=32):
@@ -140,7 +152,7 @@ def _batch_norm_case(C=16, size=32):
 
         def ours():
             xs.grad = ws.grad = bs.grad = None
-            F.batch_norm(xs, mean, var, ws, bs, training=True).backward(gs)
+            parallel.batch_norm(xs, mean, var, ws, bs, training=True).backward(gs)
             _wait(xs.grad)
 
         def theirs():
@@ -182,8 +194,10 @@ def _relu_case(C=16, size=32):
 
 
 def cases() -> list[Case]:
-    """The benchmarked ops, in ResNet-20's order."""
-    return [_conv_case(*c) for c in RESNET20_CONVS] + [_batch_norm_case(), _relu_case()]
+    """The benchmarked ops, in ResNet-20's order, and one plain convolution on the whole
+    batch (what the schedule of learnres.parallel buys)."""
+    convs = [_conv_case(*c) for c in RESNET20_CONVS]
+    return convs + [_conv_case(16, 16, 32, 1, plain=True), _batch_norm_case(), _relu_case()]
 
 
 def _wait(array) -> None:
@@ -284,7 +298,7 @@ def _memory_probe(which: str, batch: int, C: int, size: int) -> dict:
 
         def step():
             xs.grad = ws.grad = None
-            F.conv2d(xs, ws, padding=1).backward(g)
+            parallel.conv2d(xs, ws, padding=1).backward(g)
 
     try:
         before = _rss_kib(reset_peak=True)["VmRSS"]
@@ -337,6 +351,47 @@ def memory_rows(batch=128, C=16, size=32) -> list[tuple[str, str]]:
     ]
 
 
+# ---- the machine ----------------------------------------------------------------------------
+
+
+def machine_line(threads: int) -> str:
+    """The CPU, NumPy's BLAS and its float32 matrix-product speed on ``threads`` threads.
+
+    sgemm: the best of 3 products of two 2048 x 2048 float32 matrices, 2 * 2048^3 flops each
+    (wall time; the thread's CPU time on one thread, steadier on a busy machine).
+    """
+    import platform
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    model = platform.processor() or platform.machine()
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in f)}
+        model = info.get("model name", model)
+        flags = " (AVX-512)" if "avx512f" in info.get("flags", "").split() else ""
+    except OSError:  # not Linux
+        pass
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas_name = (
+        f"{blas[0]['internal_api']} {blas[0].get('version')} ({blas[0].get('architecture')})"
+        if blas
+        else "unknown"
+    )
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    clock = time.thread_time if threads == 1 else time.perf_counter  # one thread: its CPU time
+    with threadpool_limits(limits=threads, user_api="blas"):
+        a @ a  # warm-up
+        seconds = min(_time_ms(lambda: a @ a, clock) for _ in range(3)) / 1e3
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"machine: {model}{flags}, {cores} cores; NumPy's BLAS: {blas_name}, "
+        f"sgemm {2 * 2048**3 / seconds / 1e9:.0f} GFLOP/s on {threads} thread(s)"
+        + (" (CPU time)" if threads == 1 else "")
+    )
+
+
 # ---- output ---------------------------------------------------------------------------------
 
 
@@ -369,7 +424,8 @@ def run(args) -> int:
         f"learnres bench --suite ops: batch {args.batch_size}, {dtype.name}, device {args.device}, "
         f"{repeats} repeats alternating (median {args.clock} ms; ratio = learnres / torch)"
     )
-    print(f"threads: learnres convolutions {threads}, torch {torch.get_num_threads()}\n")
+    print(f"threads: learnres {threads}, torch {torch.get_num_threads()}")
+    print(machine_line(threads) + "\n")
     if torch_device is None:
         print("torch has no CUDA here: timing learnres alone")
     rows = op_rows(args.batch_size, repeats, dtype, args.device, torch_device, args.clock)

@@ -11,8 +11,9 @@ In training mode the running statistics are updated in place, exactly as torch d
 ``var * m / (m - 1)`` going into ``running_var``. In evaluation mode x is normalised with the
 running statistics instead, and the op is a fixed per-channel affine map.
 
-Reductions run over contiguous axes first: x is viewed as (N, C, H*W), summed over the
-last axis, then over N.
+The sums over (N, H, W) view x as (N, C, H*W) and add up over N and H*W in one einsum,
+without temporaries. This file is the math only: ``learnres.parallel.batch_norm``, which the
+layers call, runs this same ``BatchNorm`` on groups of channels in threads.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import numbers
 
 from learnres.autograd.function import Function, OpError
 from learnres.backend import get_array_module
-from learnres.functions.conv import for_chunks, get_num_threads
 
 __all__ = ["BatchNorm", "batch_norm"]
 
@@ -56,37 +56,23 @@ class BatchNorm(Function):
     def forward(self, x, *affine):
         xp = get_array_module(x)
         C = _check_batch_norm(x, self.running_mean, self.running_var, affine, self.training)
-        gamma = affine[0] if self.has_weight else xp.ones(C, dtype=x.dtype)
-        beta = affine[-1] if self.has_bias else None
-        x3 = x.reshape(x.shape[0], C, -1)  # (N, C, H, W) -> (N, C, H*W); (N, C) -> (N, C, 1)
-        m = x3.shape[0] * x3.shape[2]  # values per channel
-        if self.training and m < 2:
-            raise OpError(
-                f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
-            )
+        N, L = x.shape[0], math.prod(x.shape[2:])  # L = H*W, or 1 for (N, C)
+        x3, m = x.reshape(N, C, L), N * L  # (N, C, H, W) -> (N, C, H*W); m values per channel
         if self.training:
-            mean, var = xp.empty(C, dtype=x.dtype), xp.empty(C, dtype=x.dtype)
+            mean = _channel_sum(x3) / m  # mu, (C,)
+            x_hat = x3 - _per_channel(mean)  # centred
+            var = _channel_sum(x_hat, x_hat) / m  # the biased variance, (C,)
+            self._update_running(mean, var, m)
         else:
             mean = self.running_mean.astype(x.dtype, copy=False)
             var = self.running_var.astype(x.dtype, copy=False)
-        x_hat, y, inv_std = xp.empty_like(x3), xp.empty_like(x3), xp.empty(C, dtype=x.dtype)
-
-        def channels(c0, c1):  # channels are independent: groups of them run in threads
-            c = slice(c0, c1)
-            if self.training:
-                mean[c] = _channel_sum(x3[:, c]) / m
-            xp.subtract(x3[:, c], _per_channel(mean[c]), out=x_hat[:, c])  # centred
-            if self.training:
-                var[c] = _channel_sum(x_hat[:, c], x_hat[:, c]) / m  # biased
-            inv_std[c] = 1 / xp.sqrt(var[c] + self.eps)
-            x_hat[:, c] *= _per_channel(inv_std[c])  # normalised
-            xp.multiply(x_hat[:, c], _per_channel(gamma[c]), out=y[:, c])
-            if beta is not None:
-                y[:, c] += _per_channel(beta[c])
-
-        for_chunks(channels, C, xp, chunk=-(-C // get_num_threads()))
-        if self.training:
-            self._update_running(mean, var, m)
+            x_hat = x3 - _per_channel(mean)
+        inv_std = 1 / xp.sqrt(var + self.eps)  # 1 / sigma, (C,)
+        x_hat *= _per_channel(inv_std)  # normalised, in place
+        gamma = affine[0] if self.has_weight else xp.ones(C, dtype=x.dtype)
+        y = x_hat * _per_channel(gamma)
+        if self.has_bias:
+            y += _per_channel(affine[-1])  # + beta, in place
         self.x_hat, self.inv_std, self.gamma = x_hat, inv_std, gamma  # kept for backward
         return y.reshape(x.shape)  # (N, C, L) -> x's shape
 
@@ -95,29 +81,17 @@ class BatchNorm(Function):
         # sigma depend on x; with d x_hat_i/d x_j = (delta_ij - 1/m - x_hat_i x_hat_j / m) / sigma,
         # dL/dx = (gamma / sigma) * (g - mean(g) - x_hat * mean(g * x_hat)), means over (N, H, W).
         # Eval: mu and sigma are constants, dL/dx = (gamma / sigma) * g.
-        xp, x_hat, C = get_array_module(gy), self.x_hat, self.x_hat.shape[1]
-        g = gy.reshape(x_hat.shape)  # (N, C, H, W) -> (N, C, L)
-        m = x_hat.shape[0] * x_hat.shape[2]
-        g_sum, gx_hat_sum = xp.empty(C, dtype=g.dtype), xp.empty(C, dtype=g.dtype)
-        scale = self.gamma * self.inv_std  # (C,)
-        gx = xp.empty_like(g) if self.needs_input_grad[0] else None
-
-        def channels(c0, c1):
-            c = slice(c0, c1)
-            g_sum[c] = _channel_sum(g[:, c])  # dL/dbeta
-            gx_hat_sum[c] = _channel_sum(g[:, c], x_hat[:, c])  # dL/dgamma
-            if gx is None:
-                return
-            if self.training:
-                out = gx[:, c]
-                xp.multiply(x_hat[:, c], _per_channel(gx_hat_sum[c] / m), out=out)
-                out += _per_channel(g_sum[c] / m)  # mean(g) + x_hat * mean(g x_hat)
-                xp.subtract(g[:, c], out, out=out)
-                out *= _per_channel(scale[c])
-            else:
-                xp.multiply(g[:, c], _per_channel(scale[c]), out=gx[:, c])
-
-        for_chunks(channels, C, xp, chunk=-(-C // get_num_threads()))
+        x_hat = self.x_hat
+        g, m = gy.reshape(x_hat.shape), x_hat.shape[0] * x_hat.shape[2]  # (N, C, H, W) -> (N, C, L)
+        g_sum, gx_hat_sum = _channel_sum(g), _channel_sum(g, x_hat)  # dL/dbeta, dL/dgamma
+        scale = _per_channel(self.gamma * self.inv_std)  # gamma / sigma, (1, C, 1)
+        gx = None
+        if self.needs_input_grad[0] and self.training:
+            gx = g - _per_channel(g_sum / m)  # g - mean(g)
+            gx -= x_hat * _per_channel(gx_hat_sum / m)  # - x_hat * mean(g * x_hat)
+            gx *= scale
+        elif self.needs_input_grad[0]:
+            gx = g * scale
         gx = gx.reshape(gy.shape) if gx is not None else None  # (N, C, L) -> x's shape
         return (
             (gx,) + ((gx_hat_sum,) if self.has_weight else ()) + ((g_sum,) if self.has_bias else ())
@@ -145,6 +119,10 @@ def _check_batch_norm(x, running_mean, running_var, affine, training) -> int:
                 f"batch_norm: input has {C} channels (shape {x.shape}) "
                 f"but {name} has shape {a.shape}"
             )
+    if training and x.size <= C:
+        raise OpError(
+            f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
+        )
     if not training and (running_mean is None or running_var is None):
         raise OpError(
             "batch_norm: running_mean and running_var must be given "
@@ -172,6 +150,12 @@ def batch_norm(
     Returns:
         y, shaped like x: gamma * (x - mu) / sqrt(var + eps) + beta.
     """
+    f, affine = _batch_norm_op(running_mean, running_var, weight, bias, training, momentum, eps)
+    return f(x, *affine)
+
+
+def _batch_norm_op(running_mean, running_var, weight, bias, training, momentum, eps):
+    """``batch_norm``'s arguments checked: the ``BatchNorm`` Function and its affine inputs."""
     if momentum is None:
         raise OpError(
             "batch_norm: momentum=None (a cumulative average) needs the number of batches seen, "
@@ -181,13 +165,6 @@ def batch_norm(
         raise OpError(f"batch_norm: momentum must be a float, got {momentum!r}")
     if bias is not None and weight is None:  # gamma = 1, as a constant
         weight = get_array_module(_as_array(bias)).ones_like(_as_array(bias))
-    f = BatchNorm(
-        running_mean,
-        running_var,
-        training,
-        float(momentum),
-        eps,
-        weight is not None,
-        bias is not None,
-    )
-    return f(x, *(a for a in (weight, bias) if a is not None))
+    has_weight, has_bias = weight is not None, bias is not None
+    f = BatchNorm(running_mean, running_var, training, float(momentum), eps, has_weight, has_bias)
+    return f, tuple(a for a in (weight, bias) if a is not None)

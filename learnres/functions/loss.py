@@ -97,6 +97,11 @@ def cross_entropy(logits, target):
     target = xp.asarray(target)
     if logits.ndim != 2:
         raise OpError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    if logits.shape[0] == 0:  # the mean over no samples would be NaN
+        raise OpError(
+            f"cross_entropy: expected at least one sample (N >= 1), got logits of shape "
+            f"{logits.shape}"
+        )
     if target.dtype.kind not in "iu":
         raise OpError(f"cross_entropy: target must hold integer class labels, got {target.dtype}")
     if target.shape != logits.shape[:1]:

@@ -4,7 +4,8 @@ Every pool here looks at the same windows as a convolution: window (i, j) of a
 (padded) input covers rows ``s*i .. s*i + kh - 1`` and columns ``s*j .. s*j + kw - 1``.
 Forward and backward loop over the kh*kw *offsets* inside a window (9 steps for 3x3), each
 step touching every output at once through a strided slice, so overlapping windows
-(stride < kernel) need no special case: their gradients simply add up.
+(stride < kernel) need no special case: their gradients simply add up. Max pooling keeps,
+for each window, the index of its maximum (``argmax``) and sends the gradient there.
 
 The paper's ImageNet ResNets (Table 1) use a 3x3 max pool with stride 2 after conv1 and a
 global average pool before the fully connected layer; the CIFAR ResNets (section 4.2) use
@@ -83,24 +84,24 @@ class MaxPool2d(Function):
     def forward(self, x):
         xp = get_array_module(x)
         out = _check_pool("max_pool2d", x, self.kernel, self.stride, self.padding)
-        x_pad = _pad(x, *self.padding, value=-np.inf)
-        (kh, kw), self.x_shape = self.kernel, x.shape
-        y = x_pad[_offset(0, 0, out, self.stride)].copy()
-        self.argmax = xp.zeros(y.shape, dtype=np.int8 if kh * kw < 128 else np.int32)
-        for k in range(1, kh * kw):  # first maximum wins on ties, as in torch
-            candidate = x_pad[_offset(k // kw, k % kw, out, self.stride)]
-            better = candidate > y
-            xp.copyto(y, candidate, where=better)
-            self.argmax[better] = k
-        return y
+        x_pad, (kh, kw) = _pad(x, *self.padding, value=-np.inf), self.kernel
+        # every window's kh*kw values along a last axis: (N, C, Ho, Wo, kh*kw)
+        windows = xp.stack(
+            [x_pad[_offset(k // kw, k % kw, out, self.stride)] for k in range(kh * kw)], axis=-1
+        )
+        self.argmax = windows.argmax(axis=-1)  # (N, C, Ho, Wo): the first maximum, as torch
+        self.x_shape = x.shape
+        return windows.max(axis=-1)
 
     def backward(self, gy):
         # dL/dx = gy routed to the position of each window's maximum (summed where windows overlap)
         xp, (kh, kw), (ph, pw) = get_array_module(gy), self.kernel, self.padding
         N, C, H, W = self.x_shape
         gx_pad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=gy.dtype)
-        for k in range(kh * kw):
-            gx_pad[_offset(k // kw, k % kw, gy.shape[2:], self.stride)] += gy * (self.argmax == k)
+        for k in range(kh * kw):  # offset k of every window: gy where the maximum was there
+            gx_pad[_offset(k // kw, k % kw, gy.shape[2:], self.stride)] += xp.where(
+                self.argmax == k, gy, 0
+            )
         return (gx_pad[:, :, ph : ph + H, pw : pw + W],)
 
 

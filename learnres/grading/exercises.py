@@ -148,17 +148,20 @@ _CONV = Exercise(
     (padded) input out as a column, and ``w.reshape(O, C*kh*kw) @ cols`` is the output.
     Backward reuses the trick: dL/dw is ``gy @ cols^T``, and dL/dx puts ``w^T @ gy`` back
     where each column came from (col2im), which for stride 1 is itself a convolution of gy
-    with the flipped kernel. You write the five steps; the class ``Conv2d`` below puts them
-    together (with a thread pool on the CPU) and is given.
+    with the flipped kernel. You write the five steps, each on the whole batch at once; the
+    class ``Conv2d`` below puts them together and is given. (learnres's layers run this same
+    code on a few images at a time in threads: ``learnres.parallel``; the math is this.)
 
     Layout: NCHW; x (N, C, H, W), w (O, C, kh, kw), y (N, O, Ho, Wo) with
     Ho = (H + 2*padding - kh) // stride + 1, and
     y[n, o, i, j] = b[o] + sum over c, u, v of w[o, c, u, v] * x_pad[n, c, s*i + u, s*j + v].
     """,
     units=(
+        Unit("learnres.functions.conv", "_pair"),
+        Unit("learnres.functions.conv", "_check_conv"),
         Unit("learnres.functions.conv", "_pad"),
         Unit("learnres.functions.conv", "_im2col"),
-        Unit("learnres.functions.conv", "_conv_chunk"),
+        Unit("learnres.functions.conv", "_correlate"),
         Unit("learnres.functions.conv", "_grad_weight"),
         Unit("learnres.functions.conv", "_grad_input_transposed"),
         Unit("learnres.functions.conv", "_grad_input_col2im"),
@@ -184,15 +187,15 @@ _CONV = Exercise(
         ),
         Part(
             "2.2",
-            "_conv_chunk",
-            "images through pad, im2col and one matrix product",
+            "_correlate",
+            "the convolution: pad, im2col and one matrix product",
             """
-            Shapes: x (n, C, H, W); w2 the weight as (O, C*kh*kw); stride and padding are
-            (h, w) pairs. Returns (n, O, Ho*Wo): y without the bias.
-            Formula: y_n = w2 @ cols_n for every image n: (O, C*kh*kw) @ (C*kh*kw, Ho*Wo).
-            Hints: ``_pad`` then ``_im2col``; ``xp.matmul`` broadcasts w2 over the batch
-            axis of cols. When ``out`` is given, write the result into it
-            (``xp.matmul(a, b, out=out)``) and return it.
+            Shapes: x (N, C, H, W), w (O, C, kh, kw); stride and padding are (h, w) pairs.
+            Returns y (N, O, Ho, Wo), the convolution without the bias.
+            Formula: y_n = w2 @ cols_n for every image n, with w2 = w.reshape(O, C*kh*kw):
+            (O, C*kh*kw) @ (C*kh*kw, Ho*Wo) is (O, Ho*Wo), then reshaped to (O, Ho, Wo).
+            Hints: ``_pad`` then ``_im2col``; ``@`` (``xp.matmul``) broadcasts w2 over the
+            batch axis of cols, so one product does every image.
             """,
         ),
         Part(
@@ -200,9 +203,9 @@ _CONV = Exercise(
             "_grad_weight",
             "dL/dw, the gradient of the weight",
             """
-            Shapes: x (n, C, H, W), g = dL/dy (n, O, Ho, Wo); returns dL/dw as
+            Shapes: x (N, C, H, W), gy = dL/dy (N, O, Ho, Wo); returns dL/dw as
             (O, C*kh*kw) (Conv2d.backward reshapes it to (O, C, kh, kw)).
-            Formula: y_n = w2 @ cols_n, so dL/dw2 = sum over n of g_n @ cols_n^T, with g_n
+            Formula: y_n = w2 @ cols_n, so dL/dw2 = sum over n of gy_n @ cols_n^T, with gy_n
             viewed as (O, Ho*Wo) and cols_n (C*kh*kw, Ho*Wo) the im2col of the padded x_n.
             """,
         ),
@@ -211,16 +214,14 @@ _CONV = Exercise(
             "_grad_input_transposed",
             "dL/dx for stride 1, a convolution with the flipped kernel",
             """
-            Shapes: g = dL/dy (n, O, Ho, Wo), w (O, C, kh, kw), x_shape = (C, H, W). Write
-            dL/dx into ``out`` (n, C, H, W), a C-ordered array (Conv2d.backward passes its
-            slice of the whole gradient): ``out[...] = ...``, or a matmul into the view
-            ``out.reshape(n, C, H*W)``. The stride is 1 here.
+            Shapes: gy = dL/dy (N, O, Ho, Wo), w (O, C, kh, kw); padding (ph, pw); the
+            stride is 1 here. Returns dL/dx (N, C, H, W).
             Each x[c, h, w] meets w[o, c, u, v] in the output at (h + p - u, w + p - v), so
-            dL/dx is a stride-1 convolution of g, zero-padded by kh - 1 - p (and
+            dL/dx is a stride-1 convolution of gy, zero-padded by kh - 1 - p (and
             kw - 1 - p), with the kernel flipped in both spatial axes and its channels
             swapped: ``w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``, (C, O, kh, kw).
-            Hints: reuse ``_pad`` and ``_im2col``, then one matrix product, as in forward.
-            (When the padding exceeds kernel - 1 the border outputs never saw x: crop g.)
+            Hints: that is ``_correlate`` again, with the stride 1. (When the padding
+            exceeds kernel - 1 the border outputs never saw x: crop gy.)
             """,
         ),
         Part(
@@ -228,12 +229,13 @@ _CONV = Exercise(
             "_grad_input_col2im",
             "dL/dx for any stride, by col2im",
             """
-            Shapes: as in 2.4, with strides (sh, sw); returns dL/dx (n, C, H, W).
-            The columns' gradient is dL/dcols_n = w2^T @ g_n, (C*kh*kw, O) @ (O, Ho*Wo).
+            Shapes: as in 2.4, with strides (sh, sw) and x_shape = (N, C, H, W); returns
+            dL/dx (N, C, H, W).
+            The columns' gradient is dL/dcols_n = w2^T @ gy_n, (C*kh*kw, O) @ (O, Ho*Wo).
             Entry (c, u, v), (i, j) of it came from x_pad[n, c, sh*i + u, sw*j + v]: add it
             back there (col2im, the reverse of im2col: a pixel in several windows collects
             several contributions, so +=), then cut the padding off.
-            Hint: loop over the offsets (u, v) and add the (n, C, Ho, Wo) slab of the
+            Hint: loop over the offsets (u, v) and add the (N, C, Ho, Wo) slab of the
             column gradient into the strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh,
             v : ... : sw]. Rows that no window reached get 0.
             """,
@@ -259,6 +261,7 @@ _BATCHNORM = Exercise(
         Unit("learnres.functions.batchnorm", "BatchNorm"),
         Unit("learnres.functions.batchnorm", "_check_batch_norm"),
         Unit("learnres.functions.batchnorm", "batch_norm"),
+        Unit("learnres.functions.batchnorm", "_batch_norm_op"),
     ),
     parts=(
         Part(
@@ -276,11 +279,12 @@ _BATCHNORM = Exercise(
             and the running statistics move: ``self._update_running(mu, var, m)``.
             In evaluation mode (``self.training`` False) mu and var are
             ``self.running_mean`` and ``self.running_var``, and nothing is updated.
-            Save on self what backward needs (x_hat, 1 / sigma, gamma, x's shape).
-            Hints: view x as (N, C, L) with ``x.reshape(N, C, -1)`` (L = H*W, or 1 for
-            (N, C)); ``_channel_sum`` sums it over N and L, and ``_per_channel`` turns a (C,)
-            vector into (1, C, 1) to broadcast. ``_check_batch_norm`` gives clear errors
-            and returns C.
+            Save on self what backward needs: ``self.x_hat`` (N, C, L), ``self.inv_std``
+            (1 / sigma) and ``self.gamma`` (C,).
+            Hints: view x as (N, C, L) with ``x.reshape(N, C, L)``, L = H*W (1 for (N, C):
+            ``math.prod(x.shape[2:])``); ``_channel_sum`` sums it over N and L, and
+            ``_per_channel`` turns a (C,) vector into (1, C, 1) to broadcast.
+            ``_check_batch_norm`` gives clear errors and returns C.
             """,
         ),
         Part(
@@ -293,7 +297,8 @@ _BATCHNORM = Exercise(
             The running variance takes the UNBIASED batch variance: m / (m - 1) times the
             biased one used to normalise (as PyTorch). Change the arrays in place (``*=``,
             ``+=``): they are the layer's buffers, and a new array would leave the layer's
-            unchanged. Either may be None (then skip it). Raise OpError when m < 2.
+            unchanged. Either may be None (then skip it). (m >= 2 here: ``_check_batch_norm``
+            refuses a batch with one value per channel in training mode.)
             """,
         ),
         Part(
@@ -720,8 +725,8 @@ _CIFAR_RESNET = Exercise(
         Unit("learnres.models.cifar", "LAYERS_PER_BLOCK"),
         Unit("learnres.models.cifar", "NUM_STAGES"),
         Unit("learnres.models.cifar", "blocks_per_stage"),
-        Unit("learnres.models.cifar", "make_stage"),
-        Unit("learnres.models.cifar", "init_he"),
+        Unit("learnres.models.stages", "make_stage"),
+        Unit("learnres.models.stages", "init_he"),
         Unit("learnres.models.cifar", "CifarResNet"),
         Unit("learnres.models.cifar", "resnet"),
         Unit("learnres.models.cifar", "plain"),

@@ -77,26 +77,27 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "Each output pixel is the dot product of one column of cols with one row of w2.",
         "So all pixels of all channels of one image are one matrix product, and matmul "
         "broadcasts it over the images.",
-        "cols = _im2col(_pad(x, padding), kh, kw, *stride); y = w2 @ cols, shape "
-        "(n, O, Ho*Wo) (written into `out` when given).",
+        "cols = _im2col(_pad(x, *padding), kh, kw, *stride); y = w.reshape(O, -1) @ cols, "
+        "shape (N, O, Ho*Wo), returned reshaped to (N, O, Ho, Wo).",
     ),
     "2.3": (
         "w2 multiplies every column of every image: each weight collects a contribution from "
         "every output pixel of every image.",
-        "y_n = w2 @ cols_n is linear in w2: dL/dw2 = g_n @ cols_n^T for one image.",
-        "dL/dw2 = sum over n of g_n @ cols_n^T, with g_n as (O, Ho*Wo).",
+        "y_n = w2 @ cols_n is linear in w2: dL/dw2 = gy_n @ cols_n^T for one image.",
+        "dL/dw2 = sum over n of gy_n @ cols_n^T, with gy_n as (O, Ho*Wo).",
     ),
     "2.4": (
         "Input pixel x[c, h, w] meets weight w[o, c, u, v] in exactly one output pixel, "
         "(h + p - u, w + p - v) (when that pixel exists).",
-        "dL/dx[c, h, w] = sum over o, u, v of g[o, h + p - u, w + p - v] * w[o, c, u, v]: a "
-        "correlation of g with the kernel read backwards, summed over the output channels.",
-        "Pad g by kh - 1 - p (and kw - 1 - p), convolve it (stride 1) with "
-        "w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), the flipped kernel with O and C swapped.",
+        "dL/dx[c, h, w] = sum over o, u, v of gy[o, h + p - u, w + p - v] * w[o, c, u, v]: a "
+        "correlation of gy with the kernel read backwards, summed over the output channels.",
+        "return _correlate(gy, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), (1, 1), (kh - 1 - p, "
+        "kw - 1 - p)): gy padded by k - 1 - p, the flipped kernel with O and C swapped (when "
+        "p > k - 1, crop p - (k - 1) rows of gy off each side instead of padding).",
     ),
     "2.5": (
         "cols only copies pixels of x_pad, so dL/dx_pad collects the gradient of every copy.",
-        "dL/dcols_n = w2^T @ g_n; entry (c, u, v), (i, j) goes back to x_pad[n, c, sh*i + u, "
+        "dL/dcols_n = w2^T @ gy_n; entry (c, u, v), (i, j) goes back to x_pad[n, c, sh*i + u, "
         "sw*j + v].",
         "For each (u, v): gx_pad[:, :, u : u + sh*(Ho-1) + 1 : sh, v : v + sw*(Wo-1) + 1 : sw] "
         "+= gcols[:, :, u, v]; then cut the padding off. (+=, not =: windows overlap.)",
@@ -107,15 +108,16 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "evaluation mode: from the running statistics.",
         "x_hat = (x - mu) / sigma with sigma = sqrt(var + eps), var biased (divide by m); "
         "y = gamma * x_hat + beta per channel.",
-        "View x as (N, C, L); mu = sum / m, var = sum((x - mu)^2) / m; save x_hat, 1 / sigma "
-        "and gamma for backward; call self._update_running(mu, var, m) in training mode.",
+        "View x as (N, C, L); mu = sum / m, var = sum((x - mu)^2) / m; save self.x_hat, "
+        "self.inv_std (1 / sigma) and self.gamma for backward; call "
+        "self._update_running(mu, var, m) in training mode.",
     ),
     "3.2": (
         "The running statistics are the layer's buffers: other code holds these very arrays.",
         "An exponential moving average toward the batch's statistics, with the unbiased "
         "variance (as PyTorch).",
         "running_mean *= 1 - momentum; running_mean += momentum * mean; running_var likewise "
-        "with var * m / (m - 1). In place; skip None; raise OpError when m < 2.",
+        "with var * m / (m - 1). In place; skip None (m >= 2: the checks saw to it).",
     ),
     "3.3": (
         "y_i = gamma * x_hat_i + beta with x_hat_i = (x_i - mu) / sigma. In training mode mu "

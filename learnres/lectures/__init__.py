@@ -5,15 +5,22 @@
     S = sizes()                      # QUICK when LEARNRES_QUICK=1 (CI), else FULL
     data = load_cifar10(S)           # the CIFAR-10 subset in ../shared/datasets
     history = train_fresh(resnet20(), data)
-    run = stored_run("plain56")      # chapters/runs/plain56/{metrics.csv,command.txt} or None
+    run = stored_run("plain56-seed0")  # chapters/runs/plain56-seed0/metrics.csv ... or None
+    runs = stored_seeds("plain56")   # every stored seed of plain-56
 
 Command line (``python -m learnres.lectures --help``):
 
     python -m learnres.lectures notebooks [--out DIR] [--execute] [--full] [CHAPTER ...]
-    python -m learnres.lectures slides    [--out DIR] [--execute] [CHAPTER ...]
+    python -m learnres.lectures slides    [--out DIR] [--no-execute | --executed DIR] [CHAPTER ...]
+    python -m learnres.lectures answers   [--out DIR] [CHAPTER ...]   (the instructor's build)
     python -m learnres.lectures html      [--out DIR] [--execute] [CHAPTER ...]
     python -m learnres.lectures run       [--full] [CHAPTER ...]      (time each chapter)
+    python -m learnres.lectures check     DECK.slides.html|DIR ...   (look at every slide)
     python -m learnres.lectures screenshot PAGE.html OUT.png [--slide N]
+
+Lecture decks (``learnres.lectures.deck``), derive-before-the-reveal checks
+(``learnres.lectures.derivations``) and the precomputed widget curves
+(``learnres.lectures.sweeps``) live in their own modules.
 """
 
 from learnres.analysis.probes import (

@@ -27,7 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["CHROMIUM_INSTALL", "RenderResult", "find_chromium", "render"]
+__all__ = ["CHROMIUM_INSTALL", "DECK_READY", "Browser", "DeckCheck", "RenderResult", "SlideCheck",
+           "check_deck", "find_chromium", "render"]
 
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
 
@@ -140,6 +141,111 @@ def _wait_for_port(profile: Path, proc, timeout: float) -> int:
     raise RuntimeError(f"chromium did not open its DevTools port within {timeout:.0f} s")
 
 
+class Browser:
+    """One headless Chromium (networking off, host names resolving to nothing) for many
+    pages, driven through the DevTools protocol:
+
+        with Browser(window=(1280, 720)) as browser:
+            for deck in decks:
+                browser.open(deck, wait_for="window.Reveal && Reveal.isReady()")
+                answer = browser.evaluate("document.title")
+            requests = browser.requests()          # every URL any page asked for
+    """
+
+    def __init__(self, window=(1280, 720), chromium: str | None = None):
+        self.window = window
+        self.binary = chromium or find_chromium()
+        if self.binary is None:
+            raise RuntimeError(f"no chromium found; install it with: {CHROMIUM_INSTALL}")
+        self._profile = None
+        self._proc = None
+        self.dt = None
+
+    def __enter__(self) -> Browser:
+        self._profile = tempfile.TemporaryDirectory(prefix="learnres-chromium-")
+        profile = Path(self._profile.name)
+        w, h = self.window
+        args = [
+            self.binary, "--headless=new", "--no-sandbox", "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-default-apps", "--disable-extensions", "--no-first-run",
+            "--no-default-browser-check", "--metrics-recording-only", "--mute-audio",
+            "--host-resolver-rules=MAP * ~NOTFOUND", "--allow-file-access-from-files",
+            f"--window-size={w},{h}", f"--user-data-dir={profile}",
+            "--remote-debugging-port=0", "about:blank",
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            port = _wait_for_port(profile, self._proc, 30)
+            import urllib.request
+
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+                targets = json.loads(r.read())
+            page = next(t for t in targets if t.get("type") == "page")
+            self.dt = _DevTools(page["webSocketDebuggerUrl"])
+            for domain in ("Network", "Runtime", "Log", "Page"):
+                self.dt.send(f"{domain}.enable")
+            self.dt.send("Emulation.setDeviceMetricsOverride", width=w, height=h,
+                         deviceScaleFactor=1, mobile=False)  # fmt: skip
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.dt is not None:
+            self.dt.close()
+            self.dt = None
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+        if self._profile is not None:
+            self._profile.cleanup()
+            self._profile = None
+
+    def open(self, path_or_url, *, settle: float = 1.0, wait_for: str | None = None,
+             wait_timeout: float = 30.0) -> str:  # fmt: skip
+        """Load a page (a local file or a URL), wait for its load event, ``settle``
+        seconds, and until the JavaScript ``wait_for`` is true; returns its URL."""
+        url = str(path_or_url)
+        if "://" not in url:
+            url = Path(url).resolve().as_uri()
+        self.dt.events = [e for e in self.dt.events if e.get("method") != "Page.loadEventFired"]
+        self.dt.send("Page.navigate", url=url)
+        end = time.monotonic() + wait_timeout
+        while time.monotonic() < end and not any(
+            e.get("method") == "Page.loadEventFired" for e in self.dt.events
+        ):
+            self.dt.drain(0.2)
+        self.dt.drain(settle)
+        if wait_for:
+            while time.monotonic() < end and not self.evaluate(f"!!({wait_for})"):
+                self.dt.drain(0.2)
+        return url
+
+    def evaluate(self, expression: str):
+        """The JSON value of a JavaScript expression (promises awaited), or {"error": ...}."""
+        return _evaluate(self.dt, expression)
+
+    def screenshot(self, png: Path) -> Path:
+        shot = self.dt.send("Page.captureScreenshot", format="png")
+        png = Path(png)
+        png.parent.mkdir(parents=True, exist_ok=True)
+        png.write_bytes(base64.b64decode(shot["data"]))
+        return png
+
+    def collect(self, result: RenderResult) -> RenderResult:
+        """Fill ``result``'s requests, failures and console from the events seen so far."""
+        _collect(self.dt.events, result)
+        return result
+
+
 def render(path_or_url, *, screenshot: Path | None = None, window=(1280, 720), settle: float = 4.0,
            wait_for: str | None = None, wait_timeout: float = 30.0,
            before_screenshot: str | None = None,
@@ -159,46 +265,182 @@ def render(path_or_url, *, screenshot: Path | None = None, window=(1280, 720), s
         A ``RenderResult`` with the requests, failures, console messages, the ``PROBES``
         answers and the screenshot path.
     """
-    binary = chromium or find_chromium()
-    if binary is None:
-        raise RuntimeError(f"no chromium found; install it with: {CHROMIUM_INSTALL}")
-    url = str(path_or_url)
-    if "://" not in url:
-        url = Path(url).resolve().as_uri()
-    result = RenderResult(url)
-    with tempfile.TemporaryDirectory(prefix="learnres-chromium-") as profile:
-        profile = Path(profile)
-        args = [
-            binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--disable-extensions", "--no-first-run",
-            "--no-default-browser-check", "--metrics-recording-only", "--mute-audio",
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--allow-file-access-from-files",
-            f"--window-size={window[0]},{window[1]}", f"--user-data-dir={profile}",
-            "--remote-debugging-port=0", "about:blank",
-        ]  # fmt: skip
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            port = _wait_for_port(profile, proc, 30)
-            import urllib.request
+    with Browser(window, chromium) as browser:
+        result = RenderResult(browser.open(path_or_url, settle=settle, wait_for=wait_for,
+                                           wait_timeout=wait_timeout))  # fmt: skip
+        result.evaluate_results = {k: browser.evaluate(js) for k, js in PROBES.items()}
+        if screenshot is not None:
+            if before_screenshot:
+                browser.evaluate(before_screenshot)
+                browser.dt.drain(1.5)
+            result.screenshot = browser.screenshot(screenshot)
+        browser.dt.drain(0.2)
+        return browser.collect(result)
 
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-                targets = json.loads(r.read())
-            page = next(t for t in targets if t.get("type") == "page")
-            dt = _DevTools(page["webSocketDebuggerUrl"])
-            try:
-                _drive(dt, result, url, window, settle, wait_for, wait_timeout, screenshot,
-                       before_screenshot)  # fmt: skip
-            finally:
-                dt.close()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-    return result
+
+# ---- every slide of a deck ------------------------------------------------------------------
+
+# True once a learnres deck is ready to be looked at: reveal.js laid it out, MathJax has
+# typeset, every image has loaded or failed, and the widgets (if any) are drawn.
+DECK_READY = (
+    "window.Reveal && Reveal.isReady() && window.learnresTypeset === true"
+    " && Array.from(document.images).every(i => i.complete)"
+    " && (!document.querySelector('script[type=\"application/vnd.jupyter.widget-view+json\"]')"
+    "     || !!document.querySelector('.jupyter-widgets:not(script)'))"
+)
+
+# Shows every slide (all its fragments) in turn and reports what does not fit. A slide is
+# the 1280x720 box of `.reveal .slides`; an element fails when its box leaves that box, or
+# when it hides part of its own content behind a scroll bar or a clip.
+SLIDE_CHECK_JS = r"""
+(async () => {
+  const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const W = Reveal.getConfig().width, H = Reveal.getConfig().height;
+  const name = el => {
+    let s = el.tagName.toLowerCase();
+    if (typeof el.className === 'string' && el.className.trim())
+      s += '.' + el.className.trim().split(/\s+/).slice(0, 2).join('.');
+    const text = (el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 50);
+    return text ? s + ' "' + text + '"' : s;
+  };
+  const shown = el => {
+    if (el.closest('aside.notes')) return false;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) return false;
+    const cs = getComputedStyle(el);
+    return cs.visibility !== 'hidden' && cs.display !== 'none';
+  };
+  function check(slide, h, v) {
+    const frame = document.querySelector('.reveal .slides').getBoundingClientRect();
+    const scale = frame.width / W;
+    const problems = [];
+    if (slide.scrollHeight > H + 1)
+      problems.push('content is ' + slide.scrollHeight + ' px tall, the slide ' + H + ' px');
+    if (slide.scrollWidth > slide.clientWidth + 1)
+      problems.push('content is ' + slide.scrollWidth + ' px wide, the slide '
+                    + slide.clientWidth + ' px');
+    const outside = [], clipped = [];
+    for (const el of slide.querySelectorAll('*')) {
+      if (!shown(el)) continue;
+      const r = el.getBoundingClientRect();
+      const tol = 1.5 * scale;
+      if (r.left < frame.left - tol || r.right > frame.right + tol
+          || r.top < frame.top - tol || r.bottom > frame.bottom + tol) outside.push(el);
+      const cs = getComputedStyle(el);
+      const hides = o => o !== 'visible';
+      if ((hides(cs.overflowX) && el.scrollWidth > el.clientWidth + 1)
+          || (hides(cs.overflowY) && el.scrollHeight > el.clientHeight + 1)) clipped.push(el);
+    }
+    const top = list => list.filter(el => !list.some(o => o !== el && o.contains(el)));
+    top(outside).slice(0, 4).forEach(el => problems.push('outside the slide: ' + name(el)));
+    top(clipped).slice(0, 4).forEach(el => problems.push('content cut off: ' + name(el)
+        + ' (' + el.scrollWidth + 'x' + el.scrollHeight + ' in '
+        + el.clientWidth + 'x' + el.clientHeight + ')'));
+    const code = Array.from(slide.querySelectorAll('.jp-CodeCell .jp-InputArea'))
+      .filter(el => shown(el) && !el.closest('.celltag_show-code'));
+    code.forEach(el => problems.push('code shown without the show-code tag: ' + name(el)));
+    const images = Array.from(slide.querySelectorAll('img')).filter(i => !i.closest('aside.notes'));
+    images.filter(i => !(i.complete && i.naturalWidth > 0))
+      .forEach(i => problems.push('image not loaded: ' + (i.src || '').slice(0, 80)));
+    const errors = slide.querySelectorAll('mjx-merror, [data-mjx-error]').length;
+    if (errors) problems.push(errors + ' MathJax error(s)');
+    const walker = document.createTreeWalker(slide, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode, parent = node.parentElement;
+      const skip = 'mjx-container, code, pre, script, style, aside.notes';
+      if (!parent || parent.closest(skip)) continue;
+      if (/\$\$|\\[a-zA-Z]{2,}|\$[^$\s][^$]*\$/.test(node.textContent)) {
+        problems.push('TeX left untypeset: "' + node.textContent.trim().slice(0, 50) + '"');
+        break;
+      }
+    }
+    const heading = slide.querySelector('h1, h2, h3, h4');
+    const scales = images.filter(i => i.dataset.learnresHeight)
+      .map(i => i.offsetHeight / Number(i.dataset.learnresHeight));
+    return {h: h, v: v, title: heading ? heading.textContent.replace('¶', '').trim() : '',
+            problems: problems, images: images.length,
+            math: slide.querySelectorAll('mjx-container').length,
+            code: slide.querySelectorAll('.celltag_show-code .jp-InputArea').length,
+            notes: slide.querySelectorAll('aside.notes').length,
+            figure_scale: scales.length ? Math.min(...scales) : 1};
+  }
+  const results = [];
+  const tops = Array.from(document.querySelectorAll('.reveal .slides > section'));
+  for (let h = 0; h < tops.length; h++) {
+    const stack = Array.from(tops[h].children).filter(c => c.tagName === 'SECTION');
+    const leaves = stack.length ? stack : [tops[h]];
+    for (let v = 0; v < leaves.length; v++) {
+      Reveal.slide(h, v, leaves[v].querySelectorAll('.fragment').length);
+      await frames();
+      if (window.learnresFit) learnresFit(leaves[v]);
+      Reveal.layout();
+      await frames();
+      results.push(check(leaves[v], h, v));
+    }
+  }
+  return results;
+})()
+"""
+
+
+@dataclass
+class SlideCheck:
+    """What ``check_deck`` found on one slide (``h``, ``v``: reveal.js indices)."""
+
+    h: int
+    v: int
+    title: str
+    problems: list
+    images: int = 0
+    math: int = 0
+    code: int = 0
+    notes: int = 0
+    figure_scale: float = 1.0
+
+
+@dataclass
+class DeckCheck:
+    """``check_deck``'s report on one deck."""
+
+    path: Path
+    slides: list = field(default_factory=list)  # SlideCheck, in order
+    page: RenderResult | None = None
+    mathjax_errors: int = 0
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per problem: a slide's, a request that left the machine, a MathJax error."""
+        lines = [f"{self.path.name} slide {s.h},{s.v} ({s.title or 'untitled'}): {p}"
+                 for s in self.slides for p in s.problems]  # fmt: skip
+        if self.page is not None:
+            lines += [f"{self.path.name}: request left the machine: {u}"
+                      for u in self.page.external_requests]  # fmt: skip
+            lines += [f"{self.path.name}: {c}" for c in self.page.console
+                      if c.startswith("exception")]  # fmt: skip
+        if self.mathjax_errors:
+            lines.append(f"{self.path.name}: {self.mathjax_errors} MathJax error(s)")
+        if not self.slides:
+            lines.append(f"{self.path.name}: no slides found (did reveal.js start?)")
+        return lines
+
+
+def check_deck(browser: Browser, path: Path, wait_timeout: float = 120.0) -> DeckCheck:
+    """Open the deck at ``path`` in ``browser`` and look at every slide, all fragments
+    shown: nothing may leave the slide's box or be cut off inside it, no code input may
+    show unless its cell is tagged ``show-code``, every image must have loaded, MathJax
+    must report no error, and no request may leave the machine."""
+    path = Path(path)
+    browser.dt.events = []
+    browser.open(path, settle=0.5, wait_for=DECK_READY, wait_timeout=wait_timeout)
+    report = DeckCheck(path)
+    answer = browser.evaluate(SLIDE_CHECK_JS)
+    if isinstance(answer, dict) and "error" in answer:
+        raise RuntimeError(f"{path.name}: the slide check failed in the page: {answer['error']}")
+    report.slides = [SlideCheck(**s) for s in answer or []]
+    report.mathjax_errors = browser.evaluate(PROBES["mathjax_errors"]) or 0
+    browser.dt.drain(0.2)
+    report.page = browser.collect(RenderResult(path.resolve().as_uri()))
+    return report
 
 
 def _evaluate(dt: _DevTools, expression: str):
@@ -210,36 +452,9 @@ def _evaluate(dt: _DevTools, expression: str):
     return answer.get("result", {}).get("value")
 
 
-def _drive(dt, result, url, window, settle, wait_for, wait_timeout, screenshot, before_screenshot):
-    dt.send("Network.enable")
-    dt.send("Runtime.enable")
-    dt.send("Log.enable")
-    dt.send("Page.enable")
-    dt.send("Emulation.setDeviceMetricsOverride", width=window[0], height=window[1],
-            deviceScaleFactor=1, mobile=False)  # fmt: skip
-    dt.send("Page.navigate", url=url)
-    end = time.monotonic() + wait_timeout
-    loaded = False
-    while time.monotonic() < end and not loaded:
-        dt.drain(0.5)
-        loaded = any(e.get("method") == "Page.loadEventFired" for e in dt.events)
-    dt.drain(settle)
-    if wait_for:
-        while time.monotonic() < end and not _evaluate(dt, f"!!({wait_for})"):
-            dt.drain(0.5)
-    result.evaluate_results = {k: _evaluate(dt, js) for k, js in PROBES.items()}
-    if screenshot is not None:
-        if before_screenshot:
-            _evaluate(dt, before_screenshot)
-            dt.drain(1.5)
-        shot = dt.send("Page.captureScreenshot", format="png")
-        screenshot = Path(screenshot)
-        screenshot.parent.mkdir(parents=True, exist_ok=True)
-        screenshot.write_bytes(base64.b64decode(shot["data"]))
-        result.screenshot = screenshot
-    dt.drain(0.2)
+def _collect(events, result: RenderResult) -> None:
     urls = {}
-    for event in dt.events:
+    for event in events:
         method, params = event.get("method"), event.get("params", {})
         if method == "Network.requestWillBeSent":
             urls[params.get("requestId")] = params["request"]["url"]

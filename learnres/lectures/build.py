@@ -5,7 +5,10 @@ The chapters are jupytext percent-format sources, ``chapters/NN_name.py``. From 
 
 * ``build_notebooks``: ``.ipynb`` files (optionally executed, in quick or full mode);
 * ``execute_chapter``: one chapter run top to bottom by a fresh kernel (what CI does);
-* ``build_slides``: one reveal.js deck per chapter, ``<out>/NN_name.slides.html``;
+* ``build_slides``: one reveal.js deck per chapter, ``<out>/NN_name.slides.html``, laid out
+  for a lecture hall by ``learnres.lectures.deck`` (run in quick mode first by default);
+* ``build_answers``: the instructor's build, each chapter run with the answers to its
+  questions (``chapters/answers/NN_name.py``), as a notebook and a deck;
 * ``build_html``: one HTML page per chapter (widgets rendered from their saved state).
 
 Offline. nbconvert's templates load reveal.js, require.js, jQuery, MathJax (and the
@@ -35,8 +38,12 @@ __all__ = [
     "ASSET_PACKAGES",
     "ChapterRun",
     "build_dir",
+    "DECK_SIZE",
+    "build_answers",
     "build_html",
     "build_notebooks",
+    "chapter_notebook",
+    "export_page",
     "build_slides",
     "chapter_paths",
     "execute_chapter",
@@ -104,27 +111,134 @@ if (window.MathJax && !MathJax.Hub) {
 </script>
 """
 
+# The look of a lecture deck (1280x720 slides): no prompts, readable type, figures that
+# never exceed the slide's width, code only where a cell is tagged show-code.
+_LECTURE_CSS = r"""
+<style>
+:root {
+  --jp-cell-prompt-width: 0px;
+  --jp-content-font-size1: 24px;
+  --jp-ui-font-size1: 20px;
+  --jp-code-font-size: 18px;
+}
+.reveal .slides section { font-size: 24px; line-height: 1.35; }
+.reveal .slides section h1 { font-size: 46px; }
+.reveal .slides section h2 { font-size: 38px; }
+.reveal .slides section h3 { font-size: 30px; }
+.reveal .slides section h1, .reveal .slides section h2, .reveal .slides section h3 {
+  margin: 0 0 12px 0; text-transform: none; line-height: 1.2;
+}
+.reveal .slides section p, .reveal .slides section ul, .reveal .slides section ol {
+  margin: 0 0 12px 0;
+}
+.reveal .slides section li { margin: 2px 0; }
+.reveal .jp-InputPrompt, .reveal .jp-OutputPrompt, .reveal .jp-Collapser { display: none; }
+.reveal .jp-Cell { padding: 0; }
+.reveal .jp-OutputArea-output { overflow: visible; }
+.reveal .jp-OutputArea-output img { max-width: 100%; height: auto; display: block; }
+.reveal .jp-OutputArea-output pre, .reveal div.jp-OutputArea-output > pre {
+  font-size: 17px; line-height: 1.3; width: auto; white-space: pre; overflow: visible;
+  margin: 4px 0;
+}
+.reveal .jp-RenderedMarkdown.jp-OutputArea-output { font-size: 21px; }
+.reveal table { font-size: 18px; margin: 6px 0; }
+.reveal table th, .reveal table td { padding: 2px 10px; }
+.reveal .jp-RenderedHTMLCommon code { font-size: 85%; }
+.reveal .celltag_show-code .jp-InputArea-editor,
+.reveal .celltag_show-code .jp-InputArea-editor pre { font-size: 17px; line-height: 1.3; }
+.reveal .celltag_show-code .jp-InputArea-editor { border: 1px solid #ddd; background: #f7f7f7; }
+.reveal .jp-InputArea-editor pre, .reveal .jp-OutputArea-output pre { box-sizing: border-box; }
+.reveal .jp-InputArea-editor pre { width: 100%; margin: 0; }
+.reveal .celltag_title { text-align: center; }
+.reveal .celltag_title h1 { font-size: 54px; margin: 20px 0 30px 0; }
+.reveal .celltag_answer, .reveal .jp-CodeCell.celltag_answer {
+  border-left: 6px solid #2e8b57; padding-left: 14px;
+}
+.reveal .widget-output img { max-width: 100%; height: auto; }
+</style>
+"""
+
+# Figures are resized to the room their slide leaves: shrunk (never below FIT_MIN of their
+# size in the notebook) until the slide fits, or grown (up to FIT_MAX, never wider than
+# their column) to fill it. Run on every slide shown and whenever a slide's size changes
+# (an image loads, MathJax typesets, a widget renders). A slide that still does not fit
+# fails the slide check (tests/chapters/test_slides.py): split it.
+_LECTURE_FIT_JS = r"""
+var FIT_MIN = 0.6, FIT_MAX = 1.5;
+function learnresFit(slide) {
+  if (!slide || !window.Reveal || slide.querySelector('section')) return;
+  var H = Reveal.getConfig().height;
+  var images = Array.prototype.filter.call(slide.querySelectorAll('img'), function(img) {
+    return img.naturalHeight > 0 && !img.closest('aside') && img.offsetHeight > 0;
+  });
+  if (!images.length) return;
+  images.forEach(function(img) {
+    if (!img.dataset.learnresHeight) img.dataset.learnresHeight = img.offsetHeight;
+  });
+  for (var round = 0; round < 8; round++) {
+    var room = H - 4 - slide.scrollHeight, total = 0;
+    images.forEach(function(img) { total += img.offsetHeight; });
+    if (Math.abs(room) < 2 || total <= 0) break;
+    var f = (total + room) / total, changed = false;
+    images.forEach(function(img) {
+      var base = Number(img.dataset.learnresHeight);
+      var column = img.parentElement ? img.parentElement.clientWidth : 0;
+      var widest = column > 0 ? column * img.naturalHeight / img.naturalWidth : Infinity;
+      var h = Math.min(Math.max(FIT_MIN * base, img.offsetHeight * f), FIT_MAX * base, widest);
+      if (Math.abs(h - img.offsetHeight) > 0.5) {
+        img.style.height = h + 'px'; img.style.width = 'auto'; img.style.maxWidth = 'none';
+        changed = true;
+      }
+    });
+    if (!changed) break;
+  }
+}
+window.learnresFit = learnresFit;
+"""
+
 TEMPLATES = {
     "learnres_reveal/conf.json": '{"base_template": "reveal", "mimetypes": {"text/html": true}}\n',
     "learnres_reveal/index.html.j2": r"""{%- extends 'reveal/index.html.j2' -%}
-{#- learnres: the reveal template with local assets only (see learnres/lectures/build.py) -#}
+{#- learnres: the reveal template with local assets only, laid out for a lecture hall
+    (see learnres/lectures/build.py and learnres/lectures/deck.py) -#}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block html_head_js_mathjax -%}"""
     + _MATHJAX_CONFIG
     + r"""{%- endblock html_head_js_mathjax -%}
+{%- block body_header -%}
+{{ super() }}
+"""
+    + _LECTURE_CSS
+    + r"""{%- endblock body_header -%}
 {% block footer_js %}
 <script>
+"""
+    + _LECTURE_FIT_JS
+    + r"""
 require({waitSeconds: 30},
   ["{{ reveal_url_prefix }}/dist/reveal.js", "{{ reveal_url_prefix }}/plugin/notes/notes.js"],
   function(Reveal, RevealNotes) {
     Reveal.initialize({
-      controls: true, progress: true, history: true, hash: true,
+      controls: true, progress: true, history: true, hash: true, center: true,
       transition: "{{ reveal_transition }}", slideNumber: "{{ reveal_number }}",
       plugins: [RevealNotes], width: {{ reveal_width }}, height: {{ reveal_height }}
     });
     window.Reveal = Reveal;
+    function fitCurrent() { learnresFit(Reveal.getCurrentSlide()); Reveal.layout(); }
+    Reveal.on('ready', fitCurrent);
+    Reveal.on('slidechanged', fitCurrent);
+    if (window.ResizeObserver) {
+      var observer = new ResizeObserver(function(entries) {
+        var current = Reveal.getCurrentSlide();
+        entries.forEach(function(entry) { learnresFit(entry.target); });
+        if (entries.some(function(entry) { return entry.target === current; })) Reveal.layout();
+      });
+      document.querySelectorAll('.reveal .slides section').forEach(function(section) {
+        if (!section.querySelector('section')) observer.observe(section);
+      });
+    }
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-      MathJax.startup.promise.then(function() { Reveal.layout(); });
+      MathJax.startup.promise.then(function() { window.learnresTypeset = true; fitCurrent(); });
     }
   });
 </script>
@@ -139,6 +253,9 @@ require({waitSeconds: 30},
     + r"""{%- endblock html_head_js_mathjax -%}
 """,
 }
+
+# The deck's size: reveal.js lays every slide out at this size and scales it to the screen.
+DECK_SIZE = (1280, 720)
 
 
 def build_dir() -> Path:
@@ -267,7 +384,7 @@ def _notebook_client_class():
 
 
 def execute_chapter(path: Path, *, quick: bool = True, timeout: int = 600, cwd: Path | None = None,
-                    env: dict | None = None) -> ChapterRun:  # fmt: skip
+                    env: dict | None = None, notebook=None) -> ChapterRun:  # fmt: skip
     """Run the chapter at ``path`` top to bottom in a fresh kernel; a failing cell raises
     ``nbclient.exceptions.CellExecutionError`` naming the cell and the error.
 
@@ -276,8 +393,10 @@ def execute_chapter(path: Path, *, quick: bool = True, timeout: int = 600, cwd: 
         timeout: seconds allowed per cell.
         cwd: the kernel's working directory (default: the chapter's folder).
         env: more environment variables for the kernel.
+        notebook: run this notebook instead of the chapter's source (e.g. the chapter with
+            its answers, ``deck.with_answers``); it is executed in place.
     """
-    nb = read_chapter(path)
+    nb = notebook if notebook is not None else read_chapter(path)
     cwd = Path(cwd) if cwd is not None else Path(path).parent
     client = _notebook_client_class()(
         nb, timeout=timeout, kernel_name=nb.metadata["kernelspec"]["name"],
@@ -400,56 +519,107 @@ def _exporter(kind: str, template_root: Path):
     section.extra_template_basedirs = [str(template_root)]
     if cls is SlidesExporter:
         section.reveal_theme = "white"
-        section.reveal_scroll = True
+        section.reveal_scroll = False  # a slide that needs scrolling is a slide that overflows
         section.reveal_transition = "none"
+        section.reveal_number = "c/t"
+        section.reveal_width, section.reveal_height = (str(v) for v in DECK_SIZE)
+        section.exclude_input_prompt = True
+        section.exclude_output_prompt = True
     return cls(config=config)
 
 
-def _notebook_for_export(path: Path, execute: bool, quick: bool, timeout: int, executed_dir):
-    if executed_dir is not None:
-        import nbformat
+def _read_executed(executed_dir, name: str):
+    if executed_dir is None:
+        return None
+    import nbformat
 
-        candidate = Path(executed_dir) / f"{path.stem}.ipynb"
-        if candidate.is_file():
-            return nbformat.read(candidate, as_version=4)
+    candidate = Path(executed_dir) / f"{name}.ipynb"
+    return nbformat.read(candidate, as_version=4) if candidate.is_file() else None
+
+
+def chapter_notebook(path: Path, *, answers: bool = False, execute: bool = False,
+                     quick: bool = True, timeout: int = 600, executed_dir=None):  # fmt: skip
+    """The notebook of the chapter at ``path``: from ``executed_dir/NN_name.ipynb`` when
+    there is one (``NN_name.answers.ipynb`` with ``answers``), else run now with
+    ``execute``, else the source without outputs. With ``answers`` the instructor's
+    answers (``chapters/answers/NN_name.py``) sit after their questions, else none do."""
+    from learnres.lectures.deck import read_answers, with_answers, without_answers
+
+    stored = _read_executed(executed_dir, f"{path.stem}.answers" if answers else path.stem)
+    if stored is not None:
+        return stored if answers else without_answers(stored)
+    nb = read_chapter(path)
+    if answers:
+        nb = with_answers(nb, read_answers(path))
     if execute:
-        return execute_chapter(path, quick=quick, timeout=timeout).notebook
-    return read_chapter(path)
+        nb = execute_chapter(path, quick=quick, timeout=timeout, notebook=nb).notebook
+    return nb
+
+
+def export_page(nb, kind: str, target: Path, template_root: Path, name: str) -> Path:
+    """Write ``nb`` as a deck (``kind="slides"``, laid out by ``deck.lecture_notebook``) or
+    as a page (``kind="html"``) to ``target``; the assets must already sit beside it."""
+    from learnres.lectures.deck import lecture_notebook
+
+    if kind == "slides":
+        nb = lecture_notebook(nb)
+    exporter = _exporter(kind, template_root)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
+    target.write_text(body, encoding="utf-8")
+    return target
 
 
 def _export(kind: str, out: Path | None, names, execute: bool, quick: bool, timeout: int,
-            executed_dir, log) -> list[Path]:  # fmt: skip
-    default = "slides" if kind == "slides" else "html"
+            executed_dir, log, answers: bool = False) -> list[Path]:  # fmt: skip
+    default = "answers" if answers else ("slides" if kind == "slides" else "html")
     out = Path(out) if out is not None else build_dir() / default
     out.mkdir(parents=True, exist_ok=True)
     install_assets(out, log=log)
     written = []
-    suffix = ".slides.html" if kind == "slides" else ".html"
+    suffix = (".answers" if answers else "") + (".slides.html" if kind == "slides" else ".html")
     with tempfile.TemporaryDirectory(prefix="learnres-templates-") as templates:
-        exporter = _exporter(kind, _template_dir(Path(templates)))
+        root = _template_dir(Path(templates))
         for path in chapter_paths(names):
-            nb = _notebook_for_export(path, execute, quick, timeout, executed_dir)
-            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
-            target = out / f"{path.stem}{suffix}"
-            target.write_text(body, encoding="utf-8")
+            nb = chapter_notebook(path, answers=answers, execute=execute, quick=quick,
+                                  timeout=timeout, executed_dir=executed_dir)  # fmt: skip
+            if answers:
+                import nbformat
+
+                nbformat.write(nb, out / f"{path.stem}.answers.ipynb")
+                written.append(out / f"{path.stem}.answers.ipynb")
+                log(f"wrote {written[-1]}")
+            target = export_page(nb, kind, out / f"{path.stem}{suffix}", root, path.stem)
             written.append(target)
             log(f"wrote {target}")
-    _write_index(out, written, kind)
+    _write_index(out, [p for p in written if p.suffix == ".html"], kind)
     return written
 
 
-def build_slides(out: Path | None = None, names=None, *, execute: bool = False, quick: bool = True,
+def build_slides(out: Path | None = None, names=None, *, execute: bool = True, quick: bool = True,
                  timeout: int = 600, executed_dir: Path | None = None,
                  log=print) -> list[Path]:  # fmt: skip
     """One reveal.js deck per chapter in ``out`` (default ``chapters/_build/slides``), with
     the assets beside them: open ``<out>/NN_name.slides.html`` from disk, no network needed.
 
+    The deck a lecturer uses: a title slide, prose, equations, figures and small tables;
+    code only in cells tagged ``show-code``; long outputs in the speaker notes (press S);
+    the chapter's questions last, without their answers (see ``deck.lecture_notebook``).
     Cells become slides by their ``slideshow`` metadata (slide / subslide / fragment /
-    notes / skip). The outputs shown are those of ``executed_dir/NN_name.ipynb`` when it
-    exists (see ``build_notebooks(execute=True)``), else of a fresh run with ``execute``,
-    else none (code only).
+    notes / skip). The outputs are those of ``executed_dir/NN_name.ipynb`` when it exists
+    (see ``build_notebooks(execute=True)``), else of a fresh run (quick mode unless
+    ``quick=False``), else, with ``execute=False``, none (prose and equations only).
     """
     return _export("slides", out, names, execute, quick, timeout, executed_dir, log)
+
+
+def build_answers(out: Path | None = None, names=None, *, execute: bool = True,
+                  quick: bool = True, timeout: int = 600, executed_dir: Path | None = None,
+                  log=print) -> list[Path]:  # fmt: skip
+    """The instructor's build (default into ``chapters/_build/answers``): for each chapter,
+    ``NN_name.answers.ipynb`` (the chapter with every answer after its question, run in
+    quick mode unless ``quick=False``, or taken from ``executed_dir/NN_name.answers.ipynb``)
+    and its deck ``NN_name.answers.slides.html``. Students' builds never contain them."""
+    return _export("slides", out, names, execute, quick, timeout, executed_dir, log, answers=True)
 
 
 def build_html(out: Path | None = None, names=None, *, execute: bool = False, quick: bool = True,
@@ -463,10 +633,9 @@ def build_html(out: Path | None = None, names=None, *, execute: bool = False, qu
 def _write_index(out: Path, pages: list[Path], kind: str) -> None:
     import html
 
-    items = "\n".join(
-        f'<li><a href="{p.name}">{html.escape(p.stem.replace(".slides", ""))}</a></li>'
-        for p in sorted(out.glob("[0-9][0-9]_*.html"))
-    )
+    names = {p: p.name.removesuffix(".html").replace(".slides", "")
+             for p in sorted(out.glob("[0-9][0-9]_*.html"))}  # fmt: skip
+    items = "\n".join(f'<li><a href="{p.name}">{html.escape(n)}</a></li>' for p, n in names.items())
     title = "learnres lectures" if kind == "slides" else "learnres chapters"
     (out / "index.html").write_text(
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"

@@ -41,7 +41,7 @@ import numpy as np
 
 from learnres.functions.elementwise import relu
 from learnres.models._checks import check_images, check_state_fits
-from learnres.models.cifar import init_he, make_stage
+from learnres.models.stages import init_he, make_stage
 from learnres.nn.batchnorm import BatchNorm2d
 from learnres.nn.blocks import (
     SHORTCUT_OPTIONS,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from learnres.autograd.function import OpError
-from learnres.functions.batchnorm import batch_norm
 from learnres.functions.shape import reshape
 from learnres.nn._checks import (
     check_bool_arg,
@@ -31,6 +30,7 @@ from learnres.nn._checks import (
 )
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
+from learnres.parallel import batch_norm
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 

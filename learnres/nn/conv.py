@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 
-from learnres.functions.conv import conv2d
 from learnres.nn import init
 from learnres.nn._checks import (
     check_bool_arg,
@@ -18,6 +17,7 @@ from learnres.nn._checks import (
 )
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
+from learnres.parallel import conv2d
 
 __all__ = ["Conv2d"]
 

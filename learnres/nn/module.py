@@ -38,9 +38,30 @@ from learnres.autograd.tensor import Tensor
 from learnres.backend import device_of, get_array_module, to_device
 from learnres.nn.parameter import Parameter
 
-__all__ = ["Module", "IncompatibleKeys"]
+__all__ = ["Module", "IncompatibleKeys", "RemovableHandle"]
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` takes the hook off (once or
+    many times); as a context manager it removes the hook when the block ends."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict, hook):
+        self.hooks, self.id = hooks, RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        hooks[self.id] = hook
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
 
 def _is_array(value) -> bool:
@@ -73,12 +94,35 @@ class Module:
         object.__setattr__(self, "_buffers", {})  # name -> array or None
         object.__setattr__(self, "_modules", {})  # name -> Module or None
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", {})  # id -> hook(module, args)
+        object.__setattr__(self, "_forward_hooks", {})  # id -> hook(module, args, output)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        for hook in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+            changed = hook(self, args)
+            if changed is not None:  # a pre-hook may hand forward other inputs
+                args = changed if isinstance(changed, tuple) else (changed,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self.__dict__.get("_forward_hooks", {}).values()):
+            changed = hook(self, args, output)
+            if changed is not None:  # a hook may replace the output
+                output = changed
+        return output
+
+    # ---- hooks (torch's semantics) -------------------------------------------------------
+    def register_forward_pre_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; if it returns something,
+        that (a tuple, or one value) is what ``forward`` gets. ``.remove()`` the handle
+        (or use it in a ``with``) to take the hook off again."""
+        return RemovableHandle(self.__dict__.setdefault("_forward_pre_hooks", {}), hook)
+
+    def register_forward_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward``; if it returns
+        something, that replaces the output. Returns a handle with ``.remove()``."""
+        return RemovableHandle(self.__dict__.setdefault("_forward_hooks", {}), hook)
 
     # ---- registration --------------------------------------------------------------------
     def __setattr__(self, name: str, value) -> None:

@@ -9,9 +9,10 @@ import numpy as np
 from learnres.autograd.function import OpError
 from learnres.backend import device_of, to_device
 from learnres.functions.matmul import matmul
-from learnres.functions.pool import avg_pool2d, global_avg_pool2d, max_pool2d
+from learnres.functions.pool import global_avg_pool2d
 from learnres.nn._checks import check_int_arg, check_ndim, check_spatial_size
 from learnres.nn.module import Module
+from learnres.parallel import avg_pool2d, max_pool2d
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "adaptive_pool_matrix"]
 

@@ -300,10 +300,10 @@ class _Call:
 
 
 class _Tracer:
-    """Wraps every module's ``forward`` on the instance (``remove`` restores it) to record
-    each call. With ``trace``, each input gets a private alias (an identity op) whose
-    ``.grad`` is this module's own part of dL/dinput, outputs keep their ``.grad``, and the
-    module's own buffers are copied before and after the call."""
+    """Hooks every module (``remove`` takes the hooks off) to record each call. With
+    ``trace``, each input gets a private alias (an identity op) whose ``.grad`` is this
+    module's own part of dL/dinput, outputs keep their ``.grad``, and the module's own
+    buffers are copied before and after the call."""
 
     def __init__(self, root, trace: bool, on_call=None):
         self.root, self.trace, self.on_call = root, trace, on_call
@@ -311,31 +311,32 @@ class _Tracer:
         self.counts: dict[str, int] = {}
         self.stack: list[str] = []  # the modules running now, outermost first
         self.frames: list[list] = [[]]  # the child calls collected by each running call
-        self.saved = []
+        self.before: list[dict] = []  # each running call's buffers as it started
+        self.handles = []
 
     def install(self) -> _Tracer:
         for name, module in self.root.named_modules():
-            self.saved.append((module, module.__dict__.get("forward")))
-            object.__setattr__(module, "forward", self._wrap(name, module, module.forward))
+            self.handles.append(module.register_forward_pre_hook(self._enter(name)))
+            self.handles.append(module.register_forward_hook(self._leave(name)))
         return self
 
     def remove(self) -> None:
-        for module, original in self.saved:
-            if original is not None:  # a forward the instance had of its own (e.g. a patch)
-                object.__setattr__(module, "forward", original)
-            else:
-                object.__delattr__(module, "forward")
-        self.saved = []
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
 
-    def _wrap(self, name: str, module, forward):
-        def traced_forward(*args, **kwargs):
-            before = self._buffers(module)
-            if self.trace:
-                args = tuple(_alias(a) for a in args)
+    def _enter(self, name: str):
+        def pre_hook(module, args):
+            self.before.append(self._buffers(module))
             self.stack.append(name)
             self.frames.append([])
-            out = forward(*args, **kwargs)
-            children = self.frames.pop()
+            return tuple(_alias(a) for a in args) if self.trace else None
+
+        return pre_hook
+
+    def _leave(self, name: str):
+        def hook(module, args, out):
+            children, before = self.frames.pop(), self.before.pop()
             self.stack.pop()
             if self.trace and isinstance(out, Tensor) and out.requires_grad:
                 out.retain_grad()
@@ -346,9 +347,8 @@ class _Tracer:
             self.frames[-1].append(call)
             if self.on_call is not None:
                 self.on_call(call)
-            return out
 
-        return traced_forward
+        return hook
 
     def _buffers(self, module) -> dict:
         if not self.trace or not hasattr(module, "_buffers"):
@@ -371,29 +371,22 @@ def _grad_of(t) -> np.ndarray:
 
 def _torch_outputs(twin, x):
     """Run the twin on ``x`` recording every module call's output: {(name, call): tensor}."""
-    outputs, counts, saved = {}, {}, []
+    outputs, counts = {}, {}
 
-    def wrap(name, forward):
-        def recorded_forward(*args, **kwargs):
-            out = forward(*args, **kwargs)
+    def recorder(name):
+        def hook(module, args, out):
             index = counts.get(name, 0)
             counts[name] = index + 1
             outputs[(name, index)] = out.detach()
-            return out
 
-        return recorded_forward
+        return hook
 
-    for name, module in twin.named_modules():
-        saved.append((module, module.__dict__.get("forward")))
-        object.__setattr__(module, "forward", wrap(name, module.forward))
+    handles = [m.register_forward_hook(recorder(name)) for name, m in twin.named_modules()]
     try:
         logits = twin(x)
     finally:
-        for module, original in saved:
-            if original is not None:
-                object.__setattr__(module, "forward", original)
-            else:
-                object.__delattr__(module, "forward")
+        for handle in handles:
+            handle.remove()
     return logits, outputs
 
 
@@ -625,6 +618,36 @@ def _replay_layer(
         )
 
 
+class _StubChild(torch.nn.Module):
+    """Stands in for one child of a twin module being replayed: each call hands on
+    learnres's output of the matching call (``queue``, in order), wired to the call's inputs
+    through ``_Stub`` so the gradient learnres sent back reaches them; when learnres made
+    no such call, the twin's own child runs."""
+
+    def __init__(self, real, queue, input_errors: list, stubbed: list):
+        super().__init__()
+        self.real, self.queue = real, queue or []
+        self.input_errors, self.stubbed = input_errors, stubbed
+
+    def forward(self, *args):
+        if not self.queue:
+            return self.real(*args)
+        child_call = self.queue.pop(0)
+        for a, b in zip(args, child_call.inputs):  # what the parent hands its child
+            if isinstance(b, Tensor):
+                self.input_errors.append(relative_error(b.data, a.detach().numpy()))
+        grads = [
+            _grad_of(b) if isinstance(b, Tensor) and b.requires_grad else None
+            for b in child_call.inputs
+        ]
+        value = torch.from_numpy(np.array(asnumpy(child_call.output.data)))
+        out = _Stub.apply(value, grads, *args)
+        if out.requires_grad:
+            out.retain_grad()
+        self.stubbed.append((child_call, out))
+        return out
+
+
 def _replay_composite(
     entry: ModuleError, call: _Call, twin_module, backward_done: bool, tracer
 ) -> None:
@@ -635,31 +658,9 @@ def _replay_composite(
         pending.setdefault(child_call.name[len(prefix) :], []).append(child_call)
     input_errors, stubbed = [], []  # stubbed: (learnres child call, the stub's torch output)
 
-    def stub_for(short: str, real_forward):
-        def stub(*args):
-            queue = pending.get(short)
-            if not queue:  # learnres never made this call: the twin's own child runs
-                return real_forward(*args)
-            child_call = queue.pop(0)
-            for a, b in zip(args, child_call.inputs):  # what this module hands its child
-                if isinstance(b, Tensor):
-                    input_errors.append(relative_error(b.data, a.detach().numpy()))
-            grads = [
-                _grad_of(b) if isinstance(b, Tensor) and b.requires_grad else None
-                for b in child_call.inputs
-            ]
-            value = torch.from_numpy(np.array(asnumpy(child_call.output.data)))
-            out = _Stub.apply(value, grads, *args)
-            if out.requires_grad:
-                out.retain_grad()
-            stubbed.append((child_call, out))
-            return out
-
-        return stub
-
     children = list(twin_module.named_children())
-    for short, child in children:
-        object.__setattr__(child, "forward", stub_for(short, child.forward))
+    for short, child in children:  # swap each child for its stub (restored below)
+        twin_module._modules[short] = _StubChild(child, pending.get(short), input_errors, stubbed)
     xs = _to_torch_inputs(call.inputs)
     try:
         y = twin_module(*xs)
@@ -667,8 +668,8 @@ def _replay_composite(
         entry.local_forward = INF
         return
     finally:
-        for _, child in children:
-            object.__delattr__(child, "forward")
+        for short, child in children:
+            twin_module._modules[short] = child
     errors = [relative_error(call.output.data, y.detach().numpy()), *input_errors]
     entry.local_forward = max(errors)
     if not backward_done or entry.local_forward == INF or not y.requires_grad:

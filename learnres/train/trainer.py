@@ -123,16 +123,21 @@ def evaluate(model, loader, dtype=None) -> tuple[float, float]:
     try:
         with no_grad():
             for images, labels in loader:
+                n = int(labels.shape[0])
+                if n == 0:  # an empty batch adds nothing (its mean loss would be NaN)
+                    continue
                 x = Tensor(images.astype(dtype, copy=False) if dtype is not None else images)
                 logits = model(x)
-                n = int(labels.shape[0])
                 loss_sum += float(cross_entropy(logits, labels).item()) * n
                 wrong += int((logits.data.argmax(axis=1) != labels).sum())
                 seen += n
     finally:
         model.train(was_training)
     if seen == 0:
-        raise ValueError("evaluate: the loader gave no images")
+        raise ValueError(
+            "evaluate: expected at least one image to evaluate on, the loader gave none "
+            "(an empty dataset or split?)"
+        )
     return loss_sum / seen, 100.0 * wrong / seen
 
 

@@ -228,7 +228,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from learnres.functions.conv import get_num_threads
+    from learnres.parallel import get_num_threads
 
     torch.set_num_threads(get_num_threads())  # as learnres bench does
     out = Path(args.out)

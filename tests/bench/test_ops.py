@@ -12,12 +12,15 @@ def test_quick_ops_bench_prints_every_row(capsys):
     assert main(["bench", "--suite", "ops", "--quick", "--batch-size", "4"]) == 0
     out = capsys.readouterr().out
     names = [case.name for case in cases()]
-    assert len(names) == 8  # six ResNet-20 convolutions, batch norm, ReLU
+    assert len(names) == 9  # six ResNet-20 convolutions, one plain, batch norm, ReLU
     for name in names:
         assert any(line.startswith(name + " ") for line in out.splitlines()), (
             f"no row for {name}:\n{out}"
         )
-    assert "threads: learnres convolutions" in out and "rows within 2.5x torch" in out
+    assert "threads: learnres" in out and "rows within 2.5x torch" in out
+    machine = next(line for line in out.splitlines() if line.startswith("machine: "))
+    gflops = float(machine.split("sgemm ")[1].split(" GFLOP/s")[0])
+    assert "NumPy's BLAS: " in machine and gflops > 0, machine
 
 
 def test_row_status():

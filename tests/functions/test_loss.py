@@ -89,3 +89,9 @@ def test_gradchecks():
 def test_cross_entropy_bad_targets(target, message):
     with pytest.raises(OpError, match=message):
         F.cross_entropy(Tensor(np.zeros((2, 3))), target)
+
+
+def test_cross_entropy_of_no_samples_is_an_error_not_nan():
+    message = r"at least one sample \(N >= 1\), got logits of shape \(0, 3\)"
+    with pytest.raises(OpError, match=message):
+        F.cross_entropy(Tensor(np.zeros((0, 3), dtype=np.float32)), np.zeros(0, dtype=np.int64))

@@ -104,6 +104,12 @@ def test_bad_input_is_explained(name):
     with pytest.raises(OpError, match=rf"{name}: kernel_size must be an int >= 1"):
         fn(np.zeros((1, 1, 8, 8), np.float32), 0)
     with pytest.raises(
+        OpError, match=rf"{name}: stride must be an int >= 1 or a pair of them, got 1.5 \(float\)"
+    ):
+        fn(np.zeros((1, 1, 8, 8), np.float32), 2, 1.5)
+    with pytest.raises(OpError, match=rf"{name}: kernel_size must be an int >= 1 .* \(2, 2.0\)"):
+        fn(np.zeros((1, 1, 8, 8), np.float32), (2, 2.0))
+    with pytest.raises(
         OpError, match=r"global_avg_pool2d: expected input \(N, C, H, W\), got shape \(3, 8\)"
     ):
         F.global_avg_pool2d(np.zeros((3, 8), np.float32))

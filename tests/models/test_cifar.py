@@ -152,3 +152,14 @@ def test_registry_knows_every_named_model():
 def test_unknown_model_name_lists_the_valid_ones():
     with pytest.raises(ValueError, match="unknown model 'resnet21'.*resnet20, resnet32"):
         get_model("resnet21")
+
+
+def test_a_batch_of_no_images_gives_no_logits_in_eval_and_a_clear_error_in_training():
+    # eval: BatchNorm uses its running statistics, so N = 0 is fine (as in torch): (0, 10)
+    model = resnet20().eval()
+    x = Tensor(np.zeros((0, 3, 32, 32), dtype=np.float32))
+    y = model(x)
+    assert y.shape == (0, 10) and y.dtype == np.float32
+    # training: batch statistics over no values would be NaN; the first BatchNorm says so
+    with pytest.raises(OpError, match=r"more than one value per channel .* \(0, 16, 32, 32\)"):
+        model.train()(x)

@@ -363,3 +363,62 @@ def test_load_state_dict_refuses_fractions_in_integer_buffers_and_non_mappings()
         "model.state_dict()), got list"
     )):  # fmt: skip
         bn.load_state_dict([1, 2])
+
+
+# ---- forward hooks (torch's semantics) ---------------------------------------------------------
+def _hook_log(lib, net):
+    """Register the same pre- and post-hooks on every module of ``net``; log each call."""
+    log, handles = [], []
+    for name, module in net.named_modules():
+        handles.append(
+            module.register_forward_pre_hook(
+                lambda m, args, name=name: log.append(("pre", name, tuple(args[0].shape)))
+            )
+        )
+        handles.append(
+            module.register_forward_hook(
+                lambda m, args, out, name=name: log.append(("post", name, tuple(out.shape)))
+            )
+        )
+    return log, handles
+
+
+def test_forward_hooks_are_called_in_torchs_order():
+    ours, theirs = small_net(nn), small_net(torch.nn)
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    log, handles = _hook_log(nn, ours)
+    torch_log, torch_handles = _hook_log(torch.nn, theirs)
+    ours(Tensor(x))
+    theirs(torch.from_numpy(x))
+    assert log == torch_log and len(log) == 2 * len(list(ours.modules()))
+    for handle in handles:
+        handle.remove()
+    ours(Tensor(x))
+    assert len(log) == len(torch_log)  # removed: nothing more is logged
+
+
+def test_hooks_may_replace_inputs_and_outputs_and_removing_twice_is_harmless():
+    layer = nn.ReLU()
+    x = Tensor(np.array([-1.0, 2.0]))
+    with layer.register_forward_pre_hook(lambda m, args: (args[0] * -1.0,)):
+        np.testing.assert_array_equal(layer(x).data, [1.0, 0.0])  # relu(-x)
+    handle = layer.register_forward_hook(lambda m, args, out: out * 10.0)
+    np.testing.assert_array_equal(layer(x).data, [0.0, 20.0])
+    handle.remove()
+    handle.remove()
+    np.testing.assert_array_equal(layer(x).data, [0.0, 2.0])
+
+
+def test_no_forward_is_patched_on_an_instance_anywhere_in_learnres():
+    """Probes, the summary and the reference check use hooks, never a patched forward."""
+    import pathlib
+
+    import learnres
+
+    root = pathlib.Path(learnres.__file__).parent
+    patched = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if re.search(r"setattr\([^)]*[\"']forward[\"']", p.read_text())
+    ]
+    assert patched == []

@@ -221,3 +221,20 @@ def test_an_interrupt_inside_a_step_keeps_the_previous_checkpoint(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         trainer.fit()
     assert load_checkpoint(tmp_path / "checkpoint.npz")["iteration"] == 3
+
+
+def test_evaluate_on_no_images_is_a_clear_error_and_empty_batches_add_nothing():
+    from learnres.train import evaluate
+    from tests.train.helpers import IMAGES, LABELS, tiny_model
+
+    model = tiny_model()
+    images, labels = IMAGES[:8].astype(np.float64) / 255, LABELS[:8]
+    empty = (images[:0], labels[:0])  # N = 0: a (0, 3, 8, 8) batch
+    with pytest.raises(ValueError, match="expected at least one image .* the loader gave none"):
+        evaluate(model, [])
+    with pytest.raises(ValueError, match="expected at least one image"):
+        evaluate(model, [empty])
+    loss, error = evaluate(model, [(images, labels)])
+    assert math.isfinite(loss) and 0 <= error <= 100
+    assert evaluate(model, [empty, (images, labels), empty]) == (loss, error)
+    assert model.training  # the mode it came in with
