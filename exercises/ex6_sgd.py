@@ -23,6 +23,7 @@ from __future__ import annotations
 import numbers
 
 from learnres.autograd.grad_mode import no_grad
+from learnres.optim.flat import update_groups
 
 __all__ = [
     "PAPER_ITERATIONS",
@@ -90,6 +91,7 @@ class SGD:
         for group in groups:
             self.add_param_group(group, defaults)
         self.state: dict[int, dict] = {}
+        self.layouts = None  # each group's flat buffers (learnres.optim.flat), from step 1 on
 
     def add_param_group(self, group: dict, defaults: dict | None = None) -> None:
         """Add a group of parameters with its own hyper-parameters (missing ones: defaults)."""
@@ -133,10 +135,16 @@ class SGD:
                 p.grad[...] = 0
 
     def step(self) -> None:
-        """One update of every parameter that has a gradient (the others are skipped)."""
+        """One update of every parameter that has a gradient (the others are skipped).
+
+        ``update_groups`` (learnres.optim.flat) updates the groups whose parameters and
+        gradients lie in flat buffers as a whole, with ``_update``'s arithmetic; the other
+        parameters are updated here, one by one.
+        """
         with no_grad():
+            done = update_groups(self)  # the ids of the parameters it updated
             for i, group, p in self._indexed():
-                if p.grad is None:
+                if p.grad is None or id(p) in done:
                     continue
                 self._update(i, group, p)
 
@@ -197,6 +205,12 @@ class Schedule:
 
     def observe(self, iteration: int, train_error: float) -> None:
         """Tell the schedule the training error (a fraction in [0, 1]) of a finished step."""
+
+    @property
+    def observing(self) -> bool:
+        """Whether ``observe`` needs every step's error now (only the warm-up, until it ends:
+        on a GPU, reading each step's error back makes the host wait for the GPU)."""
+        return False
 
     def apply(self, optimizer, iteration: int) -> float:
         """Set ``lr(iteration)`` on every parameter group of ``optimizer``; return it."""

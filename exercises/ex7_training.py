@@ -27,10 +27,12 @@ the code around the stubs is the reference implementation, which you may read an
 
 from __future__ import annotations
 
+import numpy as np
+
 from learnres.autograd.function import Function
 from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
-from learnres.backend import get_array_module
+from learnres.backend import asnumpy, get_array_module
 from learnres.functions.loss import cross_entropy
 from learnres.train.trainer import _model_dtype
 
@@ -122,7 +124,8 @@ def evaluate(model, loader, dtype=None) -> tuple[float, float]:
 
     The model runs in eval mode (BatchNorm with its running statistics) and without a
     graph; its previous mode is restored. Images are cast to ``dtype`` (default: the
-    model's parameters' dtype).
+    model's parameters' dtype). The sums stay on the model's device until the pass is done
+    (one read-back on a GPU).
 
     Exercise 7.5: the loss and error of a model over a loader, in evaluation mode.
 

@@ -3,12 +3,15 @@
 Checks (each printed as a finding with what to do):
 
 * CuPy installed but no usable GPU (no driver, no device, a failing kernel launch).
-* A CuPy wheel built for a newer CUDA than the driver supports (``cupy-cuda12x`` built
-  against CUDA 12.x needs a driver for CUDA >= 12.0; the runtime it reports must not be
-  newer than the driver's CUDA version).
+* Two CuPy wheels installed side by side (``cupy-cuda12x`` and ``cupy-cuda13x``): they
+  unpack into the same ``cupy`` folder and shadow each other.
+* A CuPy wheel built for another CUDA major version than the driver's: newer cannot run
+  (``cupy-cuda13x`` on a driver for CUDA 12.8), older runs but is not the one to install.
+* A CuPy older than 14 (CuPy 13 follows NumPy 1's type promotion; learnres needs NumPy 2's).
 * NumPy outside the range the installed CuPy wheel declares.
-* Two CuPy wheels installed at once (``cupy-cuda11x`` and ``cupy-cuda12x``), which shadow
-  each other.
+
+Each names the pip extra that installs the right wheel: ``learnres[cuda12]`` or
+``learnres[cuda13]`` (``learnres[gpu]`` is ``cuda13``), chosen by the driver's CUDA version.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import platform
 import re
 import sys
-from importlib import metadata
 
 import numpy as np
 
@@ -24,7 +26,16 @@ from learnres.backend import gpu_report
 from learnres.memory import keep_freed_memory, malloc_status
 from learnres.parallel import get_num_threads
 
-__all__ = ["add_arguments", "main", "diagnose", "numpy_in_range"]
+__all__ = [
+    "CUDA_EXTRAS",
+    "add_arguments",
+    "diagnose",
+    "extra_for_driver",
+    "main",
+    "notes",
+    "numpy_in_range",
+    "wheel_cuda_major",
+]
 
 
 def add_arguments(parser) -> None:
@@ -54,52 +65,102 @@ def numpy_in_range(requirement: str | None, version: str = np.__version__) -> bo
     return True
 
 
-def diagnose(report: dict, numpy_version: str = np.__version__, cupy_packages=()) -> list[str]:
+CUDA_EXTRAS = {12: "cuda12", 13: "cuda13"}  # CUDA major of a CuPy wheel -> learnres's extra
+MIN_CUPY = 14
+
+
+def extra_for_driver(driver: str | None) -> str | None:
+    """The extra whose CuPy wheel a driver for CUDA ``driver`` ("13.0") runs best: the newest
+    CUDA major not above the driver's; None without a driver or for one older than CUDA 12."""
+    if not driver:
+        return None
+    major = int(driver.split(".")[0])
+    fitting = [m for m in CUDA_EXTRAS if m <= major]
+    return CUDA_EXTRAS[max(fitting)] if fitting else None
+
+
+def wheel_cuda_major(package: str | None) -> int | None:
+    """The CUDA major a CuPy wheel is built for, from its name: "cupy-cuda13x 14.2.0" -> 13."""
+    match = re.match(r"cupy-cuda(\d+)x\b", package or "")
+    return int(match.group(1)) if match else None
+
+
+def _install(extra: str | None) -> str:
+    if extra is None:
+        return ("update the NVIDIA driver: CuPy 14 needs one for CUDA 12 or newer, then "
+                "pip install 'learnres[cuda12]' or 'learnres[cuda13]'")  # fmt: skip
+    return f"pip install 'learnres[{extra}]'"
+
+
+def diagnose(report: dict, numpy_version: str = np.__version__, cupy_packages=None) -> list[str]:
     """The known problems visible in ``report`` (from ``backend.gpu_report``)."""
     problems = []
-    if len(cupy_packages) > 1:
+    packages = [p.split()[0] for p in (cupy_packages if cupy_packages is not None
+                                       else report.get("cupy_packages") or [])]  # fmt: skip
+    driver = report.get("cuda_driver")
+    extra = extra_for_driver(driver)
+    if len(packages) > 1:
         problems.append(
-            f"several CuPy wheels are installed ({', '.join(cupy_packages)}); they shadow "
-            "each other: keep the one matching your CUDA driver (pip uninstall the others)"
-        )
+            f"several CuPy wheels are installed ({', '.join(packages)}); they shadow each "
+            f"other in one 'cupy' folder: pip uninstall -y {' '.join(packages)}, then "
+            + (_install(extra) if driver else "install the one for your driver's CUDA "
+               "version (nvidia-smi shows it): pip install 'learnres[cuda12]' or "
+               "'learnres[cuda13]'")
+        )  # fmt: skip
     req = report.get("cupy_numpy_requirement")
     if report.get("cupy_package") and not numpy_in_range(req, numpy_version):
         problems.append(
             f"NumPy {numpy_version} is outside the range {report['cupy_package']} supports "
             f"({req}); install a NumPy in that range or a CuPy built for this NumPy"
         )
-    runtime, driver = report.get("cuda_runtime"), report.get("cuda_driver")
-    if runtime and driver:
-        as_tuple = [tuple(int(p) for p in v.split(".")) for v in (runtime, driver)]
-        if as_tuple[0][0] > as_tuple[1][0]:
-            problems.append(
-                f"the CuPy wheel needs CUDA {runtime} but the driver supports CUDA {driver}: "
-                "update the NVIDIA driver or install the CuPy wheel for your CUDA "
-                f"(cupy-cuda{as_tuple[1][0]}x)"
-            )
-    if report.get("cupy") and report.get("problem"):
+    version = report.get("cupy")
+    if version and int(re.match(r"\d+", version).group()) < MIN_CUPY:
+        problems.append(
+            f"CuPy {version} is older than {MIN_CUPY}: it follows NumPy 1's type promotion "
+            f"(learnres follows NumPy 2's): pip install -U 'learnres[{extra or 'cuda12'}]'"
+        )
+    runtime = report.get("cuda_runtime")
+    wheel = wheel_cuda_major(report.get("cupy_package"))
+    needs = runtime or (f"{wheel}.x" if wheel else None)
+    if needs and driver and int(needs.split(".")[0]) > int(driver.split(".")[0]):
+        problems.append(
+            f"the CuPy wheel needs CUDA {needs} but the driver supports CUDA {driver}: "
+            f"update the NVIDIA driver, or pip uninstall -y {report['cupy_package'].split()[0]}"
+            f" and {_install(extra)}"
+        )
+    if version and report.get("problem"):
         problems.append(f"CuPy is installed but no GPU is usable: {report['problem']}")
     return problems
 
 
+def notes(report: dict) -> list[str]:
+    """Advice that is not a problem: a wheel for an older CUDA major than the driver's."""
+    wheel = wheel_cuda_major(report.get("cupy_package"))
+    driver, extra = report.get("cuda_driver"), extra_for_driver(report.get("cuda_driver"))
+    single = len(report.get("cupy_packages") or []) <= 1  # several: a problem already
+    if not (wheel and extra and single) or wheel >= int(driver.split(".")[0]):
+        return []
+    package = report["cupy_package"].split()[0]
+    return [
+        f"{package} is built for CUDA {wheel}; this driver (CUDA {driver}) runs it too, but "
+        f"the matching wheel is learnres[{extra}]: pip uninstall -y {package}; "
+        f"{_install(extra)}"
+    ]
+
+
 def main(args) -> int:
     report = gpu_report()
-    cupy_packages = sorted(
-        {
-            (d.metadata["Name"] or "").lower()
-            for d in metadata.distributions()
-            if (d.metadata["Name"] or "").lower().startswith("cupy")
-        }
-    )
     usable = report["problem"] is None
     keep_freed_memory()  # what every CPU training run does first (learnres.memory)
+    extra = extra_for_driver(report["cuda_driver"])
     rows = [
         ("python", f"{sys.version.split()[0]} ({platform.machine()})"),
         ("numpy", np.__version__),
-        ("cupy", report["cupy_package"] or "not installed"),
+        ("cupy", ", ".join(report["cupy_packages"]) or "not installed"),
         ("cupy's numpy range", report["cupy_numpy_requirement"] or "-"),
         ("CUDA runtime (wheel)", report["cuda_runtime"] or "-"),
         ("CUDA driver", report["cuda_driver"] or "-"),
+        ("CuPy for this driver", _install(extra) if report["cuda_driver"] else "-"),
         ("devices", ", ".join(report["devices"]) or "-"),
         ("GPU usable", "yes" if usable else f"no ({report['problem']})"),
         ("CPU threads", str(get_num_threads())),
@@ -114,7 +175,7 @@ def main(args) -> int:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
-    problems = diagnose(report, cupy_packages=cupy_packages)
+    problems = diagnose(report)
     print()
     if problems:
         print("Known problems:")
@@ -122,4 +183,6 @@ def main(args) -> int:
             print(f"  - {p}")
     else:
         print("No known problems." + ("" if usable else " learnres runs on the CPU (NumPy)."))
+    for note in notes(report):
+        print(f"Note: {note}")
     return 1 if problems else 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import types
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from learnres import backend
 
@@ -22,6 +24,48 @@ def test_gpu_availability_is_a_bool_with_a_reason():
     available = backend.is_gpu_available()
     assert isinstance(available, bool)
     assert (backend.gpu_problem() is None) == available
+
+
+def _cupy_without_gpu(get_device_count):
+    """What ``import cupy`` gives on a machine whose driver or devices it cannot use."""
+    runtime = types.SimpleNamespace(getDeviceCount=get_device_count)
+
+    class ndarray:  # noqa: N801 - CuPy's name
+        pass
+
+    return types.SimpleNamespace(ndarray=ndarray, cuda=types.SimpleNamespace(runtime=runtime))
+
+
+def _no_driver():
+    # cupy_backends.cuda.api.runtime.CUDARuntimeError on a machine without a (recent) driver
+    raise RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+
+
+@pytest.mark.parametrize(
+    "count, why",
+    [(_no_driver, "cannot use a GPU: RuntimeError: cudaErrorInsufficientDriver"),
+     (lambda: 0, "sees no CUDA device")],
+    ids=["no-driver", "no-device"],
+)  # fmt: skip
+def test_cupy_installed_without_a_gpu_is_no_gpu(count, why):
+    """CuPy installed where no GPU is usable: learnres runs on NumPy as without CuPy, and
+    asking for "cuda" says why it cannot be had."""
+    from learnres.autograd import Tensor
+    from learnres.train.run import check_device
+
+    saved = backend._cupy
+    backend.use_cupy(_cupy_without_gpu(count))
+    try:
+        assert not backend.is_gpu_available()
+        assert why in backend.gpu_problem()
+        assert backend.get_array_module(np.ones(2)) is np
+        assert (Tensor(np.ones(2)) * 2).device == "cpu"
+        with pytest.raises(RuntimeError, match=f"'cuda' requested but no GPU is usable: .*{why}"):
+            backend.to_device(np.ones(2), "cuda")
+        with pytest.raises(ValueError, match=r"device \(--device\) 'cuda:1' is not usable here"):
+            check_device("cuda:1")
+    finally:
+        backend.use_cupy(saved)
 
 
 def test_to_device_cpu_and_asnumpy():

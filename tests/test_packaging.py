@@ -12,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name
-NOT_IN_CONDA_ENV = {"cupy-cuda12x"}  # conda users install cupy with the CUDA they have
+NOT_IN_CONDA_ENV = {"cupy-cuda12x", "cupy-cuda13x"}  # conda: cupy for the CUDA they have
 
 
 def _requirement(text: str) -> tuple[str, str]:
@@ -76,3 +76,21 @@ def test_ruff_is_clean():
         check=False,
     )
     assert done.returncode == 0, f"ruff check . found problems:\n{done.stdout}{done.stderr}"
+
+
+def test_one_cupy_extra_per_cuda_major_and_gpu_is_the_recommended_one():
+    """cuda12/cuda13 install CuPy >= 14 for that CUDA major; ``gpu`` is an alias of the one
+    the README recommends; environment.yml's GPU line asks for the same CuPy; the doctor
+    names the same extras."""
+    from learnres.doctor import CUDA_EXTRAS, MIN_CUPY
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    for major, extra in CUDA_EXTRAS.items():
+        assert extras[extra] == [f"cupy-cuda{major}x>={MIN_CUPY}"]
+    readme = (REPO / "README.md").read_text()
+    recommended = re.search(r"pip install -e '\.\[(cuda\d+)\]'\s+# .*recommended", readme)
+    assert recommended, "the README's install section must recommend one CUDA extra"
+    assert extras["gpu"] == extras[recommended.group(1)]
+    assert f'"cupy>={MIN_CUPY}"' in (REPO / "environment.yml").read_text()

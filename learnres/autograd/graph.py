@@ -7,8 +7,27 @@ ResNet-1202 builds graphs of tens of thousands of nodes, too deep for a recursiv
 from __future__ import annotations
 
 from learnres.autograd.function import OpError
+from learnres.backend import device_of
 
 __all__ = ["topological_order", "backward"]
+
+
+def _accumulate(tensor, g) -> None:
+    """``tensor.grad += g``; the first gradient is copied, into ``tensor.grad_buffer`` when
+    the tensor has one that fits (an optimizer's flat buffer), where later ones add in place.
+    """
+    buffer = tensor.grad_buffer
+    fits = (buffer is not None and buffer.shape == g.shape and buffer.dtype == g.dtype
+            and device_of(buffer) == device_of(g))  # fmt: skip
+    if tensor.grad is None and fits:
+        buffer[...] = g
+        tensor.grad = buffer
+    elif tensor.grad is None:
+        tensor.grad = g.copy()
+    elif fits and tensor.grad is buffer:
+        buffer += g
+    else:
+        tensor.grad = tensor.grad + g
 
 
 def topological_order(root) -> list:
@@ -58,7 +77,7 @@ def backward(root, grad, retain_graph: bool = False) -> None:
             continue
         f = tensor.creator
         if f is None or tensor.retains_grad:
-            tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
+            _accumulate(tensor, g)
         if f is None:
             continue
         gxs = f.backward(g)

@@ -6,7 +6,9 @@
 
 ``.data`` is the NumPy or CuPy array, ``.grad`` a plain array of the same shape and dtype
 (or None). Only leaves (tensors made by the user, e.g. parameters) keep ``.grad``; call
-``retain_grad()`` on an intermediate tensor to keep its gradient too.
+``retain_grad()`` on an intermediate tensor to keep its gradient too. A leaf with a
+``grad_buffer`` (an optimizer's flat buffer, ``learnres.optim.flat``) gets its gradient
+written there: copy ``.grad`` to keep it past the next backward.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from learnres.autograd import graph
 from learnres.autograd.function import OpError
-from learnres.backend import asnumpy, device_of, get_array_module
+from learnres.backend import asnumpy, canonical_device, device_of, get_array_module
 
 __all__ = ["Tensor", "as_tensor", "DEFAULT_DTYPE"]
 
@@ -45,7 +47,8 @@ class Tensor:
         requires_grad: whether gradients should be computed for this tensor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "creator", "retains_grad", "grad_buffer",
+                 "__weakref__")  # fmt: skip
     __array_ufunc__ = None  # ndarray + Tensor calls Tensor.__radd__, not NumPy's ufunc
     __array_priority__ = 1000  # the same for CuPy
 
@@ -61,6 +64,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.creator = None  # the Function that made this tensor, None for a leaf
         self.retains_grad = False
+        self.grad_buffer = None  # where backward puts this leaf's gradient (else a new array)
 
     # ---- array facts -----------------------------------------------------------------
     @property
@@ -108,11 +112,11 @@ class Tensor:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return asnumpy(self.data).item()  # from a GPU: a read-back (the host waits)
 
     def to(self, device: str) -> Tensor:
-        """This tensor on ``device`` ("cpu" or "cuda"); gradients flow back across."""
-        if device_of(self.data) == str(device).split(":")[0]:
+        """This tensor on ``device`` ("cpu", "cuda" or "cuda:N"); gradients flow back across."""
+        if device_of(self.data) == canonical_device(device):
             return self
         return F.to_device(self, device)
 
@@ -247,17 +251,24 @@ class Tensor:
 def as_tensor(x, like=()) -> Tensor:
     """``x`` as a Tensor: Tensors pass through, arrays are wrapped (no copy).
 
-    A Python number takes the dtype and device of the first Tensor in ``like``, so
-    ``float32_tensor * 2.0`` stays float32 (NumPy 2 would promote a float64 0-d array).
+    A number (a Python number or a NumPy scalar such as ``np.float32(0.5)``) takes the
+    dtype and device of the first Tensor in ``like``, so ``float32_tensor * 2.0`` and
+    ``float32_tensor * np.float64(2)`` stay float32 (NumPy 2 would promote by the NumPy
+    scalar's own dtype), and a number meets a GPU tensor on the GPU. It is made there with a
+    fill (the value travels as a kernel argument), not copied from the host.
     """
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        x = x.item()  # a NumPy scalar is a plain number here
     if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
         for t in like:
             if isinstance(t, Tensor):
                 xp = get_array_module(t.data)
                 dtype = t.dtype if t.dtype.kind == "f" or isinstance(x, numbers.Integral) else None
-                return Tensor(xp.asarray(x, dtype=dtype))
+                if xp is np:
+                    return Tensor(np.asarray(x, dtype=dtype))
+                return Tensor(xp.full((), x, dtype=dtype or np.result_type(x)))
     return Tensor(x)
 
 

@@ -6,6 +6,8 @@ Broadcasting in forward means summing in backward: if ``x`` of shape (1, 4) was 
 
 from __future__ import annotations
 
+import numpy as np
+
 from learnres.autograd.function import Function, OpError
 from learnres.backend import get_array_module
 
@@ -124,8 +126,10 @@ class Pow(Function):
 
 def pow(x, c):
     """x ** c for a Python number ``c`` (the exponent is not differentiated)."""
-    if not isinstance(c, (int, float)):
-        raise OpError(f"pow: the exponent must be a Python number, got {type(c).__name__}")
+    if isinstance(c, np.generic) and c.dtype.kind in "iuf":
+        c = c.item()  # a NumPy scalar is a plain number here
+    if isinstance(c, bool) or not isinstance(c, (int, float)):
+        raise OpError(f"pow: the exponent must be a number, got {type(c).__name__}")
     return Pow(c)(x)
 
 

@@ -6,8 +6,10 @@ softmax(x) = softmax(x - max(x)).
 
 from __future__ import annotations
 
+import numpy as np
+
 from learnres.autograd.function import Function, OpError
-from learnres.backend import device_of, get_array_module
+from learnres.backend import check_later, device_of, get_array_module
 
 __all__ = ["Softmax", "softmax", "LogSoftmax", "log_softmax", "CrossEntropy", "cross_entropy"]
 
@@ -109,9 +111,16 @@ def cross_entropy(logits, target):
             f"cross_entropy: target must have shape ({logits.shape[0]},) for logits "
             f"{logits.shape}, got {target.shape}"
         )
-    if target.size and (int(target.min()) < 0 or int(target.max()) >= logits.shape[1]):
+    C = logits.shape[1]
+    if target.size and xp is np and (target.min() < 0 or target.max() >= C):
         raise OpError(
-            f"cross_entropy: labels must lie in [0, {logits.shape[1]}), got "
+            f"cross_entropy: labels must lie in [0, {C}), got "
             f"min {int(target.min())}, max {int(target.max())}"
         )
+    if target.size and xp is not np:  # checked on the GPU: reading it now would make the
+        # host wait for the GPU; the answer is read with the next value read back
+        outside = ((target < 0) | (target >= C)).any()
+        check_later(outside, OpError(f"cross_entropy: labels must lie in [0, {C}), got a "
+                                     "label outside it (checked on the GPU and reported at "
+                                     "the first read-back after the call)"))  # fmt: skip
     return CrossEntropy(target)(logits)

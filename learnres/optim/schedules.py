@@ -7,8 +7,8 @@ back to 0.1 and continue training."
 
 Every schedule answers ``lr(iteration)`` for the iteration about to run (0-based: the first
 step is iteration 0) and sets it on an optimizer with ``apply(optimizer, iteration)``. The
-warm-up also needs the training error it has seen: the trainer calls
-``observe(iteration, batch_error)`` after each step (a no-op for the others). Each schedule
+warm-up also needs the training error it has seen: while ``observing`` is True the trainer
+calls ``observe(iteration, batch_error)`` after each step (the others never observe). Each schedule
 has ``state_dict()`` / ``load_state_dict()`` holding only plain numbers and lists, so a
 checkpoint stores it as JSON.
 
@@ -56,6 +56,12 @@ class Schedule:
 
     def observe(self, iteration: int, train_error: float) -> None:
         """Tell the schedule the training error (a fraction in [0, 1]) of a finished step."""
+
+    @property
+    def observing(self) -> bool:
+        """Whether ``observe`` needs every step's error now (only the warm-up, until it ends:
+        on a GPU, reading each step's error back makes the host wait for the GPU)."""
+        return False
 
     def apply(self, optimizer, iteration: int) -> float:
         """Set ``lr(iteration)`` on every parameter group of ``optimizer``; return it."""
@@ -153,6 +159,10 @@ class WarmupSchedule(Schedule):
         if self.warmup_end is None or iteration < self.warmup_end:
             return self.warmup_lr
         return self.after.lr(iteration)
+
+    @property
+    def observing(self) -> bool:
+        return self.warmup_end is None
 
     def observe(self, iteration: int, train_error: float) -> None:
         if self.warmup_end is not None:

@@ -14,6 +14,12 @@ PyTorch run started from the same weights stay together step after step:
 Every hyper-parameter is kept as a Python float, so a float32 parameter stays float32
 (NumPy 2 does not promote an array by a Python scalar); the update happens in place on
 ``p.data``, so arrays shared with anything else (a view, a CuPy buffer) see it.
+
+``_update`` is the rule for one parameter. How the updates are scheduled is
+``learnres.optim.flat``'s business: on the first step the parameters of a group are laid
+out in flat buffers (each ``p.data`` becomes a view of its stretch), and from then on the
+same arithmetic runs once over each buffer (one fused kernel on a GPU) instead of seven
+array operations per parameter.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numbers
 
 from learnres.autograd.grad_mode import no_grad
 from learnres.backend import asnumpy, device_of, get_array_module, to_device
+from learnres.optim.flat import update_groups
 
 __all__ = ["SGD"]
 
@@ -81,6 +88,7 @@ class SGD:
         for group in groups:
             self.add_param_group(group, defaults)
         self.state: dict[int, dict] = {}
+        self.layouts = None  # each group's flat buffers (learnres.optim.flat), from step 1 on
 
     def add_param_group(self, group: dict, defaults: dict | None = None) -> None:
         """Add a group of parameters with its own hyper-parameters (missing ones: defaults)."""
@@ -124,10 +132,16 @@ class SGD:
                 p.grad[...] = 0
 
     def step(self) -> None:
-        """One update of every parameter that has a gradient (the others are skipped)."""
+        """One update of every parameter that has a gradient (the others are skipped).
+
+        ``update_groups`` (learnres.optim.flat) updates the groups whose parameters and
+        gradients lie in flat buffers as a whole, with ``_update``'s arithmetic; the other
+        parameters are updated here, one by one.
+        """
         with no_grad():
+            done = update_groups(self)  # the ids of the parameters it updated
             for i, group, p in self._indexed():
-                if p.grad is None:
+                if p.grad is None or id(p) in done:
                     continue
                 self._update(i, group, p)
 

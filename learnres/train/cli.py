@@ -22,11 +22,21 @@ import argparse
 import math
 import sys
 
+from learnres.backend import check_device
 from learnres.train.run import DEFAULT_ITERATIONS, TrainConfig
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
 _DEFAULTS = TrainConfig()
+
+
+def _device(text: str) -> str:
+    """--device's value: cpu, cuda or cuda:N, a GPU that is there and usable."""
+    try:
+        check_device(text)
+    except (ValueError, RuntimeError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def _integer(text: str, low: int, high: int | None = None) -> int:
@@ -170,8 +180,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "and subset/validation draws (default 0)")  # fmt: skip
     run = parser.add_argument_group("running")
     run.add_argument(
-        "--device", choices=["cpu", "cuda"], help="cpu (NumPy, default) or cuda (CuPy)"
-    )
+        "--device", type=_device, metavar="{cpu,cuda,cuda:N}",
+        help="cpu (NumPy, default), cuda (CuPy, GPU 0) or cuda:N (GPU N)",
+    )  # fmt: skip
     run.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     run.add_argument(
         "--out", metavar="DIR", help="run folder (default runs/<model>-<dataset>-seed<seed>)"

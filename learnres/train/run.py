@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 
+from learnres.backend import parse_device
 from learnres.train.checkpoint import MAX_META_DEPTH, CheckpointError, json_depth, load_checkpoint
 from learnres.train.folder import RunFolderLock, atomic_write, claim_run_folder
 from learnres.train.trainer import CHECKPOINT_NAME, Trainer, TrainResult
@@ -65,7 +66,7 @@ class TrainConfig:
         dataset: "cifar10", "cifar100" or "fashion-mnist".
         data_dir: folder holding the data (else $LEARNRES_DATA_DIR, else the download cache).
         download: download missing data (through pooch, with checksums).
-        device: "cpu" or "cuda".
+        device: "cpu", "cuda" or "cuda:N".
         iterations: optimizer steps; None with ``epochs`` None means the paper's 64,000.
         epochs: alternatively, passes over the training images (iterations = epochs x
             batches per epoch).
@@ -183,7 +184,10 @@ class TrainConfig:
         for name in ("download", "nesterov", "augment", "prefetch", "progress", "plot"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "true or false")
-        choice("device", ("cpu", "cuda"))
+        try:
+            parse_device(self.device)
+        except ValueError:
+            raise bad("device", "'cpu', 'cuda' or 'cuda:N'") from None
         integer("iterations", optional=True)
         number("epochs", positive=True, optional=True)
         integer("batch_size")
@@ -271,11 +275,18 @@ def check_model_name(name: str) -> str:
 
 
 def check_device(device: str) -> None:
-    """ValueError naming --device when ``device`` is "cuda" and no GPU is usable here."""
-    from learnres.backend import gpu_problem, is_gpu_available
+    """ValueError naming --device when ``device`` ("cuda" or "cuda:N") is not usable here:
+    no GPU is usable, or this machine has no GPU N."""
+    from learnres import backend
 
-    if device == "cuda" and not is_gpu_available():
-        raise ValueError(f"device (--device) 'cuda' is not usable here: {gpu_problem()}")
+    try:
+        backend.check_device(device)
+    except RuntimeError:  # no GPU is usable here
+        raise ValueError(
+            f"device (--device) {device!r} is not usable here: {backend.gpu_problem()}"
+        ) from None
+    except ValueError as e:  # a name that is not a device, or no GPU N on this machine
+        raise ValueError(f"device (--device): {e}") from None
 
 
 def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "A"):

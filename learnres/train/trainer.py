@@ -22,9 +22,11 @@ What can go wrong, and what happens:
   schedule, the data loader (epoch, position in the epoch, both random streams), the
   history and the current logging window. The run then continues to the same result as a
   run that was never stopped: on NumPy, bit for bit.
-* **Divergence.** A NaN or infinite loss stops the run before the step that would apply its
-  gradient, with ``TrainingDiverged`` naming the iteration and learning rate; the last good
-  checkpoint is left as it was. Weights can overflow while the loss is still finite (a
+* **Divergence.** A NaN or infinite loss stops the run with ``TrainingDiverged`` naming the
+  iteration and learning rate; the last good checkpoint is left as it was. On the CPU it
+  stops before the step that would apply that loss's gradient. On a GPU the loss is not
+  read back every step (see below), so the run stops at the next read-back, at the latest
+  at the end of the logging window. Weights can overflow while the loss is still finite (a
   BatchNorm variance reaching infinity, say): a checkpoint about to be written with a
   non-finite array stops the run the same way, so a checkpoint only ever holds finite
   weights.
@@ -32,6 +34,13 @@ What can go wrong, and what happens:
   (``learnres.train.state_check``: dtypes, shapes, finite values, variances >= 0, known
   names, an int iteration in range, a positive learning rate, known bit generators) and
   refuses it with ``CheckpointError`` before anything is restored.
+* **No waiting for the GPU inside a step.** Reading a value back from a GPU makes the host
+  wait until the GPU has caught up (a synchronisation), which leaves the GPU idle while
+  Python prepares the next step. ``train_step`` therefore returns the loss and the number of
+  errors as arrays on the device; the trainer adds them up there and reads the sums back
+  once per logging window (and before an evaluation or a checkpoint). On the CPU reading is
+  free and happens every step. The warm-up schedule needs each step's error and reads it
+  every step until the warm-up ends.
 * **Ctrl-C.** The first Ctrl-C asks the loop to stop after the current step; the run then
   saves a checkpoint and returns (``status == "interrupted"``). A ``KeyboardInterrupt``
   raised by a callback (which runs between steps) does the same. A second Ctrl-C aborts
@@ -48,11 +57,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
-from learnres.backend import asnumpy
+from learnres.backend import asnumpy, get_array_module
 from learnres.functions.loss import cross_entropy
 from learnres.train.checkpoint import (
     CheckpointError,
@@ -114,12 +124,13 @@ def evaluate(model, loader, dtype=None) -> tuple[float, float]:
 
     The model runs in eval mode (BatchNorm with its running statistics) and without a
     graph; its previous mode is restored. Images are cast to ``dtype`` (default: the
-    model's parameters' dtype).
+    model's parameters' dtype). The sums stay on the model's device until the pass is done
+    (one read-back on a GPU).
     """
     dtype = dtype or _model_dtype(model)
     was_training = model.training
     model.eval()
-    loss_sum, wrong, seen = 0.0, 0, 0
+    loss_sum, wrong, seen = 0.0, 0, 0  # become 0-d arrays on the device after the first batch
     try:
         with no_grad():
             for images, labels in loader:
@@ -128,8 +139,9 @@ def evaluate(model, loader, dtype=None) -> tuple[float, float]:
                     continue
                 x = Tensor(images.astype(dtype, copy=False) if dtype is not None else images)
                 logits = model(x)
-                loss_sum += float(cross_entropy(logits, labels).item()) * n
-                wrong += int((logits.data.argmax(axis=1) != labels).sum())
+                loss = cross_entropy(logits, labels).data.astype(np.float64)  # exact, as float()
+                loss_sum = loss_sum + loss * n
+                wrong = wrong + (logits.data.argmax(axis=1) != labels).sum()
                 seen += n
     finally:
         model.train(was_training)
@@ -138,6 +150,7 @@ def evaluate(model, loader, dtype=None) -> tuple[float, float]:
             "evaluate: expected at least one image to evaluate on, the loader gave none "
             "(an empty dataset or split?)"
         )
+    loss_sum, wrong = (float(v) for v in asnumpy(get_array_module(wrong).stack([loss_sum, wrong])))
     return loss_sum / seen, 100.0 * wrong / seen
 
 
@@ -239,6 +252,9 @@ class Trainer:
         self.history = MetricsHistory()
         self.elapsed = 0.0  # seconds of training, summed over resumed sessions
         self._window = self._empty_window()
+        self._device_sums = None  # (loss sum, errors) of the steps not yet read back, or None
+        self._read_from = 0  # the first iteration whose loss is not read back yet
+        self._on_host = True  # whether the last step ran on the CPU (reading back is free)
         self._bar = None
         self._last_checkpoint_iteration: int | None = None
         self._mid_step = False
@@ -253,25 +269,28 @@ class Trainer:
         return {"steps": 0, "loss_sum": 0.0, "wrong": 0, "seen": 0, "seconds": 0.0}
 
     # ---- one step ------------------------------------------------------------------------
-    def train_step(self, images, labels) -> tuple[float, int]:
-        """One SGD step on a batch; returns (mean loss, number of wrong predictions).
+    def train_step(self, images, labels):
+        """One SGD step on a batch; returns (mean loss, number of wrong predictions) as 0-d
+        arrays on the batch's device.
 
-        Raises ``TrainingDiverged`` before any update when the loss is not finite (only
-        BatchNorm's running statistics have seen that forward pass).
+        Nothing is read back from a GPU here. On the CPU, where reading is free, a loss that
+        is not finite raises ``TrainingDiverged`` before any update (only BatchNorm's running
+        statistics have seen that forward pass); on a GPU the trainer finds it at the next
+        read-back.
         """
         lr = self.schedule.apply(self.optimizer, self.iteration)
         self.model.train()
         x = Tensor(images.astype(self.dtype, copy=False) if self.dtype is not None else images)
         logits = self.model(x)  # (B, num_classes)
         loss = cross_entropy(logits, labels)
-        value = float(loss.item())
-        if not math.isfinite(value):
+        self._on_host = get_array_module(loss.data) is np
+        if self._on_host and not math.isfinite(value := float(loss.data)):
             raise TrainingDiverged(self._divergence_message(value, lr), self.iteration, lr, value)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        wrong = int((logits.data.argmax(axis=1) != labels).sum())
-        return value, wrong
+        wrong = (logits.data.argmax(axis=1) != labels).sum()
+        return loss.data, wrong
 
     def _abort_message(self) -> str:
         if self._last_checkpoint_iteration is not None:
@@ -282,15 +301,21 @@ class Trainer:
         return (f"aborted in the middle of iteration {self.iteration + 1}; a half-done step "
                 f"cannot be saved, so {kept}")  # fmt: skip
 
-    def _divergence_message(self, value: float, lr: float) -> str:
+    def _divergence_message(self, value: float, lr: float, since: int | None = None) -> str:
         if self._last_checkpoint_iteration is not None:
             kept = (f"the last good checkpoint, {self.checkpoint_path} (iteration "
                     f"{self._last_checkpoint_iteration}), is kept")  # fmt: skip
         else:
             kept = "no checkpoint had been written yet"
+        if since is None:
+            where = f"at iteration {self.iteration} (learning rate {lr:g}); stopped before "
+            where += "applying that step"
+        else:  # found at a read-back from the GPU
+            where = (f"at iteration {self.iteration} (learning rate {lr:g}): the loss summed "
+                     f"over iterations {since + 1}..{self.iteration} is not finite (the GPU's "
+                     "loss is read back once per logging window); stopped there")  # fmt: skip
         return (
-            f"training diverged: the loss is {value} at iteration {self.iteration} "
-            f"(learning rate {lr:g}); stopped before applying that step, {kept}. "
+            f"training diverged: the loss is {value} {where}, {kept}. "
             "Try a smaller --lr, or --schedule warmup (the paper's remedy for ResNet-110)."
         )
 
@@ -342,14 +367,15 @@ class Trainer:
         for images, labels in self.train_loader:
             self._mid_step = True  # from here until the counters move, a stop is unsafe
             loss, wrong = self.train_step(images, labels)
-            self.schedule.observe(self.iteration, wrong / int(labels.shape[0]))
+            batch = int(labels.shape[0])
+            if self.schedule.observing:  # the warm-up needs every step's error, now
+                self.schedule.observe(self.iteration, float(asnumpy(wrong)) / batch)
             self.iteration += 1
+            self._add_to_window(loss, wrong)
             toc = time.perf_counter()
             w = self._window
             w["steps"] += 1
-            w["loss_sum"] += loss
-            w["wrong"] += wrong
-            w["seen"] += int(labels.shape[0])
+            w["seen"] += batch
             w["seconds"] += toc - tic
             self.elapsed += toc - tic
             self._mid_step = False
@@ -363,27 +389,59 @@ class Trainer:
             raise ValueError("the training loader gave no batches: it has no images, or "
                              "fewer than one batch with drop_last")  # fmt: skip
 
+    def _add_to_window(self, loss, wrong) -> None:
+        """Add a step's loss and errors to the sums kept on the device (no read-back)."""
+        if self._device_sums is None:
+            xp = get_array_module(loss)
+            self._device_sums = (xp.zeros((), np.float64), xp.zeros((), np.float64))
+        loss_sum, wrong_sum = self._device_sums
+        loss_sum += loss  # float64 += float32: exact, as Python's float(loss) was
+        wrong_sum += wrong
+
+    def _read_back(self) -> None:
+        """Move the device sums into the window (on a GPU: one synchronisation).
+
+        Raises ``TrainingDiverged`` when the loss of the steps since the last read-back
+        was not finite.
+        """
+        if self._device_sums is None:
+            return
+        sums, since = self._device_sums, self._read_from
+        self._device_sums, self._read_from = None, self.iteration
+        loss_sum, wrong = (float(v) for v in asnumpy(get_array_module(sums[0]).stack(sums)))
+        if not math.isfinite(loss_sum):
+            lr = self.optimizer.param_groups[0]["lr"]
+            message = self._divergence_message(loss_sum, lr, since=since)
+            raise TrainingDiverged(message, self.iteration, lr, loss_sum)
+        self._window["loss_sum"] += loss_sum
+        self._window["wrong"] += int(wrong)
+
     def _after_step(self) -> None:
         it, w = self.iteration, self._window
         lr = self.optimizer.param_groups[0]["lr"]
         self._bar.update(1)
-        live = {  # means over the current logging window (a dict keeps this order)
-            "loss": f"{w['loss_sum'] / w['steps']:.3f}",
-            "err": f"{100.0 * w['wrong'] / w['seen']:.1f}%",
-            "lr": f"{lr:g}",
-            "img/s": f"{w['seen'] / max(w['seconds'], 1e-9):.0f}",
-        }
-        self._bar.set_postfix(live, refresh=False)
+        evaluate = self.eval_every and it % self.eval_every == 0 and it < self.iterations
+        save = self.checkpoint_every and it % self.checkpoint_every == 0 and it < self.iterations
+        if self._on_host or it % self.log_every == 0 or evaluate or save:
+            self._read_back()  # on a GPU, the one synchronisation of a logging window
+            live = {  # means over the current logging window (a dict keeps this order)
+                "loss": f"{w['loss_sum'] / w['steps']:.3f}",
+                "err": f"{100.0 * w['wrong'] / w['seen']:.1f}%",
+                "lr": f"{lr:g}",
+                "img/s": f"{w['seen'] / max(w['seconds'], 1e-9):.0f}",
+            }
+            self._bar.set_postfix(live, refresh=False)
         if it % self.log_every == 0:
             self._finish_window()
-        if self.eval_every and it % self.eval_every == 0 and it < self.iterations:
+        if evaluate:
             self._evaluate_all()
-        if self.checkpoint_every and it % self.checkpoint_every == 0 and it < self.iterations:
+        if save:
             self._save_if_possible()
-        if it % self.log_every == 0 or (self.eval_every and it % self.eval_every == 0):
+        if it % self.log_every == 0 or evaluate:
             self._write_metrics()
 
     def _finish_window(self) -> None:
+        self._read_back()
         w = self._window
         if w["steps"] == 0:
             return
@@ -473,6 +531,7 @@ class Trainer:
     # ---- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything a resumed run needs, as a nested dict of arrays and plain values."""
+        self._read_back()  # the window's sums, from the device
         return {
             "iteration": self.iteration,
             "iterations": self.iterations,

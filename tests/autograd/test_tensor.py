@@ -7,7 +7,7 @@ import pytest
 
 from learnres import Tensor
 from learnres.autograd import OpError
-from learnres.backend import is_gpu_available
+from learnres.backend import asnumpy, is_gpu_available, to_device
 
 
 def test_python_floats_default_to_float32():
@@ -84,18 +84,52 @@ def test_to_cpu_is_identity_and_unknown_device_is_refused():
         x.to("tpu")
 
 
-@pytest.mark.skipif(is_gpu_available(), reason="checks the no-GPU message")
-def test_cuda_without_gpu_says_why():
+def test_cuda_without_gpu_says_why(no_gpu):
     with pytest.raises(RuntimeError, match="no GPU is usable"):
         Tensor(np.ones(2)).to("cuda")
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not is_gpu_available(), reason="needs a usable GPU")
-def test_mixing_devices_is_refused():  # pragma: no cover - needs a GPU
+@pytest.mark.skipif(not is_gpu_available(), reason="needs the CuPy leg")
+def test_mixing_devices_is_refused():
     a = Tensor(np.ones(2), requires_grad=True)
     b = a.to("cuda")
     with pytest.raises(OpError, match="expected all tensors on one device"):
         a + b
     b.sum().backward()
     np.testing.assert_array_equal(a.grad, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("scalar", [np.float32(0.5), np.float64(0.5), np.int64(2), 0.5])
+def test_numpy_scalars_are_plain_numbers_to_every_op(scalar, device):
+    """A NumPy scalar takes the tensor's dtype and device, as a Python number does: on a
+    GPU it is not a host array (which the op would refuse), and np.float64 does not promote
+    float32 to float64."""
+    x = Tensor(to_device(np.array([1.0, 2.0], np.float32), device), requires_grad=True)
+    for y in (x * scalar, scalar * x, x + scalar, x - scalar, scalar - x, x / scalar, x**scalar):
+        assert y.dtype == np.float32 and y.device == device
+    (x * scalar).sum().backward()
+    np.testing.assert_allclose(asnumpy(x.grad), [scalar] * 2)
+
+
+def test_cuda_n_selects_device_n_or_says_which_there_are(standin):
+    """``cuda:N`` puts the tensor on GPU N (and makes it current, so ops follow it there);
+    a GPU the machine lacks, or a malformed name, is refused with the ones there are."""
+    x = Tensor(np.ones(2))
+    with pytest.raises(ValueError, match=r"'cuda:1' requested but this machine has 1 CUDA "
+                                         r"device \(cuda\)"):  # fmt: skip
+        x.to("cuda:1")
+    with pytest.raises(ValueError, match="expected 'cpu', 'cuda' or 'cuda:N'"):
+        x.to("cuda:one")
+    standin.set_device_count(2)
+    try:
+        y = x.to("cuda:1")
+        assert y.device == "cuda:1" and y.data.device.id == 1
+        z = (y * 2.0).sum()  # runs on GPU 1, where its input is
+        assert z.device == "cuda:1"
+        assert x.to("cuda").device == "cuda" and y.to("cuda:1") is y
+        with pytest.raises(ValueError, match="expected all tensors on one device"):
+            y + x.to("cuda")
+    finally:
+        standin.set_device_count(1)
+        x.to("cuda")  # GPU 0 current again

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from learnres.backend import device_of, is_gpu_available
+from learnres.backend import device_of
 from learnres.data import DataLoader, Dataset, standard_transforms
 
 
@@ -180,8 +180,7 @@ def test_batches_arrive_on_the_device(device):
         assert device_of(x) == device and device_of(y) == device
 
 
-@pytest.mark.skipif(is_gpu_available(), reason="a GPU is usable here")
-def test_cuda_without_a_gpu_fails_at_construction():
+def test_cuda_without_a_gpu_fails_at_construction(no_gpu):
     images, labels = toy(20)
     with pytest.raises(RuntimeError, match="no GPU is usable"):
         DataLoader(images, labels, 8, device="cuda")

@@ -95,3 +95,18 @@ def test_cross_entropy_of_no_samples_is_an_error_not_nan():
     message = r"at least one sample \(N >= 1\), got logits of shape \(0, 3\)"
     with pytest.raises(OpError, match=message):
         F.cross_entropy(Tensor(np.zeros((0, 3), dtype=np.float32)), np.zeros(0, dtype=np.int64))
+
+
+def test_labels_out_of_range_on_the_gpu_are_reported_at_the_next_read_back(standin):
+    """On a GPU the range check runs on the device: reading it at once would make the host
+    wait for the GPU every step. The error comes with the next value read back."""
+    from learnres.backend import to_device
+
+    logits = Tensor(to_device(np.zeros((2, 3)), "cuda"))
+    with standin.counting() as counts:
+        loss = F.cross_entropy(logits, to_device(np.array([0, 7]), "cuda"))
+    assert counts.syncs == 0
+    with pytest.raises(OpError, match=r"labels must lie in \[0, 3\), got a label outside"):
+        loss.item()
+    good = F.cross_entropy(logits, to_device(np.array([0, 2]), "cuda"))
+    assert good.item() == pytest.approx(np.log(3))  # the failed check was reported once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,3 +114,20 @@ def test_bad_input_is_explained(name):
         OpError, match=r"global_avg_pool2d: expected input \(N, C, H, W\), got shape \(3, 8\)"
     ):
         F.global_avg_pool2d(np.zeros((3, 8), np.float32))
+
+
+def test_max_pool_waits_for_nothing_on_a_gpu(standin, rng):
+    """Max pooling keeps each window's winner with masked copies, not ``argmax[mask] = k``:
+    on a GPU a boolean-mask assignment reads the mask's count back, a synchronisation per
+    window position (8 per ImageNet stem) in every forward."""
+    from learnres.autograd import Tensor
+    from learnres.backend import asnumpy, to_device
+
+    x = Tensor(to_device(rng.standard_normal((2, 3, 9, 9)), "cuda"), requires_grad=True)
+    gy = to_device(rng.standard_normal((2, 3, 5, 5)), "cuda")
+    with standin.counting() as counts:
+        y = F.max_pool2d(x, 3, 2, 1)
+        y.backward(gy)
+    assert counts.syncs == 0, counts.sync_sites
+    expected = TF.max_pool2d(torch.from_numpy(asnumpy(x.data)), 3, 2, 1)
+    np.testing.assert_array_equal(asnumpy(y.data), expected.numpy())

@@ -205,15 +205,14 @@ def no_data(monkeypatch):
         (["--iterations", "0"], "--iterations"),
         (["--batch-size", "x"], "--batch-size"),
         (["--milestones", "5", "3"], "--milestones"),
-        (["--device", "cuda"], "--device"),  # no usable GPU here (skipped below when there is)
+        (["--device", "cuda"], "--device"),  # no usable GPU (taken away below)
+        (["--device", "cuda:x"], "--device"),
     ],
 )
 def test_bad_option_values_name_the_option_before_any_data_is_read(tmp_path, no_data, argv,
-                                                                   option):  # fmt: skip
-    from learnres.backend import is_gpu_available
-
-    if option == "--device" and is_gpu_available():
-        pytest.skip("a GPU is usable here")
+                                                                   option, request):  # fmt: skip
+    if argv == ["--device", "cuda"]:
+        request.getfixturevalue("no_gpu")  # learnres without CuPy for this case
     out = tmp_path / "run"
     code, _, err = train_cli("--model", "resnet8", *argv, "--out", out, "--no-progress")
     assert code == 2
@@ -375,3 +374,20 @@ def test_a_full_disk_exits_2_and_keeps_the_previous_checkpoint(tiny_cifar, tmp_p
     assert code == 2 and "No space left on device" in error_line(err)
     assert load_checkpoint(out / "checkpoint.npz")["iteration"] == 2
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_device_n_is_taken_or_refused_with_the_gpus_there_are(tmp_path, no_data, standin):
+    """--device cuda:N: refused in one line (exit 2, nothing written) when the machine has no
+    GPU N; on a machine with two GPUs, cuda:1 passes the option check."""
+    from learnres.train.cli import _device
+
+    out = tmp_path / "run"
+    code, _, err = train_cli("--model", "resnet8", "--device", "cuda:1", "--out", out,
+                             "--no-progress")  # fmt: skip
+    assert code == 2 and "--device" in error_line(err) and "1 CUDA device" in error_line(err)
+    assert not out.exists()
+    standin.set_device_count(2)
+    try:
+        assert _device("cuda:1") == "cuda:1"
+    finally:
+        standin.set_device_count(1)
