@@ -39,12 +39,15 @@ def sum_to(g, shape: tuple):
     Shapes: g has the broadcast shape, e.g. (2, 3, 4); ``shape`` is the shape an input
     had before it was broadcast, e.g. (3, 1) or (4,). The result has exactly ``shape``.
 
-    Two kinds of axes are summed over:
-    * the leading axes broadcasting added in front (g.ndim - len(shape) of them);
-    * the axes where ``shape`` has 1 but g does not (the input was stretched along
-      them): sum them with keepdims=True, so they stay as axes of size 1.
-    Example: g (2, 3, 4) to shape (3, 1) sums axis 0 (added) and axis 2 (stretched).
+    Why a sum: broadcasting used each entry of the input many times (once for every
+    position along the axes it was copied along), and a value used many times gets
+    the sum of the gradients of its uses. Work out which axes of g are copies: the
+    ones broadcasting added in front, and the ones along which the input was
+    stretched from size 1. Example: g (2, 3, 4) to shape (3, 1) sums two axes.
     Return g itself when the shapes already agree.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 1.1`` (add
+    ``--hint-level 2`` or 3), or ``hint("1.1")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 1.1: sum_to (the broadcasting sum: a gradient back to its input's shape)"
@@ -62,11 +65,15 @@ class Mul(Function):
         Arguments: gy = dL/dy, shaped like y (the broadcast shape of a and b).
         Returns: (dL/da, dL/db), shaped like ``self.a`` and like ``self.b``.
 
-        Formula: dL/da = gy * b and dL/db = gy * a (elementwise).
-        Hints: if a was broadcast (a (4,) times b (3, 4)), gy * b has shape (3, 4):
-        ``sum_to(gy * self.b, self.a.shape)`` sums it back to (4,).
+        Derive it with the chain rule: which entries of y does a[k] change, and by how
+        much per unit of a[k]? A product's derivative in one factor is the other factor.
+        If an input was broadcast (a (4,) times b (3, 4)), its gradient comes out with
+        the broadcast shape: ``sum_to`` (1.1) brings it back.
         ``self.needs_input_grad[i]`` says whether input i needs its gradient; return
         None in its place when it does not.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 1.2`` (add
+        ``--hint-level 2`` or 3), or ``hint("1.2")`` from learnres.grading.
         """
         raise NotImplementedError("Exercise 1.2: Mul.backward (the gradients of y = a * b)")
 
@@ -89,10 +96,15 @@ class MatMul(Function):
         Shapes: a (..., n, k), b (..., k, m), gy = dL/dy (..., n, m).
         Returns: (dL/da, dL/db), shaped like a (..., n, k) and like b (..., k, m).
 
-        Formula: dL/da = gy @ b^T and dL/db = a^T @ gy, where ^T swaps the last two
-        axes (``x.swapaxes(-1, -2)``). Check with shapes: (n, m) @ (m, k) is (n, k).
-        Hint: with batch axes an operand may have been broadcast (b (k, m) against
+        Derive it from y[i, j] = sum over k of a[i, k] * b[k, j]: which y does a[i, k]
+        reach, and with which factor? Sum gy times those factors and you will find a
+        matrix product of gy with one operand (transposed: ``x.swapaxes(-1, -2)``). The
+        shapes check your answer: dL/da must come out (n, k).
+        With batch axes an operand may have been broadcast (b (k, m) against
         a (5, n, k)): ``sum_to`` each result to its input's shape, as in Mul.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 1.3`` (add
+        ``--hint-level 2`` or 3), or ``hint("1.3")`` from learnres.grading.
         """
         raise NotImplementedError("Exercise 1.3: MatMul.backward (the gradients of y = a @ b)")
 
@@ -106,10 +118,13 @@ class ReLU(Function):
         """Exercise 1.4: the gradient of y = max(x, 0).
 
         Shapes: gy and the gradient are shaped like x.
-        Formula: dL/dx = gy * [x > 0]: the gradient passes where the input was positive
-        and is 0 elsewhere (at x = 0 too, as in PyTorch).
-        Hint: forward saved ``self.y = max(x, 0)``, and ``self.y > 0`` is the mask
-        ``x > 0``. Return a tuple with one array: ``(gx,)``.
+        Derive it: what is the slope of max(x, 0) left and right of 0? At x = 0 itself
+        the slope is undefined; take 0 there, as PyTorch does. Forward saved only
+        ``self.y = max(x, 0)``: what does y tell you about the sign of x?
+        Return a tuple with one array: ``(gx,)``.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 1.4`` (add
+        ``--hint-level 2`` or 3), or ``hint("1.4")`` from learnres.grading.
         """
         raise NotImplementedError("Exercise 1.4: ReLU.backward (the gradient of y = max(x, 0))")
 
@@ -128,11 +143,14 @@ def topological_order(root) -> list:
     leaf) and ``tensor.creator.inputs`` the tensors it was applied to. Leave out
     inputs with ``requires_grad=False``; list each tensor once, however many ops use
     it. Backward needs every contribution to a tensor's gradient (one from each op
-    that used it) before it passes that gradient on to the tensor's inputs.
-    Hints: no recursion (a chain of 5,000 ops must work, and Python stops at about
-    1,000 nested calls); remember visited tensors by ``id(tensor)``. A stack of
-    (tensor, inputs_done) pairs gives a post-order (a tensor after its inputs), and
-    reversing it puts each tensor before its inputs.
+    that used it) before it passes that gradient on to the tensor's inputs: so in
+    the order you return, where must a tensor stand relative to the tensors that use
+    it? Draw a graph in which one tensor is used twice and check your order on it.
+    No recursion: a chain of 5,000 ops must work, and Python stops at about 1,000
+    nested calls. Remember visited tensors by ``id(tensor)``.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 1.5`` (add
+    ``--hint-level 2`` or 3), or ``hint("1.5")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 1.5: topological_order (the order in which backward visits the graph)"

@@ -106,6 +106,9 @@ def _im2col(x_pad, kh: int, kw: int, sh: int, sw: int):
     strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh, v : ... : sw], an
     (N, C, Ho, Wo) array. Without loops: a view made with
     ``xp.lib.stride_tricks.as_strided``, then one copy.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.1`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.1")`` from learnres.grading.
     """
     raise NotImplementedError("Exercise 2.1: _im2col (the windows of the input as columns)")
 
@@ -123,6 +126,9 @@ def _correlate(x, w, stride, padding):
     (O, C*kh*kw) @ (C*kh*kw, Ho*Wo) is (O, Ho*Wo), then reshaped to (O, Ho, Wo).
     Hints: ``_pad`` then ``_im2col``; ``@`` (``xp.matmul``) broadcasts w2 over the
     batch axis of cols, so one product does every image.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.2`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.2")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 2.2: _correlate (the convolution: pad, im2col and one matrix product)"
@@ -140,6 +146,9 @@ def _grad_weight(x, gy, kh, kw, stride, padding):
     (O, C*kh*kw) (Conv2d.backward reshapes it to (O, C, kh, kw)).
     Formula: y_n = w2 @ cols_n, so dL/dw2 = sum over n of gy_n @ cols_n^T, with gy_n
     viewed as (O, Ho*Wo) and cols_n (C*kh*kw, Ho*Wo) the im2col of the padded x_n.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.3`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.3")`` from learnres.grading.
     """
     raise NotImplementedError("Exercise 2.3: _grad_weight (dL/dw, the gradient of the weight)")
 
@@ -153,14 +162,21 @@ def _grad_input_transposed(gy, w, padding):
 
     Exercise 2.4: dL/dx for stride 1, a convolution with the flipped kernel.
 
-    Shapes: gy = dL/dy (N, O, Ho, Wo), w (O, C, kh, kw); padding (ph, pw); the
-    stride is 1 here. Returns dL/dx (N, C, H, W).
-    Each x[c, h, w] meets w[o, c, u, v] in the output at (h + p - u, w + p - v), so
-    dL/dx is a stride-1 convolution of gy, zero-padded by kh - 1 - p (and
-    kw - 1 - p), with the kernel flipped in both spatial axes and its channels
-    swapped: ``w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``, (C, O, kh, kw).
-    Hints: that is ``_correlate`` again, with the stride 1. (When the padding
-    exceeds kernel - 1 the border outputs never saw x: crop gy.)
+    Shapes: g = dL/dy (n, O, Ho, Wo), w (O, C, kh, kw), x_shape = (C, H, W). Write
+    dL/dx into ``out`` (n, C, H, W), a C-ordered array (Conv2d.backward passes its
+    slice of the whole gradient): ``out[...] = ...``, or a matmul into the view
+    ``out.reshape(n, C, H*W)``. The stride is 1 here.
+
+    Derive it: input pixel x[c, h, w] is multiplied by w[o, c, u, v] in output pixel
+    (i, j) exactly when h = i + u - p (and w likewise). So dL/dx[c, h, w] sums
+    g[o, i, j] * w[o, c, u, v] over the outputs that saw it. Write i in terms of h and u:
+    the sum has the form of a convolution of g. Which padding makes it cover every h,
+    which way does the kernel run, and which channel index plays the part of the input?
+    Build it from ``_pad`` and ``_im2col`` and one matrix product, as forward does.
+    (When the padding exceeds kernel - 1 the border outputs never saw x.)
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.4`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.4")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 2.4: _grad_input_transposed (dL/dx for stride 1, a convolution with the flipped "
@@ -176,15 +192,17 @@ def _grad_input_col2im(gy, w, x_shape, stride, padding):
 
     Exercise 2.5: dL/dx for any stride, by col2im.
 
-    Shapes: as in 2.4, with strides (sh, sw) and x_shape = (N, C, H, W); returns
-    dL/dx (N, C, H, W).
-    The columns' gradient is dL/dcols_n = w2^T @ gy_n, (C*kh*kw, O) @ (O, Ho*Wo).
-    Entry (c, u, v), (i, j) of it came from x_pad[n, c, sh*i + u, sw*j + v]: add it
-    back there (col2im, the reverse of im2col: a pixel in several windows collects
-    several contributions, so +=), then cut the padding off.
-    Hint: loop over the offsets (u, v) and add the (N, C, Ho, Wo) slab of the
-    column gradient into the strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh,
-    v : ... : sw]. Rows that no window reached get 0.
+    Shapes: as in 2.4, with strides (sh, sw); returns dL/dx (n, C, H, W).
+
+    Forward was y_n = w2 @ cols_n, and cols_n only copied values of x_pad. Derive the
+    gradient in two steps: first dL/dcols_n from the matrix product (which operand is
+    transposed, and what shape must it have?), then dL/dx_pad from the copying: every
+    entry of cols came from one pixel of x_pad, and a pixel that sat in several windows
+    received every one of their contributions. Which pixel did entry (c, u, v), (i, j)
+    come from? Cut the padding off at the end; pixels no window reached get 0.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 2.5`` (add
+    ``--hint-level 2`` or 3), or ``hint("2.5")`` from learnres.grading.
     """
     raise NotImplementedError("Exercise 2.5: _grad_input_col2im (dL/dx for any stride, by col2im)")
 

@@ -75,6 +75,9 @@ class BatchNorm(Function):
         ``math.prod(x.shape[2:])``); ``_channel_sum`` sums it over N and L, and
         ``_per_channel`` turns a (C,) vector into (1, C, 1) to broadcast.
         ``_check_batch_norm`` gives clear errors and returns C.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 3.1`` (add
+        ``--hint-level 2`` or 3), or ``hint("3.1")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 3.1: BatchNorm.forward (normalise x in training and in evaluation mode)"
@@ -86,13 +89,18 @@ class BatchNorm(Function):
         Returns: (dL/dx, dL/dgamma, dL/dbeta), without dL/dgamma or dL/dbeta when the
         op had no gamma or beta; dL/dx is shaped like x, the others (C,).
 
-        With g = dL/dy, and sums and means per channel over (N, H, W):
-            dL/dbeta = sum(g),   dL/dgamma = sum(g * x_hat)
-            training:    dL/dx = (gamma / sigma) * (g - mean(g) - x_hat * mean(g * x_hat))
-            evaluation:  dL/dx = (gamma / sigma) * g     (mu and sigma are constants)
-        In training mode mu and sigma depend on every x of the channel: the two mean
-        terms are those paths (d x_hat_i / d x_j = (delta_ij - 1/m - x_hat_i x_hat_j / m)
-        / sigma). Check with a random gy: with gy = 1, dL/dx is 0 whatever you write.
+        Derive it from forward, with g = dL/dy and sums per channel over (N, H, W):
+        y = gamma * x_hat + beta gives dL/dbeta and dL/dgamma at once. For dL/dx, write
+        down what each quantity depends on. In evaluation mode mu and sigma are fixed
+        numbers; in training mode they are computed from the batch, so every x_j of a
+        channel reaches y_i three ways: directly, through mu and through sigma. Follow
+        each path back (the chain rule adds them), using what forward saved (x_hat,
+        1 / sigma, gamma). Check your result against the graders with a random gy: with
+        gy = 1 the training-mode dL/dx is 0 whatever you write, so a sum() check proves
+        nothing.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 3.3`` (add
+        ``--hint-level 2`` or 3), or ``hint("3.3")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 3.3: BatchNorm.backward (the gradients, in training and in evaluation mode)"
@@ -108,6 +116,9 @@ class BatchNorm(Function):
         ``+=``): they are the layer's buffers, and a new array would leave the layer's
         unchanged. Either may be None (then skip it). (m >= 2 here: ``_check_batch_norm``
         refuses a batch with one value per channel in training mode.)
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 3.2`` (add
+        ``--hint-level 2`` or 3), or ``hint("3.2")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 3.2: BatchNorm._update_running (move the running statistics toward the "

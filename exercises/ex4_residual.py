@@ -69,6 +69,9 @@ def subsample_and_zero_pad(x, out_channels: int, stride: int):
     ``getitem(x, index)`` with a tuple of slices for the subsampling, and
     ``pad(x, widths)`` with one (before, after) pair per axis for the zero channels.
     Raise OpError when out_channels is smaller than C.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 4.1`` (add
+    ``--hint-level 2`` or 3), or ``hint("4.1")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 4.1: subsample_and_zero_pad (option A, the identity made to fit)"
@@ -98,6 +101,9 @@ def projection_shortcut(in_planes: int, out_planes: int, stride: int) -> Sequent
     A 1x1 Conv2d from in_planes to out_planes with the block's stride and no bias,
     then BatchNorm2d(out_planes), in a Sequential (so its parameters are named
     shortcut.0.weight, shortcut.1.weight, ... inside a block).
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 4.2`` (add
+    ``--hint-level 2`` or 3), or ``hint("4.2")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 4.2: projection_shortcut (options B and C, the projection W_s x)"
@@ -111,10 +117,14 @@ def make_shortcut(option: str, in_planes: int, out_planes: int, stride: int) -> 
 
     Exercise 4.3: which shortcut a block gets.
 
-    The shape is kept when stride == 1 and in_planes == out_planes. Then "A" and "B"
-    give Identity(); otherwise "A" gives ZeroPadShortcut(in_planes, out_planes,
-    stride) and "B" projection_shortcut(in_planes, out_planes, stride). "C" always
-    projects. Any other option: ValueError naming the three.
+    Sec. 3.3 and Table 3: where the block keeps the shape of x, options A and B add
+    x itself (Identity()); where the block changes it, A uses the zero-padded identity
+    (ZeroPadShortcut) and B the projection (projection_shortcut); C projects in every
+    block. When does a block keep the shape? Think of both things a block can change.
+    Any other option: ValueError naming the three.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 4.3`` (add
+    ``--hint-level 2`` or 3), or ``hint("4.3")`` from learnres.grading.
     """
     raise NotImplementedError("Exercise 4.3: make_shortcut (which shortcut a block gets)")
 
@@ -163,6 +173,9 @@ class BasicBlock(Module):
             shortcut  make_shortcut(shortcut, in_planes, planes * expansion, stride)
         ``_conv3x3`` makes those convolutions (no bias: BN follows). With
         zero_init_residual, set bn2's weight to 0 (``init.zeros_``).
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 4.4`` (add
+        ``--hint-level 2`` or 3), or ``hint("4.4")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 4.4: BasicBlock.__init__ (the block's layers, in forward order)"
@@ -171,10 +184,15 @@ class BasicBlock(Module):
     def forward(self, x):
         """Exercise 4.5: Fig. 2, relu(F(x) + shortcut(x)).
 
-        x (N, in_planes, H, W) -> (N, planes, H / stride, W / stride):
-            out = relu(bn1(conv1(x)));  out = bn2(conv2(out));  relu(out + shortcut(x))
-        The shortcut takes the block's input x, and the addition comes BEFORE the last
-        ReLU (Fig. 2).
+        x (N, in_planes, H, W) -> (N, planes, H / stride, W / stride).
+        Fig. 2 and Eq. 1 of the paper: the stacked layers (conv, BN, ReLU, conv, BN) are
+        F(x), the residual; the shortcut carries the block's input around them; the
+        block's output is the sum passed through a ReLU. Read the figure for where the
+        addition sits relative to the BN and the ReLUs; the grader names the usual
+        misplacements.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 4.5`` (add
+        ``--hint-level 2`` or 3), or ``hint("4.5")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 4.5: BasicBlock.forward (Fig. 2, relu(F(x) + shortcut(x)))"

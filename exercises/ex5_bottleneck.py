@@ -81,6 +81,9 @@ class Bottleneck(Module):
         paper's layout), else on conv2 (torchvision's); the other one has stride 1.
         ``_conv1x1`` and ``_conv3x3`` make the convolutions. With zero_init_residual,
         set bn3's weight to 0 (``init.zeros_``).
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 5.1`` (add
+        ``--hint-level 2`` or 3), or ``hint("5.1")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 5.1: Bottleneck.__init__ (the block's layers, in forward order)"
@@ -89,9 +92,13 @@ class Bottleneck(Module):
     def forward(self, x):
         """Exercise 5.2: 1x1, 3x3, 1x1 and the shortcut.
 
-        x (N, in_planes, H, W) -> (N, 4 * planes, H / stride, W / stride):
-            out = relu(bn1(conv1(x)));  out = relu(bn2(conv2(out)))
-            out = bn3(conv3(out));  return relu(out + shortcut(x))
+        x (N, in_planes, H, W) -> (N, 4 * planes, H / stride, W / stride).
+        Fig. 5 (right): as in the basic block, every convolution is followed by its BN,
+        and a ReLU follows each layer except the last, whose output is added to the
+        shortcut before the block's final ReLU.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 5.2`` (add
+        ``--hint-level 2`` or 3), or ``hint("5.2")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 5.2: Bottleneck.forward (1x1, 3x3, 1x1 and the shortcut)"
@@ -115,8 +122,12 @@ def conv_mult_adds(
 
     Exercise 5.3: the multiply-adds of one convolution.
 
-    Example: a 3x3 convolution from 64 to 64 channels with a 56x56 output costs
-    64 * 56 * 56 * 64 * 3 * 3 = 115,605,504 multiply-adds.
+    Count what one output value costs, then how many output values there are.
+    Check: a 3x3 convolution from 64 to 64 channels with a 56x56 output (ResNet-34's
+    conv2_x) costs 115,605,504 multiply-adds.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 5.3`` (add
+    ``--hint-level 2`` or 3), or ``hint("5.3")`` from learnres.grading.
     """
     raise NotImplementedError("Exercise 5.3: conv_mult_adds (the multiply-adds of one convolution)")
 
@@ -147,6 +158,9 @@ def bottleneck_mult_adds(
     Add up the convolutions, each at its own output size: the first 1x1 at
     H / stride_1x1, the 3x3 and the last 1x1 at H / stride. ``conv_output_size``
     gives each size (the 3x3 has padding 1, the 1x1 none).
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 5.4`` (add
+    ``--hint-level 2`` or 3), or ``hint("5.4")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 5.4: bottleneck_mult_adds (the multiply-adds of a bottleneck block)"

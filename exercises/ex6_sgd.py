@@ -155,16 +155,18 @@ class SGD:
         hyper-parameters (``group["lr"]``, "momentum", "weight_decay", "dampening",
         "nesterov"); p, the parameter, with ``p.data`` and ``p.grad`` (same shape).
 
-        In this order, as torch.optim.SGD:
-            d_p = grad + weight_decay * p     (first: the gradient of the L2 penalty)
-            buf = d_p                                        (first step: no buffer yet)
-            buf = momentum * buf + (1 - dampening) * d_p     (later steps)
-            d_p = d_p + momentum * buf  with nesterov,  else  d_p = buf
-            p = p - lr * d_p
-        Skip weight decay when it is 0 and the buffer when momentum is 0. Keep the
-        buffer in ``self.state[i]["momentum_buffer"]`` (a copy, not p.grad itself).
-        Change ``p.data`` in place (``p.data -= ...``) and leave ``p.grad`` as backward
-        wrote it: ``d_p = d_p + ...`` makes a new array, ``d_p += ...`` writes into p.grad.
+        The class docstring says what each hyper-parameter means; torch.optim.SGD's
+        documentation (its "Algorithm" box) gives the order, which you must follow so
+        that a learnres run and a PyTorch run from the same weights stay together. Work
+        out why that order is the natural one: weight decay is the gradient of an L2
+        penalty added to the loss, so which gradient should the momentum buffer average,
+        the bare one or the penalised one? On the first step there is no buffer yet:
+        what does PyTorch start it with? Keep it in ``self.state[i]["momentum_buffer"]``.
+        Change ``p.data`` in place and leave ``p.grad`` as backward wrote it (``d_p +=``
+        on ``d_p = p.grad`` would write into it).
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 6.1`` (add
+        ``--hint-level 2`` or 3), or ``hint("6.1")`` from learnres.grading.
         """
         raise NotImplementedError(
             "Exercise 6.1: SGD._update (one step for one parameter: weight decay, momentum, "
@@ -186,6 +188,9 @@ def scaled_milestones(iterations: int) -> tuple[int, ...]:
 
     Example: scaled_milestones(64000) == (32000, 48000) and
     scaled_milestones(2000) == (1000, 1500). Use round(); return a tuple.
+
+    Stuck? Hints in three levels: ``pytest exercises --hint 6.2`` (add
+    ``--hint-level 2`` or 3), or ``hint("6.2")`` from learnres.grading.
     """
     raise NotImplementedError(
         "Exercise 6.2: scaled_milestones (the paper's milestones moved to a shorter run)"
@@ -235,9 +240,12 @@ class StepSchedule(Schedule):
     def lr(self, iteration: int) -> float:
         """Exercise 6.3: the paper's step schedule.
 
-        lr = base_lr * gamma ** k, where k is the number of milestones <= iteration.
-        The paper: 0.1, divided by 10 at 32k and 48k iterations. Iterations count from 0
-        (the first step is iteration 0), and the rate changes AT a milestone:
-        lr(31999) == 0.1, lr(32000) == 0.01, lr(48000) == 0.001.
+        The rate starts at ``base_lr`` and is multiplied by ``gamma`` at every milestone
+        the run has reached. The paper: 0.1, divided by 10 at 32k and 48k iterations.
+        Iterations count from 0 (the first step is iteration 0), and the rate changes AT
+        a milestone: lr(31999) == 0.1, lr(32000) == 0.01, lr(48000) == 0.001.
+
+        Stuck? Hints in three levels: ``pytest exercises --hint 6.3`` (add
+        ``--hint-level 2`` or 3), or ``hint("6.3")`` from learnres.grading.
         """
         raise NotImplementedError("Exercise 6.3: StepSchedule.lr (the paper's step schedule)")

@@ -2,53 +2,41 @@
 (torch.nn.functional.unfold, conv2d and its gradients) in float64.
 
 Each test calls one of your functions directly. Where it calls another part (forward calls
-_im2col), learnres's own version of that part is swapped in, so one bug costs one part.
+_im2col), the test gives your code learnres's own version of that part, so one bug costs one
+part.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch  # imported at collection, so no test's timeout pays for it
-import torch.nn.functional as F
 
-from learnres.functions import conv as reference
-from learnres.grading.checks import check_close, numeric_gradient_at, rand
+from learnres.grading.checks import check_close, numeric_gradient, rand
 
 EXERCISE = "2. Convolution"
 MODULE = "ex2_conv"
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(2)
-
-
-@pytest.fixture
-def reference_parts(exercise, monkeypatch):
-    """Your forward and backward steps call learnres's _pad and _im2col here."""
-    monkeypatch.setattr(exercise, "_pad", reference._pad)
-    monkeypatch.setattr(exercise, "_im2col", reference._im2col)
-
-
-@pytest.fixture
-def reference_correlate(exercise, monkeypatch, reference_parts):
-    """Your backward steps call learnres's _correlate (part 2.2) here."""
-    monkeypatch.setattr(exercise, "_correlate", reference._correlate)
+PARTS = ("_pad", "_im2col")  # what the forward test gives your code
+BACKWARD_PARTS = PARTS + ("_correlate",)  # and the backward tests (part 2.2 too)
 
 
 def _t(a):
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
 
 
 def _conv(x, w, stride, padding):
-    return F.conv2d(_t(x), _t(w), stride=stride, padding=padding).numpy()
+    import torch.nn.functional as F
+
+    return F.conv2d(_t(x), _t(w), stride=tuple(stride), padding=tuple(padding)).numpy()
 
 
 def _conv_grads(x, w, g, stride, padding):
     """(dL/dx, dL/dw) from torch's autograd."""
+    import torch.nn.functional as F
+
     tx, tw = _t(x).requires_grad_(), _t(w).requires_grad_()
-    F.conv2d(tx, tw, stride=stride, padding=padding).backward(_t(g))
+    F.conv2d(tx, tw, stride=tuple(stride), padding=tuple(padding)).backward(_t(g))
     return tx.grad.numpy(), tw.grad.numpy()
 
 
@@ -72,32 +60,46 @@ def _setting(x_shape, w_shape, stride, padding):
 # ---- 2.1 im2col -------------------------------------------------------------------------------
 
 
+def run_im2col(module, x_pad, kh: int, kw: int, stride):
+    return module._im2col(np.array(x_pad), kh, kw, *stride)
+
+
+def _expected_im2col(x_pad, kh, kw, stride):
+    import torch.nn.functional as F
+
+    x_shape = x_pad.shape
+    expected = F.unfold(_t(x_pad), (kh, kw), stride=tuple(stride)).numpy()
+    Ho, Wo = (x_shape[2] - kh) // stride[0] + 1, (x_shape[3] - kw) // stride[1] + 1
+    step_1 = (
+        F.unfold(_t(x_pad), (kh, kw))
+        .numpy()
+        .reshape(x_shape[0], -1, *(n - k + 1 for n, k in zip(x_shape[2:], (kh, kw))))[
+            :, :, :Ho, :Wo
+        ]
+    )
+    diagnoses = []
+    if tuple(stride) != (1, 1):
+        diagnoses.append(
+            (
+                "the windows stepped by 1 pixel, not by the stride: window (i, j) starts at "
+                "x_pad[:, :, sh*i, sw*j]",
+                step_1.reshape(x_shape[0], step_1.shape[1], -1),
+            )
+        )
+    return {"cols": expected, "diagnoses": diagnoses}
+
+
 def _check_im2col(exercise, rng, cases):
     for x_shape, (kh, kw), stride in cases:
         x_pad = rand(rng, *x_shape)
-        expected = F.unfold(_t(x_pad), (kh, kw), stride=stride).numpy()
-        Ho, Wo = (x_shape[2] - kh) // stride[0] + 1, (x_shape[3] - kw) // stride[1] + 1
-        step_1 = (
-            F.unfold(_t(x_pad), (kh, kw))
-            .numpy()
-            .reshape(x_shape[0], -1, *(n - k + 1 for n, k in zip(x_shape[2:], (kh, kw))))[
-                :, :, :Ho, :Wo
-            ]
-        )
+        got = exercise.run(run_im2col, x_pad, kh, kw, stride)
+        expected = exercise.expect(_expected_im2col, x_pad, kh, kw, stride)
         check_close(
             f"_im2col(x_pad {x_shape}, kernel {kh}x{kw}, stride {stride}): cols",
-            exercise._im2col(x_pad.copy(), kh, kw, *stride),
-            expected,
+            got,
+            expected["cols"],
             expected_label="torch unfold",
-            diagnoses=[]
-            if stride == (1, 1)
-            else [
-                (
-                    "the windows stepped by 1 pixel, not by the stride: window (i, j) starts at "
-                    "x_pad[:, :, sh*i, sw*j]",
-                    step_1.reshape(x_shape[0], step_1.shape[1], -1),
-                )
-            ],
+            diagnoses=expected["diagnoses"],
             hint="cols[n, (c, u, v), (i, j)] = x_pad[n, c, sh*i + u, sw*j + v], with (c, u, v) "
             "and (i, j) flattened in C order; Ho = (Hp - kh) // sh + 1",
         )
@@ -126,18 +128,26 @@ def test_im2col_strided(exercise, rng):
 # ---- 2.2 forward ------------------------------------------------------------------------------
 
 
+def run_conv_forward(module, x, w, b, stride, padding):
+    f = module.Conv2d(tuple(stride), tuple(padding))
+    f.needs_input_grad = (True, True, True)
+    return f.forward(np.array(x), np.array(w), np.array(b))
+
+
+def _expected_forward(x, w, b, stride, padding):
+    return _conv(x, w, stride, padding) + b.reshape(1, -1, 1, 1)
+
+
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_conv_forward(exercise, rng, reference_parts):
+def test_conv_forward(exercise, rng):
     for x_shape, w_shape, stride, padding in CASES:
         x, w, b = rand(rng, *x_shape), rand(rng, *w_shape), rand(rng, w_shape[0])
-        f = exercise.Conv2d(stride, padding)
-        f.needs_input_grad = (True, True, True)
-        expected = _conv(x, w, stride, padding) + b.reshape(1, -1, 1, 1)
+        got = exercise.run(run_conv_forward, x, w, b, stride, padding, given=PARTS)
         check_close(
             f"Conv2d.forward ({_setting(x_shape, w_shape, stride, padding)}): y",
-            f.forward(x.copy(), w.copy(), b.copy()),
-            expected,
+            got,
+            exercise.expect(_expected_forward, x, w, b, stride, padding),
             hint="_correlate: pad x, im2col with the stride, then w2 @ cols for every image "
             "(@ broadcasts w2 over the batch), reshaped to (N, O, Ho, Wo)",
         )
@@ -146,23 +156,40 @@ def test_conv_forward(exercise, rng, reference_parts):
 # ---- 2.3 dL/dw ----------------------------------------------------------------------------------
 
 
+def run_grad_weight(module, x, g, kh: int, kw: int, stride, padding):
+    return module._grad_weight(np.array(x), np.array(g), kh, kw, tuple(stride), tuple(padding))
+
+
+def _expected_grad_weight(x, w, g, stride, padding):
+    _, expected = _conv_grads(x, w, g, stride, padding)
+    O = w.shape[0]
+
+    def f(w2):
+        return _conv(x, w2.reshape(w.shape), stride, padding)
+
+    return {"w": expected.reshape(O, -1), "numeric": numeric_gradient(f, [w.reshape(O, -1)], 0, g)}
+
+
+def _output_shape(x_shape, w_shape, stride, padding):
+    return (x_shape[0], w_shape[0]) + tuple(
+        (n + 2 * p - k) // s + 1 for n, k, s, p in zip(x_shape[2:], w_shape[2:], stride, padding)
+    )
+
+
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_grad_weight(exercise, rng, reference_correlate):
+def test_grad_weight(exercise, rng):
     for x_shape, w_shape, stride, padding in CASES:
         x, w = rand(rng, *x_shape), rand(rng, *w_shape)
-        g = rand(rng, *_conv(x, w, stride, padding).shape)
-        _, expected = _conv_grads(x, w, g, stride, padding)
-        O, kh, kw = w_shape[0], w_shape[2], w_shape[3]
-
-        def f(w2, x=x, s=w_shape, st=stride, p=padding):
-            return _conv(x, w2.reshape(s), st, p)
-
+        g = rand(rng, *_output_shape(x_shape, w_shape, stride, padding))
+        kh, kw = w_shape[2], w_shape[3]
+        got = exercise.run(run_grad_weight, x, g, kh, kw, stride, padding, given=BACKWARD_PARTS)
+        expected = exercise.expect(_expected_grad_weight, x, w, g, stride, padding)
         check_close(
             f"_grad_weight ({_setting(x_shape, w_shape, stride, padding)}): dL/dw as (O, C*kh*kw)",
-            exercise._grad_weight(x.copy(), g.copy(), kh, kw, stride, padding),
-            expected.reshape(O, -1),
-            numeric=numeric_gradient_at(f, [w.reshape(O, -1)], 0, g),
+            got,
+            expected["w"],
+            numeric=expected["numeric"],
             hint="dL/dw2 = sum over the images n of gy_n @ cols_n^T, gy_n as (O, Ho*Wo) and "
             "cols_n the im2col of the padded x_n with the stride",
         )
@@ -171,56 +198,76 @@ def test_grad_weight(exercise, rng, reference_correlate):
 # ---- 2.4 dL/dx, stride 1 ------------------------------------------------------------------------
 
 
+def run_grad_input_transposed(module, g, w, padding):
+    return module._grad_input_transposed(np.array(g), np.array(w), tuple(padding))
+
+
+def run_grad_input_col2im(module, g, w, x_shape, stride, padding):
+    return module._grad_input_col2im(
+        np.array(g), np.array(w), tuple(x_shape), tuple(stride), tuple(padding)
+    )
+
+
+def _expected_grad_input(x, w, g, stride, padding, stride_1: bool):
+    import torch
+
+    expected, _ = _conv_grads(x, w, g, stride, padding)
+    diagnoses = []
+    if stride_1 and w.shape[2] * w.shape[3] > 1:
+        unflipped = torch.nn.grad.conv2d_input(
+            x.shape, _t(w).flip(2, 3), _t(g), padding=tuple(padding)
+        )
+        diagnoses.append(
+            (
+                "the transposed convolution with the kernel NOT flipped: "
+                "flip both spatial axes, w[:, :, ::-1, ::-1]",
+                unflipped.numpy(),
+            )
+        )
+    if not stride_1:
+        diagnoses.append(
+            (
+                "col2im with overlapping windows overwriting each other (=): a "
+                "pixel in several windows collects all their contributions (+=)",
+                _col2im_assigning(g, w, x.shape, stride, padding),
+            )
+        )
+
+    def f(x2):
+        return _conv(x2, w, stride, padding)
+
+    return {"x": expected, "diagnoses": diagnoses, "numeric": numeric_gradient(f, [x], 0, g)}
+
+
 def _check_grad_input(exercise, rng, cases, stride_1):
     for x_shape, w_shape, stride, padding in cases:
         x, w = rand(rng, *x_shape), rand(rng, *w_shape)
-        g = rand(rng, *_conv(x, w, stride, padding).shape)
-        expected, _ = _conv_grads(x, w, g, stride, padding)
+        g = rand(rng, *_output_shape(x_shape, w_shape, stride, padding))
         what = f"({_setting(x_shape, w_shape, stride, padding)}): dL/dx"
-
-        def f(x2, w=w, st=stride, p=padding):
-            return _conv(x2, w, st, p)
-
-        diagnoses = []
         if stride_1:
-            got = exercise._grad_input_transposed(g.copy(), w.copy(), padding)
+            got = exercise.run(run_grad_input_transposed, g, w, padding, given=BACKWARD_PARTS)
             what = "_grad_input_transposed " + what
-            unflipped = torch.nn.grad.conv2d_input(
-                x_shape, _t(w).flip(2, 3), _t(g), padding=padding
-            )
-            if w_shape[2] * w_shape[3] > 1:
-                diagnoses.append(
-                    (
-                        "the transposed convolution with the kernel NOT flipped: "
-                        "flip both spatial axes, w[:, :, ::-1, ::-1]",
-                        unflipped.numpy(),
-                    )
-                )
             hint = (
                 "a stride-1 convolution (_correlate) of gy padded by k - 1 - p with the kernel "
                 "flipped in both spatial axes and its channels swapped (C, O, kh, kw)"
             )
         else:
-            got = exercise._grad_input_col2im(g.copy(), w.copy(), x_shape, stride, padding)
-            what = "_grad_input_col2im " + what
-            diagnoses.append(
-                (
-                    "col2im with overlapping windows overwriting each other (=): a "
-                    "pixel in several windows collects all their contributions (+=)",
-                    _col2im_assigning(g, w, x_shape, stride, padding),
-                )
+            got = exercise.run(
+                run_grad_input_col2im, g, w, x_shape, stride, padding, given=BACKWARD_PARTS
             )
+            what = "_grad_input_col2im " + what
             hint = (
                 "dL/dcols_n = w2^T @ gy_n, each entry added back (+=) at x_pad[n, c, "
                 "sh*i + u, sw*j + v], then the padding cut off"
             )
+        expected = exercise.expect(_expected_grad_input, x, w, g, stride, padding, stride_1)
         check_close(
             what,
             got,
-            expected,
+            expected["x"],
             hint=hint,
-            diagnoses=diagnoses,
-            numeric=numeric_gradient_at(f, [x], 0, g),
+            diagnoses=expected["diagnoses"],
+            numeric=expected["numeric"],
         )
 
 
@@ -240,7 +287,7 @@ def _col2im_assigning(g, w, x_shape, stride, padding):
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_grad_input_stride_1(exercise, rng, reference_correlate):
+def test_grad_input_stride_1(exercise, rng):
     _check_grad_input(exercise, rng, STRIDE_1, stride_1=True)
 
 
@@ -249,5 +296,5 @@ def test_grad_input_stride_1(exercise, rng, reference_correlate):
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_grad_input_strided(exercise, rng, reference_correlate):
+def test_grad_input_strided(exercise, rng):
     _check_grad_input(exercise, rng, STRIDED + STRIDE_1[:1], stride_1=False)

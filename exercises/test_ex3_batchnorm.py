@@ -10,25 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch  # imported at collection, so no test's timeout pays for it
-import torch.nn.functional as F
 
-from learnres.functions import batchnorm as reference
-from learnres.grading.checks import check_backward, check_close, fail, rand
+from learnres.grading.checks import check_close, fail, grade_backward, rand
 
 EXERCISE = "3. Batch normalization"
 MODULE = "ex3_batchnorm"
 EPS, MOMENTUM = 1e-5, 0.1
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(3)
-
-
-@pytest.fixture
-def reference_update(exercise, monkeypatch):
-    monkeypatch.setattr(exercise.BatchNorm, "_update_running", reference.BatchNorm._update_running)
+UPDATE = ("BatchNorm._update_running",)  # what the forward and backward tests give your code
 
 
 def _inputs(rng, shape):
@@ -41,6 +29,9 @@ def _inputs(rng, shape):
 
 def _torch_bn(running_mean, running_var, training):
     def f(x, gamma, beta):
+        import torch
+        import torch.nn.functional as F
+
         rm, rv = torch.from_numpy(running_mean.copy()), torch.from_numpy(running_var.copy())
         return F.batch_norm(x, rm, rv, gamma, beta, training=training, momentum=MOMENTUM, eps=EPS)
 
@@ -63,79 +54,112 @@ def _stats(x, gamma, running_mean, running_var, training):
     )
 
 
-def _forward(exercise, x, gamma, beta, running_mean, running_var, training):
-    f = exercise.BatchNorm(
-        running_mean.copy(), running_var.copy(), training, MOMENTUM, EPS, True, True
+def run_forward(module, x, gamma, beta, running_mean, running_var, training):
+    f = module.BatchNorm(
+        np.array(running_mean), np.array(running_var), training, MOMENTUM, EPS, True, True
     )
     f.needs_input_grad = (True, True, True)
-    return f.forward(x.copy(), gamma.copy(), beta.copy())
+    return f.forward(np.array(x), np.array(gamma), np.array(beta))
+
+
+def _forward(exercise, x, gamma, beta, running_mean, running_var, training):
+    return exercise.run(
+        run_forward, x, gamma, beta, running_mean, running_var, training, given=UPDATE
+    )
 
 
 # ---- 3.1 forward -------------------------------------------------------------------------------
 
 
+def _expected_forward_train(x, gamma, beta, rm, rv):
+    expected = _torch_bn(rm, rv, True)(*(_t(a) for a in (x, gamma, beta))).detach().numpy()
+    x_hat, _, _ = _stats(x, gamma, rm, rv, True)
+    axes = (0,) + tuple(range(2, x.ndim))
+    pc = (1, -1) + (1,) * (x.ndim - 2)
+    unbiased = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(
+        x.var(axis=axes, ddof=1, keepdims=True) + EPS
+    )
+    return {
+        "y": expected,
+        "diagnoses": [
+            ("x_hat: gamma and beta are not applied (y = gamma * x_hat + beta)", x_hat),
+            (
+                "x normalised with the running statistics: training mode uses the batch's",
+                _stats(x, gamma, rm, rv, False)[0] * gamma.reshape(pc) + beta.reshape(pc),
+            ),
+            (
+                "x normalised with the unbiased variance (m - 1); normalising uses the "
+                "biased one (m)",
+                unbiased * gamma.reshape(pc) + beta.reshape(pc),
+            ),
+        ],
+    }
+
+
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_forward_train(exercise, rng, reference_update):
+def test_forward_train(exercise, rng):
     for shape in [(4, 3, 5, 5), (8, 3)]:
         x, gamma, beta, rm, rv = _inputs(rng, shape)
-        expected = _torch_bn(rm, rv, True)(*(_t(a) for a in (x, gamma, beta))).detach().numpy()
-        x_hat, _, _ = _stats(x, gamma, rm, rv, True)
-        axes = (0,) + tuple(range(2, x.ndim))
-        unbiased = (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(
-            x.var(axis=axes, ddof=1, keepdims=True) + EPS
-        )
+        got = _forward(exercise, x, gamma, beta, rm, rv, True)
+        expected = exercise.expect(_expected_forward_train, x, gamma, beta, rm, rv)
         check_close(
             f"BatchNorm.forward in training mode, x of shape {shape}: y",
-            _forward(exercise, x, gamma, beta, rm, rv, True),
-            expected,
+            got,
+            expected["y"],
             hint="normalise each channel with the batch's mean and biased variance over (N, H, W)",
-            diagnoses=[
-                ("x_hat: gamma and beta are not applied (y = gamma * x_hat + beta)", x_hat),
-                (
-                    "x normalised with the running statistics: training mode uses the batch's",
-                    _stats(x, gamma, rm, rv, False)[0]
-                    * gamma.reshape((1, -1) + (1,) * (x.ndim - 2))
-                    + beta.reshape((1, -1) + (1,) * (x.ndim - 2)),
-                ),
-                (
-                    "x normalised with the unbiased variance (m - 1); normalising uses the "
-                    "biased one (m)",
-                    unbiased * gamma.reshape((1, -1) + (1,) * (x.ndim - 2))
-                    + beta.reshape((1, -1) + (1,) * (x.ndim - 2)),
-                ),
-            ],
+            diagnoses=expected["diagnoses"],
         )
 
 
 def _t(a):
+    import torch
+
     return torch.from_numpy(np.asarray(a, dtype=np.float64).copy())
+
+
+def _expected_forward_eval(x, gamma, beta, rm, rv):
+    expected = _torch_bn(rm, rv, False)(*(_t(a) for a in (x, gamma, beta))).numpy()
+    x_hat, _, _ = _stats(x, gamma, rm, rv, True)
+    pc = (1, -1) + (1,) * (x.ndim - 2)
+    return {
+        "y": expected,
+        "diagnoses": [
+            (
+                "x normalised with the batch's statistics: evaluation mode uses "
+                "self.running_mean and self.running_var",
+                x_hat * gamma.reshape(pc) + beta.reshape(pc),
+            )
+        ],
+    }
 
 
 @pytest.mark.points(1)
 @pytest.mark.timeout(20)
-def test_forward_eval(exercise, rng, reference_update):
+def test_forward_eval(exercise, rng):
     for shape in [(4, 3, 5, 5), (8, 3)]:
         x, gamma, beta, rm, rv = _inputs(rng, shape)
-        expected = _torch_bn(rm, rv, False)(*(_t(a) for a in (x, gamma, beta))).numpy()
-        x_hat, _, _ = _stats(x, gamma, rm, rv, True)
-        pc = (1, -1) + (1,) * (x.ndim - 2)
+        got = _forward(exercise, x, gamma, beta, rm, rv, False)
+        expected = exercise.expect(_expected_forward_eval, x, gamma, beta, rm, rv)
         check_close(
             f"BatchNorm.forward in evaluation mode, x of shape {shape}: y",
-            _forward(exercise, x, gamma, beta, rm, rv, False),
-            expected,
+            got,
+            expected["y"],
             hint="in evaluation mode mu and var are self.running_mean and self.running_var",
-            diagnoses=[
-                (
-                    "x normalised with the batch's statistics: evaluation mode uses "
-                    "self.running_mean and self.running_var",
-                    x_hat * gamma.reshape(pc) + beta.reshape(pc),
-                )
-            ],
+            diagnoses=expected["diagnoses"],
         )
 
 
 # ---- 3.2 running statistics ------------------------------------------------------------------
+
+
+def run_update_running(module, mean, var, rm, rv, m: int):
+    """Runner: the layer's running_mean and running_var arrays after _update_running."""
+    running_mean, running_var = np.array(rm), np.array(rv)
+    f = module.BatchNorm(running_mean, running_var, True, MOMENTUM, EPS, True, True)
+    f.x_shape = (10, len(mean), 2, 2)
+    f._update_running(np.array(mean), np.array(var), m)
+    return running_mean, running_var
 
 
 @pytest.mark.points(1)
@@ -144,10 +168,7 @@ def test_running_statistics(exercise, rng):
     C, m = 3, 40
     mean, var = rand(rng, C), 0.5 + rng.random(C)
     rm, rv = rand(rng, C), 0.5 + rng.random(C)
-    running_mean, running_var = rm.copy(), rv.copy()
-    f = exercise.BatchNorm(running_mean, running_var, True, MOMENTUM, EPS, True, True)
-    f.x_shape = (10, C, 2, 2)
-    f._update_running(mean.copy(), var.copy(), m)
+    running_mean, running_var = exercise.run(run_update_running, mean, var, rm, rv, m)
     expected_mean = (1 - MOMENTUM) * rm + MOMENTUM * mean
     expected_var = (1 - MOMENTUM) * rv + MOMENTUM * var * m / (m - 1)
     for name, array, expected in [
@@ -212,18 +233,20 @@ def _train_diagnoses(arrays, gy):
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(20)
-def test_backward_train(exercise, rng, reference_update):
+def test_backward_train(exercise, rng):
     for shape in [(4, 3, 5, 5), (8, 3)]:
         x, gamma, beta, rm, rv = _inputs(rng, shape)
-        f = exercise.BatchNorm(rm.copy(), rv.copy(), True, MOMENTUM, EPS, True, True)
-        check_backward(
+        grade_backward(
+            exercise,
             "BatchNorm.backward (training)",
-            f,
+            "BatchNorm",
+            (rm, rv, True, MOMENTUM, EPS, True, True),
             [x, gamma, beta],
             ["x", "gamma", "beta"],
             _torch_bn(rm, rv, True),
             rng,
             only=["x"],
+            given=UPDATE,
             diagnoses=_train_diagnoses,
             hints={
                 "x": "(gamma / sigma) * (g - mean(g) - x_hat * mean(g * x_hat)), "
@@ -234,19 +257,21 @@ def test_backward_train(exercise, rng, reference_update):
 
 @pytest.mark.points(1)
 @pytest.mark.timeout(20)
-def test_backward_gamma_beta(exercise, rng, reference_update):
+def test_backward_gamma_beta(exercise, rng):
     for training in (True, False):
         x, gamma, beta, rm, rv = _inputs(rng, (4, 3, 5, 5))
-        f = exercise.BatchNorm(rm.copy(), rv.copy(), training, MOMENTUM, EPS, True, True)
         mode = "training" if training else "evaluation"
-        check_backward(
+        grade_backward(
+            exercise,
             f"BatchNorm.backward ({mode})",
-            f,
+            "BatchNorm",
+            (rm, rv, training, MOMENTUM, EPS, True, True),
             [x, gamma, beta],
             ["x", "gamma", "beta"],
             _torch_bn(rm, rv, training),
             rng,
             only=["gamma", "beta"],
+            given=UPDATE,
             hints={
                 "gamma": "dL/dgamma = sum(g * x_hat) per channel over (N, H, W)",
                 "beta": "dL/dbeta = sum(g) per channel over (N, H, W)",
@@ -274,18 +299,20 @@ def _eval_diagnoses(running_mean, running_var):
 
 @pytest.mark.points(1)
 @pytest.mark.timeout(20)
-def test_backward_eval(exercise, rng, reference_update):
+def test_backward_eval(exercise, rng):
     for shape in [(4, 3, 5, 5), (8, 3)]:
         x, gamma, beta, rm, rv = _inputs(rng, shape)
-        f = exercise.BatchNorm(rm.copy(), rv.copy(), False, MOMENTUM, EPS, True, True)
-        check_backward(
+        grade_backward(
+            exercise,
             "BatchNorm.backward (evaluation)",
-            f,
+            "BatchNorm",
+            (rm, rv, False, MOMENTUM, EPS, True, True),
             [x, gamma, beta],
             ["x", "gamma", "beta"],
             _torch_bn(rm, rv, False),
             rng,
             only=["x"],
+            given=UPDATE,
             diagnoses=_eval_diagnoses(rm, rv),
             hints={
                 "x": "in evaluation mode mu and sigma are constants: "

@@ -30,6 +30,7 @@ COMMANDS = {
         "build the chapters: notebooks, offline slides and HTML; run and time them",
     ),
     "doctor": ("learnres.doctor", "NumPy/CuPy/CUDA versions and known problems"),
+    "grade": ("learnres.grading.cli", "grade an exercise (or all) and print the score table"),
 }
 
 

@@ -1,28 +1,17 @@
 #!/usr/bin/env bash
 # Build the Gradescope autograder zip from this checkout:
 #
-#     bash exercises/autograder/make_autograder.sh [autograder.zip]
+#     bash exercises/autograder/make_autograder.sh [path/to/autograder.zip] [--seed N] [--pythons 3.11 3.12]
 #
-# The zip holds setup.sh, run_autograder, a learnres wheel, and exercises/ with the graders,
-# conftest.py and pytest.ini (not the stubs, not the solutions).
+# PYTHON (default python3) must import numpy, pytest and PyTorch (the expected values are
+# recorded from learnres's reference and PyTorch); learnres is taken from this checkout. No
+# `wheel` or `build` package is needed, and the output's folders are created. What goes into
+# the zip and why: learnres/grading/autograder.py; how to try it: exercises/autograder/dry_run.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-out="$(realpath -m "${1:-autograder.zip}")"
 python="${PYTHON:-python3}"
-
-stage="$(mktemp -d)"
-trap 'rm -rf "$stage"' EXIT
-# the wheel is built from a copy, so that setuptools' build/ folder lands there, not in the checkout
-mkdir "$stage/src"
-cp -r "$repo/pyproject.toml" "$repo/README.md" "$repo/learnres" "$stage/src/"
-find "$stage/src" -name __pycache__ -prune -exec rm -rf {} +
-"$python" -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$stage" "$stage/src"
-mkdir "$stage/exercises"
-cp "$repo/exercises/conftest.py" "$repo/exercises/pytest.ini" "$repo"/exercises/test_ex*.py "$stage/exercises/"
-cp "$here/setup.sh" "$here/run_autograder" "$stage/"
-chmod +x "$stage/setup.sh" "$stage/run_autograder"
-rm -f "$out"
-(cd "$stage" && "$python" -m zipfile -c "$out" setup.sh run_autograder learnres-*.whl exercises)
-echo "wrote $out:"
-"$python" -m zipfile -l "$out"
+out="${1:-autograder.zip}"
+shift || true
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
+exec "$python" -m learnres.grading.autograder "$out" "$@"

@@ -11,9 +11,23 @@
 - ``learnres.grading.checks``: the graders' comparisons with PyTorch and numerical gradients,
   with messages that teach.
 - ``learnres.grading.mutants``: planted bugs that prove the graders.
+- ``learnres.grading.harness``: how a grader runs the student's code (``exercise.run``) and
+  computes the expected values (``exercise.expect``); ``plain`` the data that crosses between
+  them; ``guard`` the rules for a submission; ``child`` the process that runs it.
+- ``learnres.grading.hints``: hints in three levels (``hint("3.3")``); ``texts`` part texts.
+- ``learnres.grading.cli``: ``learnres grade ex3`` and ``grade("ex3")`` for notebooks.
+- ``learnres.grading.autograder``: builds the Gradescope zip.
+
+In a notebook::
+
+    from learnres.grading import grade, hint
+    grade("ex3")      # the score table of exercise 3
+    hint("3.3", 2)    # the first two levels of hints for part 3.3
 """
 
+from learnres.grading.cli import grade
 from learnres.grading.gradescope import gradescope_results, write_json_atomic
+from learnres.grading.hints import hint
 from learnres.grading.scoreboard import (
     PHASES,
     ExerciseScore,
@@ -29,7 +43,9 @@ __all__ = [
     "GradedTest",
     "Scoreboard",
     "format_points",
+    "grade",
     "gradescope_results",
+    "hint",
     "trim_text",
     "write_json_atomic",
 ]

@@ -18,6 +18,15 @@ when the value equals a known wrong answer (a *diagnosis*), names that mistake:
 Failures use ``pytest.fail(..., pytrace=False)``: the student sees the message, not the
 grader's traceback. Errors raised inside the student's code keep their traceback.
 
+Graders call the student's code through ``exercise.run(runner, ...)`` and compute expected
+values with ``exercise.expect(...)`` (``learnres.grading.harness``): ``grade_backward`` and
+``grade_block`` below do both for a Function's backward and for a whole block, and the
+``run_*`` functions are their runners (they execute beside the student's code, possibly in
+another process, and return plain data). PyTorch is imported only inside the functions that
+compute expected values, so a grading process that replays recorded values needs none.
+``check_backward`` and ``check_block`` are the older in-process versions (a grader that calls
+the student's objects directly), kept for graders not yet written with ``exercise.run``.
+
 Tolerance: ``GRADER_RTOL = 1e-8`` relative to the largest expected value, looser than
 ``learnres.testing.FLOAT64_RTOL`` (1e-10) because a correct student solution may use another
 formula than PyTorch (a variance as E[x^2] - E[x]^2 cancels digits; a gradient summed in
@@ -33,6 +42,9 @@ import pytest
 
 __all__ = [
     "GRADER_RTOL",
+    "block_forward",
+    "block_gradients",
+    "block_structure",
     "check_backward",
     "check_block",
     "check_close",
@@ -40,8 +52,13 @@ __all__ = [
     "check_shape",
     "fail",
     "fmt_shape",
+    "grade_backward",
+    "grade_block",
+    "numeric_gradient",
     "numeric_gradient_at",
     "rand",
+    "run_block",
+    "run_function_backward",
     "torch_forward_backward",
     "upstream",
 ]
@@ -116,7 +133,7 @@ def check_close(
     expected: np.ndarray,
     *,
     hint: str = "",
-    numeric: Callable[[tuple], float] | None = None,
+    numeric: Callable[[tuple], float] | np.ndarray | None = None,
     diagnoses: Sequence[Diagnosis] = (),
     rtol: float = GRADER_RTOL,
     expected_label: str = "PyTorch",
@@ -126,8 +143,8 @@ def check_close(
     Arguments:
         what: names the value in the message ("Mul.backward: dL/da").
         hint: the usual cause, shown when no diagnosis matches.
-        numeric: index -> the numerical gradient there (central differences), shown beside
-            the expected value at the worst index.
+        numeric: the numerical gradient (central differences; an array like ``expected``, or
+            a function of the index), shown beside the expected value at the worst index.
         diagnoses: known wrong answers (label, value); if ``actual`` equals one, the message
             names that bug instead of giving the hint.
     """
@@ -143,7 +160,8 @@ def check_close(
     where = f"at index {index}" if index else "the value"
     values = f"{expected_label} {_fmt(expected[index])}"
     if numeric is not None:
-        values += f", numerical gradient {_fmt(numeric(index))}"
+        at = numeric(index) if callable(numeric) else np.asarray(numeric)[index]
+        values += f", numerical gradient {_fmt(at)}"
     lines.append(f"  worst {where}: {values}, yours {_fmt(actual[index])}")
     lines.append(
         f"  largest error {err:.1e} (largest expected value {scale:.1e}; tolerance {rtol:g} of it)"
@@ -376,3 +394,278 @@ def check_block(
         if p.grad is None:
             fail(f"{what}: parameter {name} got no gradient: does forward use it?")
         check_close(f"{what}: dL/d{name}", p.grad, torch_params[name].grad.numpy())
+
+
+# ---- graders that run the student's code through exercise.run ---------------------------------
+
+
+def describe(value) -> str:
+    """What came back, for a message: ``array of shape (3, 4)``, ``tuple of 2``, ``Tensor``."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {fmt_shape(value.shape)}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    type_name = getattr(value, "type_name", None) or type(value).__name__
+    return f"{type_name} {value!r:.60}" if type_name in ("int", "float", "str") else type_name
+
+
+def numeric_gradient(f, arrays: Sequence[np.ndarray], i: int, gy: np.ndarray, eps: float = 1e-6):
+    """d sum(gy * f(*arrays)) / d arrays[i], every entry, by central differences (float64)."""
+    at = numeric_gradient_at(f, arrays, i, gy, eps)
+    out = np.zeros(np.shape(arrays[i]))
+    for index in np.ndindex(out.shape):
+        out[index] = at(index)
+    return out
+
+
+def run_function_backward(module, cls_name: str, ctor_args: tuple, arrays: list, gy):
+    """Runner: ``forward`` then ``backward(gy)`` of the student's Function ``cls_name`` on
+    copies of ``arrays``; returns {"y": ..., "grads": ...} (what backward returned)."""
+    f = getattr(module, cls_name)(*(_copy(a) for a in ctor_args))
+    f.needs_input_grad = (True,) * len(arrays)
+    y = f.forward(*(np.array(a, dtype=np.float64) for a in arrays))
+    out = {"y": y}
+    out["grads"] = f.backward(np.array(gy, dtype=np.float64))
+    return out
+
+
+def _copy(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _torch_values(torch_fn, arrays, gy=None, numeric_for=()):
+    """(y, grads, numeric gradients of the inputs in ``numeric_for``) from torch, float64."""
+    y, grads = torch_forward_backward(torch_fn, arrays, gy)
+    if gy is None:
+        return y
+    f = torch_numpy_fn(torch_fn)
+    numeric = {str(i): numeric_gradient(f, arrays, i, gy) for i in numeric_for}
+    return {"grads": grads, "numeric": numeric}
+
+
+def grade_backward(
+    exercise,
+    op: str,
+    cls_name: str,
+    ctor_args: tuple,
+    arrays: Sequence[np.ndarray],
+    names: Sequence[str],
+    torch_fn,
+    rng: np.random.Generator,
+    *,
+    hints: dict[str, str] | None = None,
+    diagnoses: Callable[[list, np.ndarray], dict[str, list[Diagnosis]]] | None = None,
+    check_forward: bool = True,
+    only: Sequence[str] | None = None,
+    given: tuple[str, ...] = (),
+) -> None:
+    """Run the student's Function ``cls_name(*ctor_args)``: forward on ``arrays``, backward
+    with a random upstream gradient; check the output and each input's gradient against
+    ``torch_fn``'s (float64), with the numerical gradient at the worst index.
+
+    Arguments:
+        op: the name in messages ("Mul.backward").
+        names: one name per input ("a", "b").
+        hints: the usual cause of a wrong value, per input name.
+        diagnoses: (arrays, gy) -> {input name: [(label, known wrong gradient), ...]}
+            (computed with the expected values, never from the student's answer).
+        check_forward: check the output against torch's first (a wrong forward fails here).
+        only: the names of the inputs whose gradients are checked (default: all).
+        given: parts the test supplies from learnres (see ``Exercise.run``).
+    """
+    hints = hints or {}
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    checked = [i for i, n in enumerate(names) if only is None or n in only]
+    expected_y = exercise.expect(lambda a: _torch_values(torch_fn, a), arrays)
+    gy = upstream(rng, np.shape(expected_y))
+    got = exercise.run(run_function_backward, cls_name, tuple(ctor_args), arrays, gy, given=given)
+    if check_forward:
+        check_close(
+            f"{op.split('.')[0]}.forward: the output",
+            got["y"],
+            expected_y,
+            hint="this test runs your forward before the backward (backward uses what "
+            "forward saved): fix the forward first",
+        )
+    grads = got["grads"]
+    if not isinstance(grads, tuple):
+        fail(
+            f"{op} returned {describe(grads)}, expected a tuple with one gradient per "
+            f"input ({', '.join('dL/d' + n for n in names)}): "
+            f"return ({', '.join('g' + n for n in names)},)"
+        )
+    if len(grads) != len(arrays):
+        fail(f"{op} returned {len(grads)} gradients for {len(arrays)} inputs ({', '.join(names)})")
+    expected = exercise.expect(
+        lambda a, g: {
+            **_torch_values(torch_fn, a, g, checked),
+            "diagnoses": diagnoses(a, g) if diagnoses else {},
+        },
+        arrays,
+        gy,
+    )
+    for i, (name, grad) in enumerate(zip(names, grads)):
+        if i not in checked:
+            continue
+        check_gradient(
+            op,
+            name,
+            grad,
+            expected["grads"][i],
+            hint=hints.get(name, ""),
+            numeric=expected["numeric"][str(i)],
+            diagnoses=[tuple(d) for d in expected["diagnoses"].get(name, ())],
+        )
+
+
+# ---- blocks ------------------------------------------------------------------------------------
+
+
+def _reference_block(module_name: str, cls_name: str, args: tuple, kwargs: dict):
+    import importlib
+
+    return getattr(importlib.import_module(module_name), cls_name)(*args, **kwargs)
+
+
+def block_structure(module_name: str, cls_name: str, args: tuple, kwargs: dict) -> dict:
+    """Expected value: learnres's block's parameters [(name, shape)] and buffer names."""
+    block = _reference_block(module_name, cls_name, args, kwargs)
+    return {
+        "params": [(n, tuple(p.shape)) for n, p in block.named_parameters()],
+        "buffers": [n for n, _ in block.named_buffers()],
+    }
+
+
+def block_weights(rng: np.random.Generator, params) -> dict:
+    """Random float64 weights for parameters [(name, shape)] (BN's gamma near 1)."""
+    weights = {}
+    for name, shape in params:
+        base = 1.0 if name.endswith("weight") and len(shape) == 1 else 0.0
+        weights[name] = base + (0.3 if len(shape) == 1 else 0.5) * rng.standard_normal(shape)
+    return weights
+
+
+def _twin(module_name, cls_name, args, kwargs, weights):
+    """learnres's block with ``weights`` (float64, training mode) and its PyTorch twin."""
+    from learnres.reference.convert import to_torch
+
+    block = _reference_block(module_name, cls_name, args, kwargs).double().train()
+    for name, p in block.named_parameters():
+        p.data[...] = weights[name]
+    return to_torch(block, dtype=np.float64).train()
+
+
+def block_forward(module_name, cls_name, args, kwargs, weights, x, diagnoses=None) -> dict:
+    """Expected value: the twin's output on ``x`` and the known wrong outputs."""
+    import torch
+
+    twin = _twin(module_name, cls_name, args, kwargs, weights)
+    y = twin(torch.tensor(x)).detach().numpy()
+    known = diagnoses(twin, torch.tensor(x)) if diagnoses else []
+    return {"y": y, "diagnoses": [(label, np.asarray(v)) for label, v in known]}
+
+
+def block_gradients(module_name, cls_name, args, kwargs, weights, x, gy) -> dict:
+    """Expected value: dL/dx and every parameter's gradient under ``gy``."""
+    import torch
+
+    twin = _twin(module_name, cls_name, args, kwargs, weights)
+    tx = torch.tensor(x, requires_grad=True)
+    twin(tx).backward(torch.from_numpy(gy))
+    return {
+        "x": tx.grad.numpy(),
+        "params": {n: p.grad.numpy() for n, p in twin.named_parameters()},
+    }
+
+
+def run_block(module, cls_name: str, args: tuple, kwargs: dict, weights: dict, x, gy) -> dict:
+    """Runner: build the student's block; if its parameters are the expected ones, load
+    ``weights`` (float64, training mode), run forward on ``x`` and backward with ``gy``."""
+    from learnres.autograd.tensor import Tensor
+
+    block = getattr(module, cls_name)(*args, **kwargs)
+    out = {
+        "params": [(n, tuple(p.shape)) for n, p in block.named_parameters()],
+        "buffers": [n for n, _ in block.named_buffers()],
+    }
+    if [n for n, _ in out["params"]] != list(weights) or any(
+        tuple(np.shape(weights[n])) != s for n, s in out["params"]
+    ):
+        return out
+    block.double().train()
+    for name, p in block.named_parameters():
+        p.data[...] = weights[name]
+    tx = Tensor(np.array(x), requires_grad=True)
+    y = block(tx)
+    out["y"] = y.data if isinstance(y, Tensor) else y
+    if not isinstance(y, Tensor):
+        return out
+    y.backward(np.array(gy))
+    out["x_grad"] = tx.grad
+    out["grads"] = {n: p.grad for n, p in block.named_parameters()}
+    return out
+
+
+def grade_block(
+    exercise,
+    what: str,
+    cls_name: str,
+    args: tuple,
+    kwargs: dict,
+    x_shape: tuple,
+    rng: np.random.Generator,
+    *,
+    reference_module: str = "learnres.nn.blocks",
+    diagnoses: Callable[[object, object], list[Diagnosis]] | None = None,
+    hint: str = "",
+    given: tuple[str, ...] = (),
+) -> None:
+    """Check the student's block ``cls_name(*args, **kwargs)`` against learnres's block of the
+    same architecture and its PyTorch twin: parameter names and shapes, then with the same
+    random weights (float64, training mode) the output, dL/dx and every parameter's gradient
+    under a random upstream gradient.
+
+    Arguments:
+        what: names the block in messages ("BasicBlock(8, 16, stride=2, shortcut='A')").
+        diagnoses: (torch twin, torch input) -> known wrong outputs [(label, value), ...].
+    """
+    ref = (reference_module, cls_name, tuple(args), dict(kwargs))
+    structure = exercise.expect(block_structure, *ref)
+    weights = block_weights(rng, structure["params"])
+    x = rng.standard_normal(x_shape)
+    expected = exercise.expect(
+        lambda *a: block_forward(*a, diagnoses=diagnoses), *ref, weights, x
+    )
+    gy = upstream(rng, np.shape(expected["y"]))
+    got = exercise.run(run_block, cls_name, tuple(args), dict(kwargs), weights, x, gy, given=given)
+    mine = [(n, tuple(s)) for n, s in got["params"]]
+    wanted = [(n, tuple(s)) for n, s in structure["params"]]
+    if mine != wanted:
+        fail(
+            f"{what} has the parameters\n  {_describe(mine)}\nexpected, in this order,\n  "
+            f"{_describe(wanted)}\n(a parameter's name is the attribute path of its layer; "
+            "assign the layers in __init__ in the order forward uses them)"
+        )
+    if list(got["buffers"]) != list(structure["buffers"]):
+        fail(f"{what} has the buffers {got['buffers']}, expected {structure['buffers']}")
+    if not isinstance(got.get("y"), np.ndarray):
+        fail(f"{what}: forward returned {describe(got.get('y'))}, expected a Tensor")
+    check_close(
+        f"{what}: the output",
+        got["y"],
+        expected["y"],
+        hint=hint,
+        diagnoses=[(label, value) for label, value in expected["diagnoses"]],
+    )
+    grads = exercise.expect(block_gradients, *ref, weights, x, gy)
+    check_close(
+        f"{what}: dL/dx",
+        got["x_grad"],
+        grads["x"],
+        hint="the gradient flows back along both paths, F(x) and the shortcut",
+    )
+    for name, _ in wanted:
+        grad = got["grads"].get(name)
+        if grad is None:
+            fail(f"{what}: parameter {name} got no gradient: does forward use it?")
+        check_close(f"{what}: dL/d{name}", grad, grads["params"][name])

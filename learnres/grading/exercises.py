@@ -17,10 +17,13 @@ generates, so a change to learnres's reference code shows up in the stubs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
 from learnres.grading.generate import Exercise, Part, Unit, load_module, render, stub_message
+from learnres.grading.texts import PART_TEXTS
 
 __all__ = [
     "EXERCISES",
@@ -29,6 +32,8 @@ __all__ = [
     "main",
     "solution_module",
     "solution_source",
+    "spec_document",
+    "spec_text",
     "stub_message",
     "stub_source",
     "write_exercises",
@@ -63,11 +68,11 @@ _AUTOGRAD = Exercise(
             Shapes: g has the broadcast shape, e.g. (2, 3, 4); ``shape`` is the shape an input
             had before it was broadcast, e.g. (3, 1) or (4,). The result has exactly ``shape``.
 
-            Two kinds of axes are summed over:
-            * the leading axes broadcasting added in front (g.ndim - len(shape) of them);
-            * the axes where ``shape`` has 1 but g does not (the input was stretched along
-              them): sum them with keepdims=True, so they stay as axes of size 1.
-            Example: g (2, 3, 4) to shape (3, 1) sums axis 0 (added) and axis 2 (stretched).
+            Why a sum: broadcasting used each entry of the input many times (once for every
+            position along the axes it was copied along), and a value used many times gets
+            the sum of the gradients of its uses. Work out which axes of g are copies: the
+            ones broadcasting added in front, and the ones along which the input was
+            stretched from size 1. Example: g (2, 3, 4) to shape (3, 1) sums two axes.
             Return g itself when the shapes already agree.
             """,
         ),
@@ -79,9 +84,10 @@ _AUTOGRAD = Exercise(
             Arguments: gy = dL/dy, shaped like y (the broadcast shape of a and b).
             Returns: (dL/da, dL/db), shaped like ``self.a`` and like ``self.b``.
 
-            Formula: dL/da = gy * b and dL/db = gy * a (elementwise).
-            Hints: if a was broadcast (a (4,) times b (3, 4)), gy * b has shape (3, 4):
-            ``sum_to(gy * self.b, self.a.shape)`` sums it back to (4,).
+            Derive it with the chain rule: which entries of y does a[k] change, and by how
+            much per unit of a[k]? A product's derivative in one factor is the other factor.
+            If an input was broadcast (a (4,) times b (3, 4)), its gradient comes out with
+            the broadcast shape: ``sum_to`` (1.1) brings it back.
             ``self.needs_input_grad[i]`` says whether input i needs its gradient; return
             None in its place when it does not.
             """,
@@ -94,9 +100,11 @@ _AUTOGRAD = Exercise(
             Shapes: a (..., n, k), b (..., k, m), gy = dL/dy (..., n, m).
             Returns: (dL/da, dL/db), shaped like a (..., n, k) and like b (..., k, m).
 
-            Formula: dL/da = gy @ b^T and dL/db = a^T @ gy, where ^T swaps the last two
-            axes (``x.swapaxes(-1, -2)``). Check with shapes: (n, m) @ (m, k) is (n, k).
-            Hint: with batch axes an operand may have been broadcast (b (k, m) against
+            Derive it from y[i, j] = sum over k of a[i, k] * b[k, j]: which y does a[i, k]
+            reach, and with which factor? Sum gy times those factors and you will find a
+            matrix product of gy with one operand (transposed: ``x.swapaxes(-1, -2)``). The
+            shapes check your answer: dL/da must come out (n, k).
+            With batch axes an operand may have been broadcast (b (k, m) against
             a (5, n, k)): ``sum_to`` each result to its input's shape, as in Mul.
             """,
         ),
@@ -106,10 +114,10 @@ _AUTOGRAD = Exercise(
             "the gradient of y = max(x, 0)",
             """
             Shapes: gy and the gradient are shaped like x.
-            Formula: dL/dx = gy * [x > 0]: the gradient passes where the input was positive
-            and is 0 elsewhere (at x = 0 too, as in PyTorch).
-            Hint: forward saved ``self.y = max(x, 0)``, and ``self.y > 0`` is the mask
-            ``x > 0``. Return a tuple with one array: ``(gx,)``.
+            Derive it: what is the slope of max(x, 0) left and right of 0? At x = 0 itself
+            the slope is undefined; take 0 there, as PyTorch does. Forward saved only
+            ``self.y = max(x, 0)``: what does y tell you about the sign of x?
+            Return a tuple with one array: ``(gx,)``.
             """,
         ),
         Part(
@@ -121,11 +129,11 @@ _AUTOGRAD = Exercise(
             leaf) and ``tensor.creator.inputs`` the tensors it was applied to. Leave out
             inputs with ``requires_grad=False``; list each tensor once, however many ops use
             it. Backward needs every contribution to a tensor's gradient (one from each op
-            that used it) before it passes that gradient on to the tensor's inputs.
-            Hints: no recursion (a chain of 5,000 ops must work, and Python stops at about
-            1,000 nested calls); remember visited tensors by ``id(tensor)``. A stack of
-            (tensor, inputs_done) pairs gives a post-order (a tensor after its inputs), and
-            reversing it puts each tensor before its inputs.
+            that used it) before it passes that gradient on to the tensor's inputs: so in
+            the order you return, where must a tensor stand relative to the tensors that use
+            it? Draw a graph in which one tensor is used twice and check your order on it.
+            No recursion: a chain of 5,000 ops must work, and Python stops at about 1,000
+            nested calls. Remember visited tensors by ``id(tensor)``.
             """,
         ),
     ),
@@ -364,10 +372,11 @@ _RESIDUAL = Exercise(
             "make_shortcut",
             "which shortcut a block gets",
             """
-            The shape is kept when stride == 1 and in_planes == out_planes. Then "A" and "B"
-            give Identity(); otherwise "A" gives ZeroPadShortcut(in_planes, out_planes,
-            stride) and "B" projection_shortcut(in_planes, out_planes, stride). "C" always
-            projects. Any other option: ValueError naming the three.
+            Sec. 3.3 and Table 3: where the block keeps the shape of x, options A and B add
+            x itself (Identity()); where the block changes it, A uses the zero-padded identity
+            (ZeroPadShortcut) and B the projection (projection_shortcut); C projects in every
+            block. When does a block keep the shape? Think of both things a block can change.
+            Any other option: ValueError naming the three.
             """,
         ),
         Part(
@@ -391,10 +400,12 @@ _RESIDUAL = Exercise(
             "BasicBlock.forward",
             "Fig. 2, relu(F(x) + shortcut(x))",
             """
-            x (N, in_planes, H, W) -> (N, planes, H / stride, W / stride):
-                out = relu(bn1(conv1(x)));  out = bn2(conv2(out));  relu(out + shortcut(x))
-            The shortcut takes the block's input x, and the addition comes BEFORE the last
-            ReLU (Fig. 2).
+            x (N, in_planes, H, W) -> (N, planes, H / stride, W / stride).
+            Fig. 2 and Eq. 1 of the paper: the stacked layers (conv, BN, ReLU, conv, BN) are
+            F(x), the residual; the shortcut carries the block's input around them; the
+            block's output is the sum passed through a ReLU. Read the figure for where the
+            addition sits relative to the BN and the ReLUs; the grader names the usual
+            misplacements.
             """,
         ),
     ),
@@ -440,9 +451,10 @@ _BOTTLENECK = Exercise(
             "Bottleneck.forward",
             "1x1, 3x3, 1x1 and the shortcut",
             """
-            x (N, in_planes, H, W) -> (N, 4 * planes, H / stride, W / stride):
-                out = relu(bn1(conv1(x)));  out = relu(bn2(conv2(out)))
-                out = bn3(conv3(out));  return relu(out + shortcut(x))
+            x (N, in_planes, H, W) -> (N, 4 * planes, H / stride, W / stride).
+            Fig. 5 (right): as in the basic block, every convolution is followed by its BN,
+            and a ReLU follows each layer except the last, whose output is added to the
+            shortcut before the block's final ReLU.
             """,
         ),
         Part(
@@ -450,8 +462,9 @@ _BOTTLENECK = Exercise(
             "conv_mult_adds",
             "the multiply-adds of one convolution",
             """
-            Example: a 3x3 convolution from 64 to 64 channels with a 56x56 output costs
-            64 * 56 * 56 * 64 * 3 * 3 = 115,605,504 multiply-adds.
+            Count what one output value costs, then how many output values there are.
+            Check: a 3x3 convolution from 64 to 64 channels with a 56x56 output (ResNet-34's
+            conv2_x) costs 115,605,504 multiply-adds.
             """,
         ),
         Part(
@@ -497,16 +510,15 @@ _SGD = Exercise(
             hyper-parameters (``group["lr"]``, "momentum", "weight_decay", "dampening",
             "nesterov"); p, the parameter, with ``p.data`` and ``p.grad`` (same shape).
 
-            In this order, as torch.optim.SGD:
-                d_p = grad + weight_decay * p     (first: the gradient of the L2 penalty)
-                buf = d_p                                        (first step: no buffer yet)
-                buf = momentum * buf + (1 - dampening) * d_p     (later steps)
-                d_p = d_p + momentum * buf  with nesterov,  else  d_p = buf
-                p = p - lr * d_p
-            Skip weight decay when it is 0 and the buffer when momentum is 0. Keep the
-            buffer in ``self.state[i]["momentum_buffer"]`` (a copy, not p.grad itself).
-            Change ``p.data`` in place (``p.data -= ...``) and leave ``p.grad`` as backward
-            wrote it: ``d_p = d_p + ...`` makes a new array, ``d_p += ...`` writes into p.grad.
+            The class docstring says what each hyper-parameter means; torch.optim.SGD's
+            documentation (its "Algorithm" box) gives the order, which you must follow so
+            that a learnres run and a PyTorch run from the same weights stay together. Work
+            out why that order is the natural one: weight decay is the gradient of an L2
+            penalty added to the loss, so which gradient should the momentum buffer average,
+            the bare one or the penalised one? On the first step there is no buffer yet:
+            what does PyTorch start it with? Keep it in ``self.state[i]["momentum_buffer"]``.
+            Change ``p.data`` in place and leave ``p.grad`` as backward wrote it (``d_p +=``
+            on ``d_p = p.grad`` would write into it).
             """,
         ),
         Part(
@@ -523,16 +535,408 @@ _SGD = Exercise(
             "StepSchedule.lr",
             "the paper's step schedule",
             """
-            lr = base_lr * gamma ** k, where k is the number of milestones <= iteration.
-            The paper: 0.1, divided by 10 at 32k and 48k iterations. Iterations count from 0
-            (the first step is iteration 0), and the rate changes AT a milestone:
-            lr(31999) == 0.1, lr(32000) == 0.01, lr(48000) == 0.001.
+            The rate starts at ``base_lr`` and is multiplied by ``gamma`` at every milestone
+            the run has reached. The paper: 0.1, divided by 10 at 32k and 48k iterations.
+            Iterations count from 0 (the first step is iteration 0), and the rate changes AT
+            a milestone: lr(31999) == 0.1, lr(32000) == 0.01, lr(48000) == 0.001.
             """,
         ),
     ),
 )
 
-EXERCISES: tuple[Exercise, ...] = (_AUTOGRAD, _CONV, _BATCHNORM, _RESIDUAL, _BOTTLENECK, _SGD)
+
+_TRAINING = Exercise(
+    number=7,
+    slug="ex7_training",
+    title="Softmax cross-entropy and the training step",
+    intro="""
+    The paper's networks end in a fully connected layer whose outputs are the logits of the
+    classes; the loss is the softmax cross-entropy (Sec. 3.4: "standard" classification).
+    You write the loss as a Function (a numerically stable log-softmax, the loss, its
+    backward), then the two loops every experiment of the paper runs: one training step
+    (the model in training mode, so that batch normalization uses and updates the batch's
+    statistics) and the evaluation pass (evaluation mode, no graph).
+    """,
+    units=(
+        Unit("learnres.functions.loss", "_log_softmax"),
+        Unit("learnres.functions.loss", "CrossEntropy"),
+        Unit("learnres.analysis.degradation", "train_step"),
+        Unit("learnres.train.trainer", "evaluate"),
+    ),
+    parts=(
+        Part(
+            "7.1",
+            "_log_softmax",
+            "log softmax(x) along an axis, without overflow",
+            """
+            Shapes: x (N, C) (any shape; ``axis`` names the class axis); the result is shaped
+            like x: log(exp(x_i) / sum_j exp(x_j)) along ``axis``.
+            exp overflows float64 beyond about 709, and logits of a badly initialised or
+            diverging network get there. Show that adding the same number to every x_j of a
+            row leaves the softmax unchanged, then choose the number that keeps every
+            exponent at or below 0. Take the log analytically instead of computing the
+            softmax first (log of a tiny softmax underflows to -inf).
+            """,
+        ),
+        Part(
+            "7.2",
+            "CrossEntropy.forward",
+            "the mean cross-entropy of a batch",
+            """
+            Arguments: logits (N, C); ``self.target`` holds the N integer labels.
+            Returns: a 0-d array, the mean over the batch of -log p(target), with p the
+            softmax of each row. Save what backward needs (the softmax probabilities).
+            Hint: NumPy's fancy indexing picks one entry per row: a[xp.arange(n), target].
+            """,
+        ),
+        Part(
+            "7.3",
+            "CrossEntropy.backward",
+            "dL/dlogits",
+            """
+            Arguments: gy, the upstream gradient of the (scalar) loss. Returns a tuple with
+            dL/dlogits, shaped (N, C).
+            Derive it: write the loss of one row as -x_t + log sum_j exp(x_j) and
+            differentiate by x_i (two cases: i = t and i != t). Then remember that the loss
+            is a MEAN over the batch, and multiply by gy.
+            """,
+        ),
+        Part(
+            "7.4",
+            "train_step",
+            "one SGD step: mode, forward, loss, zero_grad, backward, step",
+            """
+            A step must leave the model exactly where PyTorch's loop would: think about what
+            each call changes. The gradients of the last step are still in ``p.grad``: when
+            must they be cleared, and what happens to a step taken before ``backward``? The
+            model may arrive in evaluation mode (after an evaluation): which mode must batch
+            normalization be in while it trains?
+            """,
+        ),
+        Part(
+            "7.5",
+            "evaluate",
+            "the loss and error of a model over a loader, in evaluation mode",
+            """
+            The evaluation pass must not change the model: batch normalization uses its
+            running statistics (and must not update them), no graph is built (nothing will
+            call backward), and the model leaves in the mode it came in, even when an error
+            interrupts the loop. Average the loss over images, not over batches (the last
+            batch may be smaller).
+            """,
+        ),
+    ),
+)
+
+_HE_INIT = Exercise(
+    number=8,
+    slug="ex8_init",
+    title="He initialisation",
+    intro="""
+    The paper initialises its weights "as in [13]" (He et al., 2015, Delving Deep into
+    Rectifiers). A deep plain network starts well only when the variance of the signal
+    neither grows nor shrinks from layer to layer: for y = W x with n inputs per output and
+    independent zero-mean weights, Var[y] = n Var[w] E[x^2], and after a ReLU E[x^2] is
+    half the variance of its input. You choose Var[w] so that the two effects cancel, write
+    the initialisers, and the grader checks the claim on a deep plain stack.
+    """,
+    units=(
+        Unit("learnres.nn.init", "_default_rng"),
+        Unit("learnres.nn.init", "manual_seed"),
+        Unit("learnres.nn.init", "_fill"),
+        Unit("learnres.nn.init", "calculate_gain"),
+        Unit("learnres.nn.init", "calculate_fan_in_and_fan_out"),
+        Unit("learnres.nn.init", "_fan"),
+        Unit("learnres.nn.init", "normal_"),
+        Unit("learnres.nn.init", "uniform_"),
+        Unit("learnres.nn.init", "kaiming_normal_"),
+        Unit("learnres.nn.init", "kaiming_uniform_"),
+    ),
+    parts=(
+        Part(
+            "8.1",
+            "calculate_fan_in_and_fan_out",
+            "the inputs behind each output, the outputs of each input",
+            """
+            Returns (fan_in, fan_out) of a weight: a Linear weight is (out, in), a Conv2d
+            weight (out, in, kh, kw). fan_in is the length of the dot product behind one
+            output value (the n of Var[y] = n Var[w] E[x^2]); fan_out is how many output
+            values one input value takes part in (what matters for the gradients going
+            back). Work both out for a convolution. Fewer than 2 dimensions: ValueError.
+            """,
+            own_doc=True,
+        ),
+        Part(
+            "8.2",
+            "calculate_gain",
+            "the factor that keeps the variance through a nonlinearity",
+            """
+            Returns the gain g such that weights of standard deviation g / sqrt(fan) keep
+            E[x^2] constant through layer after layer with this nonlinearity. Derive the
+            ReLU's from the intro (what fraction of E[x^2] survives a ReLU?), and the leaky
+            ReLU's with negative slope a (``param``, default 0.01). Linear layers, convolutions
+            and the sigmoid use 1, tanh 5/3 (PyTorch's convention). Unknown names:
+            ValueError naming the known ones.
+            """,
+            own_doc=True,
+        ),
+        Part(
+            "8.3",
+            "kaiming_normal_",
+            "He initialisation with normal weights",
+            """
+            Fill ``tensor`` in place with zero-mean normal values whose standard deviation
+            keeps the variance of the signal (mode "fan_in": the forward activations) or of
+            the gradients (mode "fan_out") from layer to layer, through the nonlinearity
+            ``nonlinearity`` with negative slope ``a``; draw them with ``normal_(...,
+            rng=rng)``. Return the tensor.
+            """,
+            own_doc=True,
+        ),
+        Part(
+            "8.4",
+            "kaiming_uniform_",
+            "He initialisation with uniform weights",
+            """
+            The same variance as ``kaiming_normal_``, from U(-bound, bound): what variance
+            does a uniform distribution on [-b, b] have? Draw with ``uniform_(...,
+            rng=rng)`` and return the tensor.
+            """,
+            own_doc=True,
+        ),
+    ),
+)
+
+_CIFAR_RESNET = Exercise(
+    number=9,
+    slug="ex9_cifar_resnet",
+    title="The CIFAR ResNets of depth 6n+2",
+    intro="""
+    Sec. 4.2 builds its CIFAR-10 networks from three stages of n basic blocks on 32x32,
+    16x16 and 8x8 maps with 16, 32 and 64 filters, between a first 3x3 convolution and a
+    global average pool with a 10-way fully connected layer: 6n + 2 weighted layers
+    (ResNet-20, 32, 44, 56, 110, 1202). You assemble them from learnres's blocks; the grader
+    checks the layers against learnres's, the outputs against PyTorch, and the parameter
+    counts against Table 6 (0.27M for ResNet-20 ... 19.4M for ResNet-1202).
+    """,
+    units=(
+        Unit("learnres.models.cifar", "CIFAR_WIDTHS"),
+        Unit("learnres.models.cifar", "CIFAR_DEPTHS"),
+        Unit("learnres.models.cifar", "LAYERS_PER_BLOCK"),
+        Unit("learnres.models.cifar", "NUM_STAGES"),
+        Unit("learnres.models.cifar", "blocks_per_stage"),
+        Unit("learnres.models.stages", "make_stage"),
+        Unit("learnres.models.stages", "init_he"),
+        Unit("learnres.models.cifar", "CifarResNet"),
+        Unit("learnres.models.cifar", "resnet"),
+        Unit("learnres.models.cifar", "plain"),
+    ),
+    parts=(
+        Part(
+            "9.1",
+            "blocks_per_stage",
+            "n from the depth 6n + 2",
+            """
+            Count the weighted layers of the network in the intro (which layers have
+            weights, and how many does one basic block have?) to see where 6n + 2 comes
+            from; return n. A depth that is not of that form, or not an int, or gives
+            n < 1: ValueError that names the valid depths.
+            """,
+            own_doc=True,
+        ),
+        Part(
+            "9.2",
+            "make_stage",
+            "one stage of n blocks",
+            """
+            Only the stage's first block may change the shape (its stride, and the change
+            of width, which its shortcut must handle); the blocks after it see the stage's
+            own width and keep the size. Return a Sequential of the n blocks in order.
+            """,
+        ),
+        Part(
+            "9.3",
+            "CifarResNet.__init__",
+            "the layers of a 6n+2 network, in forward order",
+            """
+            Call ``super().__init__()`` first. Keep ``depth``, ``in_channels`` and
+            ``num_classes`` as attributes. Then assign, in forward order (the names are the
+            state-dict keys): ``conv1`` (3x3, 16 filters, padding 1, no bias: BN follows),
+            ``bn1``, the stages ``conv2_x``, ``conv3_x``, ``conv4_x`` (``make_stage``; which
+            stages halve the map?), ``avgpool`` (AdaptiveAvgPool2d(1)), ``flatten`` and ``fc``
+            (a Linear from the last stage's width). Residual blocks (``block is
+            BasicBlock``) get the shortcut option and zero_init_residual; plain blocks take
+            neither. Finish with ``init_he(self)``.
+            """,
+        ),
+        Part(
+            "9.4",
+            "CifarResNet.forward",
+            "images to logits",
+            """
+            x (N, in_channels, H, W) -> logits (N, num_classes): the layers in the order
+            __init__ made them, with the ReLU that follows the first BN (the blocks have
+            their own). Check the input with ``check_images`` first.
+            """,
+        ),
+    ),
+)
+
+_GRADCHECK = Exercise(
+    number=10,
+    slug="ex10_gradcheck",
+    title="A gradient check",
+    intro="""
+    Every backward in learnres is checked against numerical derivatives before it is
+    trusted: this exercise writes that check. A finite difference approximates a
+    derivative; a check compares it with what backward computed. Two choices decide
+    whether the check can fail when it should: how the difference is taken (its error must
+    be far below the tolerance) and what the check differentiates. Checking sum(f(x)) is
+    not enough: batch normalization's and softmax's outputs have constant sums, so the
+    gradient of the sum is 0 whatever backward says. The grader hands your check correct
+    and wrong backwards; it must pass the first and catch the second.
+    """,
+    units=(
+        Unit("learnres.testing.gradcheck", "InputCheck"),
+        Unit("learnres.testing.gradcheck", "GradcheckReport"),
+        Unit("learnres.testing.gradcheck", "gradcheck"),
+        Unit("learnres.testing.gradcheck", "numerical_gradient"),
+        Unit("learnres.testing.gradcheck", "_compare"),
+    ),
+    parts=(
+        Part(
+            "10.1",
+            "numerical_gradient",
+            "d sum(g * f(x)) / dx by finite differences",
+            """
+            Arguments: f takes NumPy arrays (one per entry of ``arrays``) and returns an
+            array shaped like g; ``arrays`` are float64 inputs (leave them unchanged); g is
+            the upstream gradient. Returns an array shaped like ``arrays[i]``: the
+            derivative of L = sum(g * f(...)) by each entry of ``arrays[i]``, with step eps.
+            Write the Taylor expansion of L(x + eps) and of L(x - eps): which combination
+            cancels the eps^1 error term? (With eps = 1e-6 a one-sided difference is off
+            by about 1e-6 of the value; the grader's tolerance is far below that.)
+            """,
+            own_doc=True,
+        ),
+        Part(
+            "10.2",
+            "gradcheck",
+            "backward against numerical derivatives",
+            """
+            Arguments: fn takes Tensors (one per input) and returns a Tensor; ``inputs``
+            are arrays (floating-point ones are checked, in float64; integer ones, such as
+            labels, are passed through); ``names`` label them in the report; eps, atol and
+            rtol are the step and the tolerance (an entry passes when |numeric - analytic|
+            <= atol + rtol * scale, scale = the largest |numeric| of that input, see
+            ``_compare``); ``seed`` seeds the upstream gradient.
+            Returns a GradcheckReport with one InputCheck per checked input (with
+            ``raise_exception=True``, a failing check raises AssertionError with the report).
+            Compute the analytic gradient with backward and the numerical one with
+            ``numerical_gradient`` for the SAME upstream gradient g, drawn as
+            ``np.random.default_rng(seed).standard_normal(y.shape)``: why random, and what
+            would g = 1 hide? Evaluate fn without building a graph (``no_grad``).
+            """,
+            own_doc=True,
+        ),
+        Part(
+            "10.3",
+            "_compare",
+            "the worst disagreement of one input",
+            """
+            Returns the InputCheck of one input: the index where numeric and analytic differ
+            most, both values there, that absolute error, the relative error (the absolute
+            error over max(the largest |numeric| of the input, atol)) and whether every entry
+            passed (|numeric - analytic| <= atol + rtol * scale). An empty input: index (),
+            values 0.
+            """,
+        ),
+    ),
+)
+
+_DEGRADATION = Exercise(
+    number=11,
+    slug="ex11_degradation",
+    title="A degradation study",
+    intro="""
+    The paper's starting point (Sec. 4.1, Fig. 6): a deeper plain network trains WORSE than
+    a shallower one, although it could copy the shallower one and set its extra layers to
+    the identity; with shortcuts the deeper network trains well. You run that experiment in
+    miniature: plain and residual fully connected nets (``learnres.models.cifar.mlp``) at
+    two depths, trained for a few hundred SGD steps on data a random network labels, and
+    summarise what the curves show. The grader reruns the protocol and compares your
+    numbers; look at them yourself too (print ``summarize(degradation_study())``) and say
+    in your notebook what you see.
+    """,
+    units=(
+        Unit("learnres.analysis.degradation", "STUDY"),
+        Unit("learnres.analysis.degradation", "teacher_data"),
+        Unit("learnres.analysis.degradation", "train_curve"),
+        Unit("learnres.analysis.degradation", "model_name"),
+        Unit("learnres.analysis.degradation", "degradation_study"),
+        Unit("learnres.analysis.degradation", "summarize"),
+    ),
+    parts=(
+        Part(
+            "11.1",
+            "train_curve",
+            "the training loss of every step",
+            """
+            Follow the protocol in the docstring exactly: the grader repeats it with
+            learnres's code and compares the curves number for number. Use ``train_step``
+            for each step (it puts the model in training mode).
+            """,
+        ),
+        Part(
+            "11.2",
+            "degradation_study",
+            "plain and residual nets at each depth",
+            """
+            Each model must start from the same seeded state as the grader's: seed right
+            before building it, not once for all four. Build with ``mlp``; the data comes
+            from ``teacher_data``.
+            """,
+        ),
+        Part(
+            "11.3",
+            "summarize",
+            "what the curves show",
+            """
+            Compute every number from the curves you are given (the grader hands you its own
+            curves too). The shallowest and deepest depth come from the names.
+            """,
+        ),
+    ),
+)
+
+
+def _with_texts(ex: Exercise) -> Exercise:
+    """``ex`` with the part texts of ``learnres.grading.texts.PART_TEXTS`` in place of its own
+    (exercises 2 and 3 keep their new texts there until their reference code settles)."""
+    parts = tuple(
+        dataclasses.replace(p, doc=PART_TEXTS[p.number]) if p.number in PART_TEXTS else p
+        for p in ex.parts
+    )
+    return dataclasses.replace(ex, parts=parts)
+
+
+EXERCISES: tuple[Exercise, ...] = tuple(
+    _with_texts(ex)
+    for ex in (
+        _AUTOGRAD,
+        _CONV,
+        _BATCHNORM,
+        _RESIDUAL,
+        _BOTTLENECK,
+        _SGD,
+        _TRAINING,
+        _HE_INIT,
+        _CIFAR_RESNET,
+        _GRADCHECK,
+        _DEGRADATION,
+    )
+)
+SPEC_FILE = "grading.json"
 
 
 def exercise(key: int | str) -> Exercise:
@@ -566,14 +970,40 @@ def solution_module(key: int | str):
     return _SOLUTIONS[ex.slug]
 
 
+def spec_document() -> dict:
+    """What the graders and the guard need to know of each exercise (``grading.json``): its
+    number, title, units (module, name) and parts (number, target). No code, no solutions."""
+    return {
+        "exercises": {
+            ex.slug: {
+                "number": ex.number,
+                "title": ex.title,
+                "units": [[u.module, u.name] for u in ex.units],
+                "parts": [[p.number, p.target] for p in ex.parts],
+            }
+            for ex in EXERCISES
+        }
+    }
+
+
+def spec_text() -> str:
+    """``grading.json``'s text."""
+    return json.dumps(spec_document(), indent=1) + "\n"
+
+
 def write_exercises(folder: str | Path, solution: bool = False) -> list[Path]:
-    """Write every exercise file into ``folder``; return the paths written."""
+    """Write every exercise file (and, with the stubs, ``grading.json``) into ``folder``;
+    return the paths written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for ex in EXERCISES:
         path = folder / ex.filename
         path.write_text(render(ex, solution=solution), encoding="utf-8")
+        written.append(path)
+    if not solution:
+        path = folder / SPEC_FILE
+        path.write_text(spec_text(), encoding="utf-8")
         written.append(path)
     return written
 
@@ -588,6 +1018,9 @@ def check_exercises(folder: str | Path) -> list[str]:
             problems.append(f"{path} is missing")
         elif path.read_text(encoding="utf-8") != render(ex):
             problems.append(f"{path} differs from what the generator makes from learnres")
+    spec = folder / SPEC_FILE
+    if not spec.is_file() or spec.read_text(encoding="utf-8") != spec_text():
+        problems.append(f"{spec} is missing or differs from the exercise spec")
     return problems
 
 

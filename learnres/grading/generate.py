@@ -44,13 +44,18 @@ class Part:
         number: "1.2" (exercise 1, part 2): the id in the NotImplementedError and the grader.
         target: the function ("sum_to") or method ("Mul.backward") whose body is stubbed.
         task: one line: what to write ("the gradients of y = a * b").
-        doc: shapes, formulas and hints, added to the docstring (plain text, dedented).
+        doc: what to compute and why (shapes, conventions), added to the docstring (plain
+            text, dedented); the formula itself belongs in the part's hints
+            (``learnres.grading.hints``).
+        own_doc: the part's text replaces the reference's docstring instead of extending it
+            (for a reference docstring that states the answer).
     """
 
     number: str
     target: str
     task: str
     doc: str = ""
+    own_doc: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,10 +183,14 @@ def _docstring_node(node: ast.FunctionDef) -> ast.Expr | None:
 
 
 def _part_text(part: Part) -> str:
-    """The lines a part adds to its docstring."""
+    """The lines a part adds to its docstring (ending with where its hints are)."""
     text = f"Exercise {part.number}: {part.task}."
     doc = textwrap.dedent(part.doc).strip("\n")
-    return f"{text}\n\n{doc}" if doc else text
+    stuck = (
+        f"Stuck? Hints in three levels: ``pytest exercises --hint {part.number}`` (add\n"
+        f"``--hint-level 2`` or 3), or ``hint(\"{part.number}\")`` from learnres.grading."
+    )
+    return f"{text}\n\n{doc}\n\n{stuck}" if doc else f"{text}\n\n{stuck}"
 
 
 def _indent(text: str, indent: str) -> list[str]:
@@ -195,7 +204,12 @@ def _render_def(lines: list[str], node: ast.FunctionDef, part: Part, solution: b
     out = lines[node_start(node) - 1 : header_end]
     doc = _docstring_node(node)
     indent = " " * node.body[0].col_offset
-    if doc is not None:
+    if doc is not None and part.own_doc:
+        text = _indent(_part_text(part), indent)
+        text[0] = indent + '"""' + text[0].lstrip()
+        out += text + [indent + '"""']
+        body_start = doc.end_lineno + 1
+    elif doc is not None:
         original = "\n".join(lines[doc.lineno - 1 : doc.end_lineno]).rstrip()
         if not original.endswith('"""'):
             raise ValueError(f"{part.target}: docstring must end with triple double quotes")
@@ -445,7 +459,7 @@ def _check_width(exercise: Exercise, text: str) -> None:
 
 
 def load_module(name: str, source: str, filename: str) -> types.ModuleType:
-    """Execute ``source`` as a fresh module called ``name`` (not put in ``sys.modules``).
+    """Execute ``source`` as a fresh module called ``name`` (left out of ``sys.modules``).
 
     ``filename`` is registered with ``linecache``, so tracebacks through it show its lines.
     """
@@ -453,5 +467,14 @@ def load_module(name: str, source: str, filename: str) -> types.ModuleType:
     linecache.cache[filename] = (len(source), None, lines, filename)
     module = types.ModuleType(name)
     module.__file__ = filename
-    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 (our own generated code)
+    # in sys.modules while it runs: dataclasses look their module up there
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 (our own code)
+    finally:
+        if previous is None:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = previous
     return module

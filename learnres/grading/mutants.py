@@ -195,7 +195,35 @@ MUTANTS: tuple[Mutant, ...] = (
         "make_shortcut gives option B a projection even where the shape is kept (option C)",
         (('    if option == "C":\n', '    if option in ("B", "C"):\n'),),
         ("test_make_shortcut",),
-        "options A and B use the identity where the shape is kept",
+        "options A and B use the identity only where the shape is kept",
+    ),
+    Mutant(
+        "make-shortcut-ignores-stride",
+        "ex4_residual",
+        "make_shortcut keeps the identity whenever the channel counts match, ignoring the stride",
+        (
+            (
+                "    same_shape = stride == 1 and in_planes == out_planes",
+                "    same_shape = in_planes == out_planes",
+            ),
+        ),
+        ("test_make_shortcut",),
+        "the same channels, but the stride halves H and W",
+    ),
+    Mutant(
+        "shortcut-added-before-bn2",
+        "ex4_residual",
+        "BasicBlock.forward adds the shortcut to conv2's output, before bn2",
+        (
+            (
+                "        out = self.bn2(self.conv2(out))\n"
+                "        return relu(out + self.shortcut(x))",
+                "        out = self.bn2(self.conv2(out) + self.shortcut(x))\n"
+                "        return relu(out)",
+            ),
+        ),
+        ("test_basic_block_identity", "test_basic_block_option_a", "test_basic_block_option_b"),
+        "the shortcut is added before bn2",
     ),
     Mutant(
         "bottleneck-ignores-stride-in-1x1",
@@ -275,6 +303,252 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
         ("test_step_schedule_paper", "test_step_schedule_custom"),
         "the rate changes AT a milestone",
+    ),    # ---- 7. cross-entropy and the training step ----
+    Mutant(
+        "log-softmax-overflows",
+        "ex7_training",
+        "_log_softmax exponentiates the raw logits (no max subtracted), which overflows",
+        (
+            (
+                "    shifted = x - x.max(axis=axis, keepdims=True)\n"
+                "    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))",
+                "    return xp.log(xp.exp(x) / xp.exp(x).sum(axis=axis, keepdims=True))",
+            ),
+        ),
+        ("test_log_softmax",),
+        "exp overflowed",
+    ),
+    Mutant(
+        "cross-entropy-sum",
+        "ex7_training",
+        "CrossEntropy.forward sums the batch's losses instead of averaging them",
+        (("[xp.arange(n), self.target].mean()", "[xp.arange(n), self.target].sum()"),),
+        ("test_cross_entropy_forward", "test_cross_entropy_backward"),
+        "the SUM over the batch",
+    ),
+    Mutant(
+        "cross-entropy-backward-no-mean",
+        "ex7_training",
+        "CrossEntropy.backward forgets the 1/N of the mean",
+        (("return (gx * (gy / n),)", "return (gx * gy,)"),),
+        ("test_cross_entropy_backward",),
+        "without the 1/N",
+    ),
+    Mutant(
+        "train-step-zero-grad-after-backward",
+        "ex7_training",
+        "train_step calls zero_grad between backward and step",
+        (
+            (
+                "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()",
+                "    loss.backward()\n    optimizer.zero_grad()\n    optimizer.step()",
+            ),
+        ),
+        ("test_train_step", "test_train_step_from_evaluation_mode"),
+        "weights that never moved",
+    ),
+    Mutant(
+        "train-step-no-train-mode",
+        "ex7_training",
+        "train_step trains the model in whatever mode it arrives in",
+        (("    model.train()\n    logits = model(", "    logits = model("),),
+        ("test_train_step_from_evaluation_mode",),
+        "left in evaluation mode",
+    ),
+    Mutant(
+        "evaluate-in-training-mode",
+        "ex7_training",
+        "evaluate runs the model in training mode (batch statistics)",
+        (
+            (
+                "    was_training = model.training\n    model.eval()\n",
+                "    was_training = model.training\n",
+            ),
+        ),
+        ("test_evaluate",),
+        "in TRAINING mode",
+    ),
+    Mutant(
+        "evaluate-builds-graph",
+        "ex7_training",
+        "evaluate runs the model with gradients enabled",
+        (
+            (
+                "        with no_grad():\n            for images, labels in loader:",
+                "        if True:\n            for images, labels in loader:",
+            ),
+        ),
+        ("test_evaluate_builds_no_graph",),
+        "with gradients enabled",
+    ),
+    # ---- 8. He initialisation ----
+    Mutant(
+        "fans-swapped",
+        "ex8_init",
+        "calculate_fan_in_and_fan_out returns (fan_out, fan_in)",
+        (
+            (
+                "return shape[1] * receptive_field, shape[0] * receptive_field",
+                "return shape[0] * receptive_field, shape[1] * receptive_field",
+            ),
+        ),
+        ("test_fan_in_and_fan_out",),
+        "fan_in counts the inputs behind ONE output value",
+    ),
+    Mutant(
+        "relu-gain-one",
+        "ex8_init",
+        "calculate_gain gives the ReLU a gain of 1",
+        (("        return math.sqrt(2.0)\n", "        return 1.0\n"),),
+        ("test_gain",),
+        "A ReLU zeroes half of a symmetric signal",
+    ),
+    Mutant(
+        "kaiming-std-without-sqrt",
+        "ex8_init",
+        "kaiming_normal_ takes gain / fan as the standard deviation",
+        (
+            (
+                "std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))",
+                "std = calculate_gain(nonlinearity, a) / _fan(tensor, mode)",
+            ),
+        ),
+        ("test_kaiming_normal", "test_variance_stays_flat_through_a_deep_plain_stack"),
+        "gain / fan, not gain / sqrt(fan)",
+    ),
+    Mutant(
+        "kaiming-uniform-bound-is-std",
+        "ex8_init",
+        "kaiming_uniform_ uses the standard deviation as the bound",
+        (("math.sqrt(3.0 / _fan(tensor, mode))", "math.sqrt(1.0 / _fan(tensor, mode))"),),
+        ("test_kaiming_uniform",),
+        "U(-b, b) has variance b^2 / 3",
+    ),
+    # ---- 9. CIFAR ResNets ----
+    Mutant(
+        "blocks-per-stage-thirds",
+        "ex9_cifar_resnet",
+        "blocks_per_stage divides by 3 (forgetting that a block has two layers)",
+        (("    return (depth - 2) // weighted_per_block_row", "    return (depth - 2) // 3"),),
+        ("test_blocks_per_stage",),
+        "three stages of n blocks of two convolutions",
+    ),
+    Mutant(
+        "stage-stride-everywhere",
+        "ex9_cifar_resnet",
+        "make_stage gives every block of a stage the stage's stride",
+        (
+            (
+                "stage.append(block(in_planes, planes, stride if i == 0 else 1, **options))",
+                "stage.append(block(in_planes, planes, stride, **options))",
+            ),
+        ),
+        ("test_make_stage",),
+        "only the first block changes the shape",
+    ),
+    Mutant(
+        "stages-never-halve",
+        "ex9_cifar_resnet",
+        "CifarResNet.__init__ builds every stage with stride 1",
+        (("            stride = 1 if index == 0 else 2", "            stride = 1"),),
+        ("test_resnet_forward", "test_plain_forward"),
+        ": the output is wrong",
+    ),
+    Mutant(
+        "no-relu-after-bn1",
+        "ex9_cifar_resnet",
+        "CifarResNet.forward leaves out the ReLU after bn1",
+        (
+            (
+                "out = relu(self.bn1(self.conv1(x)))  # (N, 16, 32, 32)",
+                "out = self.bn1(self.conv1(x))  # (N, 16, 32, 32)",
+            ),
+        ),
+        ("test_resnet_forward", "test_plain_forward"),
+        "without the ReLU after bn1",
+    ),
+    # ---- 10. the gradient check ----
+    Mutant(
+        "one-sided-difference",
+        "ex10_gradcheck",
+        "numerical_gradient takes a one-sided difference",
+        (
+            (
+                "        values[i][idx] -= 2 * eps\n"
+                "        down = float(np.sum(g * f(*values)))\n"
+                "        numeric[idx] = (up - down) / (2 * eps)",
+                "        values[i][idx] -= eps\n"
+                "        down = float(np.sum(g * f(*values)))\n"
+                "        numeric[idx] = (up - down) / eps",
+            ),
+        ),
+        ("test_numerical_gradient",),
+        "the one-sided difference",
+    ),
+    Mutant(
+        "upstream-gradient-of-ones",
+        "ex10_gradcheck",
+        "gradcheck checks sum(f(x)): an upstream gradient of ones",
+        (
+            (
+                "g = np.random.default_rng(seed).standard_normal(y.shape)",
+                "g = np.ones(y.shape)",
+            ),
+        ),
+        ("test_gradcheck_catches_wrong_backwards", "test_gradcheck_report"),
+        "passed a planted wrong backward",
+    ),
+    Mutant(
+        "compare-without-scale",
+        "ex10_gradcheck",
+        "_compare ignores rtol: an entry passes only within atol",
+        (("ok=abs_error <= atol + rtol * scale,", "ok=abs_error <= atol,"),),
+        ("test_compare",),
+        "atol + rtol * scale",
+    ),
+    # ---- 11. the degradation study ----
+    Mutant(
+        "curve-new-generator-each-step",
+        "ex11_degradation",
+        "train_curve makes a new generator at every step (the same batch every time)",
+        (
+            (
+                "    rng = np.random.default_rng(seed)\n    losses = np.zeros(steps)\n"
+                "    for k in range(steps):\n",
+                "    losses = np.zeros(steps)\n    for k in range(steps):\n"
+                "        rng = np.random.default_rng(seed)\n",
+            ),
+        ),
+        ("test_train_curve",),
+        "the same batch at every step",
+    ),
+    Mutant(
+        "study-seeded-once",
+        "ex11_degradation",
+        "degradation_study seeds once for all four models",
+        (
+            (
+                "    curves = {}\n    for residual in (False, True):\n"
+                "        for depth in depths:\n            init.manual_seed(seed)\n",
+                "    curves = {}\n    init.manual_seed(seed)\n    for residual in (False, True):\n"
+                "        for depth in depths:\n",
+            ),
+        ),
+        ("test_degradation_study", "test_the_study"),
+        "without seeding right before it",
+    ),
+    Mutant(
+        "summarize-last-step-only",
+        "ex11_degradation",
+        "summarize takes each curve's last loss instead of the mean of its last steps",
+        (
+            (
+                "final = {name: float(np.mean(curve[-last:])) for",
+                "final = {name: float(curve[-1]) for",
+            ),
+        ),
+        ("test_summarize", "test_the_study"),
+        "the mean of its last 20 steps",
     ),
 )
 

@@ -1,6 +1,6 @@
 """Checking tools for tests and exercises: numerical gradients and parity with PyTorch."""
 
-from learnres.testing.gradcheck import GradcheckReport, InputCheck, gradcheck
+from learnres.testing.gradcheck import GradcheckReport, InputCheck, gradcheck, numerical_gradient
 from learnres.testing.parity import (
     FLOAT32_RTOL,
     FLOAT64_RTOL,
@@ -12,6 +12,7 @@ from learnres.testing.parity import (
 
 __all__ = [
     "gradcheck",
+    "numerical_gradient",
     "GradcheckReport",
     "InputCheck",
     "compare_with_torch",

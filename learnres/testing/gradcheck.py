@@ -16,7 +16,7 @@ from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
 from learnres.backend import asnumpy, to_device
 
-__all__ = ["gradcheck", "GradcheckReport", "InputCheck"]
+__all__ = ["gradcheck", "numerical_gradient", "GradcheckReport", "InputCheck"]
 
 
 @dataclass
@@ -105,24 +105,42 @@ def gradcheck(
     g = np.random.default_rng(seed).standard_normal(y.shape)
     y.backward(to_device(g, device))
 
-    def loss(values) -> float:
+    def f(*values) -> np.ndarray:
         with no_grad():
-            return float(np.sum(g * asnumpy(fn(*tensors(values, grad=False)).data)))
+            return asnumpy(fn(*tensors(values, grad=False)).data)
 
     report = GradcheckReport()
     for i in checked:
         analytic = asnumpy(xs[i].grad) if xs[i].grad is not None else np.zeros_like(arrays[i])
-        numeric = np.zeros_like(arrays[i])
-        for idx in np.ndindex(arrays[i].shape):
-            values = [a.copy() for a in arrays]
-            values[i][idx] += eps
-            up = loss(values)
-            values[i][idx] -= 2 * eps
-            numeric[idx] = (up - loss(values)) / (2 * eps)
+        numeric = numerical_gradient(f, arrays, i, g, eps)
         report.inputs.append(_compare(names[i], numeric, analytic, atol, rtol))
     if raise_exception and not report.ok:
         raise AssertionError(str(report))
     return report
+
+
+def numerical_gradient(f, arrays, i: int, g: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """d sum(g * f(*arrays)) / d arrays[i], every entry by central differences.
+
+    Arguments:
+        f: takes NumPy arrays (one per entry of ``arrays``) and returns an array shaped like g.
+        arrays: float64 inputs (not changed).
+        g: the upstream gradient (random: see the module docstring).
+
+    Returns:
+        An array shaped like ``arrays[i]``: entry k is (L(x + eps e_k) - L(x - eps e_k)) /
+        (2 eps) with L = sum(g * f(...)), whose error is O(eps^2) (a one-sided difference's
+        is O(eps)).
+    """
+    numeric = np.zeros(np.shape(arrays[i]))
+    for idx in np.ndindex(numeric.shape):
+        values = [np.array(a, copy=True) for a in arrays]
+        values[i][idx] += eps
+        up = float(np.sum(g * f(*values)))
+        values[i][idx] -= 2 * eps
+        down = float(np.sum(g * f(*values)))
+        numeric[idx] = (up - down) / (2 * eps)
+    return numeric
 
 
 def _compare(name, numeric, analytic, atol, rtol) -> InputCheck:

@@ -168,3 +168,21 @@ def test_mutant_patches_must_match_once():
     broken = Mutant("x", "ex1_autograd", "nothing", (("no such text", "x"),), ("t",), "m")
     with pytest.raises(ValueError, match="occurs 0 times"):
         mutant_source(broken)
+
+
+def test_own_doc_replaces_a_docstring_that_states_the_answer(module_name):
+    parts = (Part("9.1", "area", "the area", "Derive it from the disc.", own_doc=True),)
+    ex = _exercise(module_name, parts=parts)
+    for solution in (False, True):
+        text = render(ex, solution=solution)
+        assert "The area of a circle of radius r" not in text
+        assert "Exercise 9.1: the area." in text and "Derive it from the disc." in text
+        assert "pytest exercises --hint 9.1" in text and 'hint("9.1")' in text
+    area = load_module("ex9_sample_solution", render(ex, solution=True), "<solution>").area
+    assert area(1.0) == pytest.approx(2 * 3.141592653589793)
+
+
+def test_a_solution_with_dataclasses_loads():
+    source = "from dataclasses import dataclass\n\n@dataclass\nclass P:\n    x: int = 1\n"
+    assert load_module("sample_with_dataclass", source, "<sample>").P().x == 1
+    assert "sample_with_dataclass" not in sys.modules
