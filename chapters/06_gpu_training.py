@@ -594,8 +594,9 @@ for name, pairs in versus.items():
 
 # %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
 # **Q2 (predict, then check).** Before you move the learning-rate slider: at which of its
-# rates will ResNet-8 end with the lowest test error, and from which rate on does the
-# training loss blow up instead of falling? Write both down, then move the slider.
+# rates will ResNet-8 end with the lowest test error, and does its training loss blow up
+# at any of them instead of falling (if so, from which rate on)? Write both down, then move
+# the slider, and say what batch norm has to do with the answer.
 
 # %% [markdown] slideshow={"slide_type": "subslide"} tags=["question"]
 # **Q3 (derive).** SGD with momentum $\mu = 0.9$ and weight decay $\lambda = 10^{-4}$ at
