@@ -350,8 +350,11 @@ show_figure(fig)
 # * In the paper, ResNets get better with depth where plain nets get worse (Fig. 6), and their
 #   layer responses are smaller (Fig. 7).
 # * Starting each residual branch at zero makes the identity the literal starting point.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Summary: what **our** stored runs show
 #
-# What **our** stored runs show (computed from `chapters/runs/` now):
+# Computed from `chapters/runs/` now (see the limitations paragraph above):
 
 # %% slideshow={"slide_type": "fragment"}
 display(Markdown("\n".join("* " + compare(a, b, column) for a, b, column in (
