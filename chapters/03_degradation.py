@@ -349,8 +349,11 @@ interact(play_profile,
 # * A deeper net could copy a shallower one by making its extra layers identities; SGD does
 #   not find that solution. **Next** (Chapter 4): make the identity the default — residual
 #   learning.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Summary: what **our** stored runs show
 #
-# What **our** stored runs show (computed from `chapters/runs/` now):
+# Computed from `chapters/runs/` now (see the limitations paragraph above):
 
 # %% slideshow={"slide_type": "fragment"}
 display(Markdown("\n".join("* " + compare(a, b, column) for a, b, column in (
