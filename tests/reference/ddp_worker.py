@@ -75,6 +75,7 @@ def main(out: Path, steps: int) -> None:
         state = {f"state/{k}": v.numpy() for k, v in twin.state_dict().items()}
         np.savez(out / "ddp.npz", param_diffs=np.array(param_diffs),
                  buffer_diffs=np.array(buffer_diffs), losses=np.array(losses), **state)
+    torch_dist.barrier()  # both ranks tear gloo down together (one leaving early aborted the other)
     torch_dist.destroy_process_group()
 
 
