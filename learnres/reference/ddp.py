@@ -78,7 +78,7 @@ from tqdm.auto import tqdm
 from learnres.reference.convert import to_torch
 from learnres.reference.from_torch import from_torch
 from learnres.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from learnres.train.metrics import MetricsHistory
+from learnres.train.metrics import MetricsHistory, evaluation_line
 from learnres.train.plot import matplotlib_problem, plot_history
 from learnres.train.run import (
     TrainConfig,
@@ -571,9 +571,7 @@ class _Run:
             values[f"{name}_loss"], values[f"{name}_error"] = loss, error
         if values:
             self.history.record(self.iteration, **values)
-            parts = [f"{k.replace('_error', '')} error {v:.2f}%" for k, v in values.items()
-                     if k.endswith("_error")]  # fmt: skip
-            self.say(f"iteration {self.iteration}: " + ", ".join(parts))
+            self.say(evaluation_line(self.iteration, values))
 
     def _save(self) -> None:
         """Process 0: the twin's weights back into the learnres model, and a checkpoint in

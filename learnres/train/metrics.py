@@ -23,7 +23,7 @@ from pathlib import Path
 
 from learnres.train.folder import atomic_write
 
-__all__ = ["COLUMNS", "MetricsHistory", "read_csv"]
+__all__ = ["COLUMNS", "MetricsHistory", "evaluation_line", "read_csv"]
 
 COLUMNS = (
     "iteration",
@@ -108,6 +108,14 @@ class MetricsHistory:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def evaluation_line(iteration: int, values: dict) -> str:
+    """What a run prints after an evaluation: ``{"test_loss": .., "test_error": 8.75}`` at
+    iteration 100 -> "iteration 100: test error 8.75%"."""
+    parts = [f"{k.replace('_error', '')} error {v:.2f}%" for k, v in values.items()
+             if k.endswith("_error")]  # fmt: skip
+    return f"iteration {iteration}: " + ", ".join(parts)
 
 
 def _cell(value) -> str:

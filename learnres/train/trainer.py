@@ -70,7 +70,7 @@ from learnres.train.checkpoint import (
     nonfinite_entries,
     save_checkpoint,
 )
-from learnres.train.metrics import MetricsHistory
+from learnres.train.metrics import MetricsHistory, evaluation_line
 from learnres.train.plot import matplotlib_problem, plot_history
 from learnres.train.state_check import check_trainer_state
 
@@ -472,9 +472,7 @@ class Trainer:
             values[f"{name}_loss"], values[f"{name}_error"] = loss, error
         if values:
             self.history.record(self.iteration, **values)
-            parts = [f"{k.replace('_error', '')} error {v:.2f}%" for k, v in values.items()
-                     if k.endswith("_error")]  # fmt: skip
-            self._say(f"iteration {self.iteration}: " + ", ".join(parts))
+            self._say(evaluation_line(self.iteration, values))
 
     def _final(self) -> dict:
         keys = ("train_loss", "train_error", "val_loss", "val_error", "test_loss", "test_error")
