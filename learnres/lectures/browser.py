@@ -152,8 +152,9 @@ class Browser:
             requests = browser.requests()          # every URL any page asked for
     """
 
-    def __init__(self, window=(1280, 720), chromium: str | None = None):
+    def __init__(self, window=(1280, 720), chromium: str | None = None, local_server=False):
         self.window = window
+        self.local_server = local_server  # let pages reach 127.0.0.1 (a JupyterLab server)
         self.binary = chromium or find_chromium()
         if self.binary is None:
             raise RuntimeError(f"no chromium found; install it with: {CHROMIUM_INSTALL}")
@@ -171,7 +172,9 @@ class Browser:
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--disable-extensions", "--no-first-run",
             "--no-default-browser-check", "--metrics-recording-only", "--mute-audio",
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--allow-file-access-from-files",
+            "--host-resolver-rules=MAP * ~NOTFOUND"
+            + (", EXCLUDE 127.0.0.1" if self.local_server else ""),
+            "--allow-file-access-from-files",
             f"--window-size={w},{h}", f"--user-data-dir={profile}",
             "--remote-debugging-port=0", "about:blank",
         ]  # fmt: skip

@@ -16,7 +16,6 @@ screenshots (opened, after Run All, after the slider moved) in DIR.
 
 from __future__ import annotations
 
-import base64
 import difflib
 import json
 import os
@@ -28,14 +27,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from learnres.lectures.browser import CHROMIUM_INSTALL, find_chromium
+from learnres.lectures.browser import CHROMIUM_INSTALL, Browser, find_chromium
 from learnres.lectures.build import chapter_paths
 from learnres.lectures.config import repo_root
 
@@ -67,52 +65,12 @@ def documented_command() -> str:
     return found.group(1)
 
 
-class Chromium:
-    """Headless Chromium with one page, driven over the DevTools protocol."""
-
-    def __init__(self, window=(1400, 900)):
-        import websocket  # websocket-client
-
-        self.profile = tempfile.mkdtemp(prefix="learnres-lab-chromium-")
-        args = [find_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-default-apps",
-                "--disable-extensions", "--no-first-run", "--no-default-browser-check",
-                "--mute-audio", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                f"--window-size={window[0]},{window[1]}", f"--user-data-dir={self.profile}",
-                "--remote-debugging-port=0", "about:blank"]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.ws = None
-        try:
-            port_file = Path(self.profile) / "DevToolsActivePort"
-            end = time.monotonic() + 60
-            while not (port_file.is_file() and port_file.read_text().split()):
-                if time.monotonic() > end or self.proc.poll() is not None:
-                    raise RuntimeError("chromium did not open its DevTools port")
-                time.sleep(0.1)
-            port = int(port_file.read_text().split()[0])
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as r:
-                page = next(t for t in json.loads(r.read()) if t["type"] == "page")
-            self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=120,
-                                                  suppress_origin=True)  # fmt: skip
-            self.next_id = 0
-            self.send("Page.enable")
-            self.send("Emulation.setDeviceMetricsOverride", width=window[0], height=window[1],
-                      deviceScaleFactor=1, mobile=False)  # fmt: skip
-        except BaseException:
-            self.close()
-            raise
+class LabBrowser(Browser):
+    """learnres's headless Chromium (``learnres.lectures.browser.Browser``) with what a
+    student's hands do in JupyterLab: click, drag, type, and wait for the page."""
 
     def send(self, method: str, **params) -> dict:
-        self.next_id += 1
-        ident = self.next_id
-        self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv())
-            if message.get("id") == ident:
-                if "error" in message:
-                    raise RuntimeError(f"DevTools {method}: {message['error']}")
-                return message.get("result", {})
+        return self.dt.send(method, **params)
 
     def js(self, expression: str):
         """The JSON value of a JavaScript expression in the page."""
@@ -176,22 +134,6 @@ class Chromium:
             self.send("Input.dispatchKeyEvent", type=kind, key=key, code=code,
                       windowsVirtualKeyCode=keycode, modifiers=modifiers)  # fmt: skip
 
-    def screenshot(self, path: Path) -> Path:
-        shot = self.send("Page.captureScreenshot", format="png")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
-        return path
-
-    def close(self):
-        if self.ws is not None:
-            self.ws.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 def _git(root: Path, *args: str) -> str:
@@ -291,8 +233,7 @@ def test_student_opens_runs_and_saves_a_chapter(jupyterlab, student_checkout, tm
     source = chapters / CHAPTER.name
     original = source.read_bytes()
     times, tic = {}, time.monotonic()
-    browser = Chromium()
-    try:
+    with LabBrowser(window=(1400, 900), local_server=True) as browser:
         browser.send("Page.navigate", url=f"{base}/lab?token={token}")
         item = ("Array.from(document.querySelectorAll('.jp-DirListing-item')).find(e => "
                 f"e.querySelector('.jp-DirListing-itemText').textContent.trim() === '{CHAPTER.name}')")  # fmt: skip  # noqa: E501
@@ -380,8 +321,6 @@ def test_student_opens_runs_and_saves_a_chapter(jupyterlab, student_checkout, tm
         browser.wait("!document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
                      30, "the tab marked saved")  # fmt: skip
         times["saved"] = time.monotonic() - tic
-    finally:
-        browser.close()
     print("student path, seconds since the page was asked for: "
           + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
 
