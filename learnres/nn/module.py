@@ -101,12 +101,14 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        for hook in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+        pre_hooks = self.__dict__.get("_forward_pre_hooks")  # {} until a hook is registered
+        hooks = self.__dict__.get("_forward_hooks")
+        for hook in list(pre_hooks.values()) if pre_hooks else ():
             changed = hook(self, args)
             if changed is not None:  # a pre-hook may hand forward other inputs
                 args = changed if isinstance(changed, tuple) else (changed,)
         output = self.forward(*args, **kwargs)
-        for hook in list(self.__dict__.get("_forward_hooks", {}).values()):
+        for hook in list(hooks.values()) if hooks else ():
             changed = hook(self, args, output)
             if changed is not None:  # a hook may replace the output
                 output = changed
