@@ -141,6 +141,44 @@ def _wait_for_port(profile: Path, proc, timeout: float) -> int:
     raise RuntimeError(f"chromium did not open its DevTools port within {timeout:.0f} s")
 
 
+def _end_group(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Stop Chromium and every process it started (they share its process group)."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break  # the group is gone
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            continue
+        # the leader has exited; give its children a moment to follow it
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
+def _remove_profile(profile: Path, tries: int = 20) -> None:
+    """Delete the throw-away profile, retrying while a late writer finishes; a profile
+    still busy after ``tries`` attempts raises, naming it."""
+    for attempt in range(tries):
+        try:
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.1)
+
+
 class Browser:
     """One headless Chromium (networking off, host names resolving to nothing) for many
     pages, driven through the DevTools protocol:
@@ -178,7 +216,11 @@ class Browser:
             f"--window-size={w},{h}", f"--user-data-dir={profile}",
             "--remote-debugging-port=0", "about:blank",
         ]  # fmt: skip
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own process group, so that closing it also ends the renderer, GPU and crash
+        # handler processes, which would otherwise go on writing into the profile.
+        self._proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             port = _wait_for_port(profile, self._proc, 30)
             import urllib.request
@@ -201,14 +243,10 @@ class Browser:
             self.dt.close()
             self.dt = None
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            _end_group(self._proc)
             self._proc = None
         if self._profile is not None:
+            _remove_profile(Path(self._profile.name))
             self._profile.cleanup()
             self._profile = None
 
