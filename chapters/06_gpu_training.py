@@ -58,6 +58,17 @@ from learnres.lectures import (
     stored_seeds,
     train_fresh,
 )
+from learnres.lectures.gpu import (
+    cpu_gpu_markdown,
+    cpu_gpu_runs,
+    cuda_leg_result,
+    first_steps,
+    first_steps_markdown,
+    fp32_errors,
+    gpu_check_dir,
+    step_table,
+    step_table_markdown,
+)
 from learnres.lectures.paper import (
     PAPER_TABLE6,
     compare,
@@ -298,8 +309,108 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # The times above are measured on the machine that runs this notebook, nothing else: the
-# hours printed are that step time multiplied out. learnres has not yet stored a timing
-# from a real GPU; on a machine with one, this cell measures it.
+# hours printed are that step time multiplied out. The next slides read what one run of
+# `tools/gpu_check.sh` on a real GPU stored in `chapters/runs/gpu-check/`.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### On a real GPU: one training step, learnres against PyTorch
+#
+# Stored by `learnres bench --suite step --device cuda --depths 20 56 110`: the same step
+# (forward, loss, backward, SGD) of the same model from the same weights, learnres on CuPy
+# and PyTorch on CUDA with cuDNN, both in true float32, alternating, median of 10 steps;
+# peak GPU memory from a fresh process each.
+
+# %% slideshow={"slide_type": "fragment"}
+stored_steps = step_table()
+if stored_steps is None:
+    print(f"No stored GPU benchmark in {gpu_check_dir()}: run tools/gpu_check.sh on a GPU.")
+else:
+    step_rows, step_hardware = stored_steps
+    display(Markdown(step_table_markdown(step_rows)))
+    worst = max(step_rows, key=lambda r: r["ratio"])
+    print(step_hardware.replace("; ", "\n", 1))
+    print(f"learnres takes {min(r['ratio'] for r in step_rows):.1f}x to {worst['ratio']:.1f}x "
+          f"PyTorch's time (ResNet-{worst['model'][6:]} the most).")
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# Why learnres is several times slower on a GPU, when it is within about 2x on a CPU: a
+# step of ResNet-56 is thousands of small kernels (`tests/train/test_step_budget.py` counts
+# them), each launched from Python, and at batch 128 on 32x32 images most finish before the
+# next is launched. PyTorch launches fewer, fused, cuDNN kernels from C++. The ratio grows
+# with depth because the launches do. The stored table is one run on one machine: other
+# GPUs, drivers and batch sizes move these numbers.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### On a real GPU: is it the same computation?
+#
+# `python -m learnres.train.cpu_vs_gpu` builds one run twice, on the CPU (NumPy) and on the
+# GPU (CuPy), from the same weights, and feeds both the same batches. In float64 the two
+# must agree to rounding; in float32 they may drift.
+
+# %% slideshow={"slide_type": "fragment"}
+def show_first_steps(dtype, model):
+    steps_rows = first_steps(dtype)
+    if not steps_rows:
+        print(f"No stored {dtype} comparison in {gpu_check_dir()}.")
+        return
+    last = steps_rows[-1]
+    print(f"{model}, {dtype}: after {int(last['step'])} steps the weights differ by "
+          f"{last['param_rel_diff']:.0e} (relative);\nthe CPU run's loss went from "
+          f"{steps_rows[0]['loss_cpu']:.2f} to at most {max(r['loss_cpu'] for r in steps_rows):.2f}")
+    display(Markdown(first_steps_markdown(steps_rows)))
+
+
+leg = cuda_leg_result()
+print("The tests' CuPy leg on that GPU (pytest -m gpu):\n  " + (leg or "not stored"))
+show_first_steps("float64", "ResNet-20")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### On a real GPU: float32 drifts
+
+# %% slideshow={"slide_type": "fragment"}
+op_errors = fp32_errors()
+if op_errors:
+    print("float32 ops against float64, largest relative error:\n"
+          f"  on the GPU {max(g for g, _ in op_errors.values()):.0e}, in NumPy on the CPU "
+          f"{max(c for _, c in op_errors.values()):.0e} ({len(op_errors)} ops: fp32-check.txt)")
+show_first_steps("float32", "ResNet-56")
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# The CuPy leg's errors, if the line shows any, are test modules that could not be imported
+# on that machine (it lacks the notebooks extra); `chapters/runs/gpu-check/pytest-gpu.txt`
+# names them. How to read the two tables. In float64 the difference stays at rounding:
+# CuPy's kernels and cuBLAS compute what NumPy computes. In float32 each op is about as
+# exact on the GPU as on the CPU (the first line of the float32 slide, from
+# `chapters/runs/gpu-check/fp32-check.txt`, made by `tools/gpu_fp32_check.py`; TF32 would
+# show as ~1e-3), yet ResNet-56's two runs drift apart within a few steps: at lr 0.1 its
+# first steps are violent (the loss climbs far above ln 10), and such dynamics amplify
+# rounding differences step after step. A batch-norm bias, a sum of many terms that nearly
+# cancel, is where the difference shows first. The same happens between two CPU libraries;
+# section 5 compares trained accuracies over seeds instead.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### On a real GPU: the stored runs again
+#
+# The stored CPU runs of section 4 and the same commands with `--device cuda` (one seed
+# each). The 56-layer GPU runs are shorter: the script gave each run what its time budget
+# allowed, so they follow a shorter schedule (learning rate divided at 1/2 and 3/4 of it).
+
+# %% slideshow={"slide_type": "fragment"}
+device_pairs = cpu_gpu_runs(["plain20", "resnet20", "plain56", "resnet56"])
+if device_pairs:
+    display(Markdown(cpu_gpu_markdown(device_pairs)))
+    print("made by:", stored_label({r.name: r for pair in device_pairs.values() for r in pair})
+          .split(": ", 1)[1].replace(" | ", "\n         "))
+else:
+    print("No pair of CPU and GPU runs is stored (<model>-seed0 and <model>-cuda-seed0).")
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# What this table can and cannot show. One seed per run, the 5,085-image subset, at most
+# 2,000 iterations: the paper's 64,000 on 50,000 images are far beyond both. The GPU's
+# images/s were measured with five training processes sharing one GPU, so they understate
+# what one run alone gets (the benchmark above is that). Runs of the same command on the
+# two devices need not end at the same error: float32 rounding differs (previous slide),
+# and after thousands of steps the runs are as different as two seeds.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. A Table 6 from run logs
@@ -553,8 +664,8 @@ if ddp_possible:
 # both processes hold identical weights after every step, that the result equals a
 # one-process run with BN per half, and that the weights brought back give the torch
 # model's logits in learnres). Not run by the project: NCCL, several GPUs, 8-GPU ImageNet,
-# or any full-length run with `learnres scale` — the machines that built this chapter had
-# no GPU. The GPU path is the same code with `--device cuda`; try it before trusting it.
+# or any full-length run with `learnres scale`. One GPU was used once (section 3's stored
+# results, `tools/gpu_check.sh`); `learnres scale --device cuda` has not run on one.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -564,7 +675,8 @@ if ddp_possible:
 # * The same learnres code runs on CuPy: `.to("cuda")` for models and tensors,
 #   `device="cuda"` for loaders; only `backend.py` knows.
 # * Every figure says whether it is a fresh run or a stored one, on what device, and how it
-#   was made; the stored runs here are CPU runs on a subset, far shorter than the paper's.
+#   was made; the stored runs here are short runs on a subset, far from the paper's, made
+#   on a CPU and, for four of them and the learnres-vs-PyTorch pairs of ResNet-56, on a GPU.
 # * learnres and PyTorch, started alike and fed alike, agree step by step in float64; in
 #   float32 the stored seeds say how close their test accuracies are:
 

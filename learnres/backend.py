@@ -27,6 +27,7 @@ __all__ = [
     "scatter_add",
     "check_later",
     "raise_failed_checks",
+    "gpu_pool_bytes",
     "gpu_problem",
     "gpu_report",
     "use_cupy",
@@ -205,6 +206,15 @@ def scatter_add(target, index, values) -> None:
         import cupyx
 
         cupyx.scatter_add(target, index, values)
+
+
+def gpu_pool_bytes() -> int:
+    """Bytes held by CuPy's default memory pool (a caching allocator: it keeps freed blocks
+    for reuse, so what it holds is the most the program has needed at once, unless
+    ``free_all_blocks`` was called). Raises RuntimeError when no GPU is usable."""
+    if gpu_problem() is not None:
+        raise RuntimeError(f"no GPU memory to measure: {gpu_problem()}")
+    return int(_cupy.get_default_memory_pool().total_bytes())
 
 
 def gpu_report() -> dict:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from learnres import backend
+from tests.conftest import requires_real_gpu
 
 PACKAGE = Path(backend.__file__).parent
 
@@ -116,3 +117,20 @@ def test_only_backend_reaches_for_cupy():
         if path.name != "backend.py" and (uses := _cupy_uses(path.read_text()))
     }
     assert offenders == {}
+
+
+def test_gpu_pool_bytes_says_why_there_is_no_gpu(no_gpu):
+    with pytest.raises(RuntimeError, match="no GPU memory to measure: CuPy is not installed"):
+        backend.gpu_pool_bytes()
+
+
+@pytest.mark.gpu
+@requires_real_gpu
+def test_gpu_pool_bytes_grows_with_an_allocation_and_keeps_it():
+    import cupy
+
+    before = backend.gpu_pool_bytes()
+    block = cupy.empty(64 * 2**20, dtype=cupy.uint8)  # 64 MiB, more than any free block
+    assert backend.gpu_pool_bytes() >= before + 64 * 2**20
+    del block  # freed to the pool, which keeps it
+    assert backend.gpu_pool_bytes() >= before + 64 * 2**20

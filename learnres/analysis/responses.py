@@ -98,7 +98,8 @@ def load_run(run_dir, data_dir=None) -> LoadedRun:
     the model from the checkpoint's configuration with its weights, and the test images
     normalised with the per-pixel mean of the run's training images. ``data_dir``
     overrides the data folder of the configuration (a relative path there is relative to
-    where the run was started)."""
+    where the run was started). Whatever device trained the run, it is rebuilt on the CPU,
+    so a run made on a GPU can be measured on any machine."""
     from learnres.train.checkpoint import load_checkpoint
     from learnres.train.run import TrainConfig, build_data, build_model
     from learnres.train.trainer import CHECKPOINT_NAME
@@ -108,7 +109,7 @@ def load_run(run_dir, data_dir=None) -> LoadedRun:
     fields = {k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__}
     if data_dir is not None:
         fields["data_dir"] = str(data_dir)
-    fields.update(prefetch=False, progress=False, out=str(run_dir))
+    fields.update(prefetch=False, progress=False, out=str(run_dir), device="cpu")
     run = TrainConfig(**fields)
     data = build_data(run)
     model = build_model(run.model, data.num_classes, data.in_channels, run.shortcut)

@@ -39,6 +39,16 @@ def add_arguments(parser) -> None:
         help="timed runs per case (default: 20; 3 with --quick)",
     )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--depths",
+        type=int,
+        nargs="+",
+        default=None,
+        help="--suite step: the ResNet depths to time (default: 20 56)",
+    )
+    parser.add_argument(
+        "--csv", default=None, help="--suite step: also write the table to this CSV file"
+    )
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument(
         "--threads",

@@ -89,7 +89,9 @@ def op_error_table(seed: int = 0) -> list[tuple[str, float, float]]:
         "log": (F.log, torch.log, [pos]),
         "sqrt": (F.sqrt, torch.sqrt, [pos]),
         "matmul": (
-            F.matmul, torch.matmul, [rng.standard_normal((3, 4, 5)), rng.standard_normal((5, 6))]
+            F.matmul,
+            torch.matmul,
+            [rng.standard_normal((3, 4, 5)), rng.standard_normal((5, 6))],
         ),
         "sum": (lambda x: F.sum(x, 1, True), lambda x: x.sum(1, keepdim=True), [a]),
         "mean": (lambda x: F.mean(x, 0), lambda x: x.mean(0), [a]),
@@ -100,7 +102,9 @@ def op_error_table(seed: int = 0) -> list[tuple[str, float, float]]:
         "pad": (lambda x: F.pad(x, ((1, 0), (2, 1))), lambda x: nnf.pad(x, (2, 1, 1, 0)), [a]),
         "getitem": (lambda x: x[1:, ::2], lambda x: x[1:, ::2], [a]),
         "concatenate": (
-            lambda x, y: F.concatenate([x, y], 0), lambda x, y: torch.cat([x, y]), [a, a]
+            lambda x, y: F.concatenate([x, y], 0),
+            lambda x, y: torch.cat([x, y]),
+            [a, a],
         ),
         "relu": (F.relu, torch.relu, [a]),
         "sigmoid": (F.sigmoid, torch.sigmoid, [a]),

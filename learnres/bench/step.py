@@ -12,7 +12,16 @@ each, the ratio of the medians, and images/s = batch / median.
 Peak memory: each library trains each model for two steps in a fresh child process;
 "peak RSS" is the process's high-water mark (VmHWM) and "step" the part above the memory
 held before the first step (model, optimizer, batch), so it is what the activations and
-gradients of one step cost.
+gradients of one step cost. With ``--device cuda`` it is GPU memory instead: the most that
+each library's caching allocator held (CuPy's default memory pool, ``total_bytes()``;
+torch's ``max_memory_reserved()``), weights included, and "step" the part above what was
+held before the first step.
+
+On a GPU both sides compute in true float32: torch's TF32 for cuDNN convolutions and cuBLAS
+matrix products is switched off (CuPy does not use TF32 unless ``CUPY_TF32=1``); cuDNN is
+on, with its default algorithm choice (``torch.backends.cudnn.benchmark`` off).
+
+    learnres bench --suite step --device cuda --depths 20 56 110
 
 The target (issue 17): within 2.0x torch's step time on the CPU (it was 2.5x).
 """
@@ -28,10 +37,19 @@ import numpy as np
 
 from learnres.bench.ops import CLOCKS, Row, _rss_kib, _time_ms, _torch_wait, _wait, machine_line
 
-__all__ = ["DEPTHS", "add_step_rows", "memory_probe", "step_pair", "time_steps"]
+__all__ = [
+    "CSV_FIELDS", "DEPTHS", "add_step_rows", "gpu_line", "memory_probe", "parse_report",
+    "read_table", "step_pair", "time_steps", "write_table",
+]  # fmt: skip
 
 DEPTHS = (20, 56)
 TARGET_RATIO = 2.0  # learnres's step time / torch's
+
+
+def _true_float32(torch) -> None:
+    """No TF32 in torch's cuDNN convolutions and cuBLAS products (CuPy uses none either)."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def step_pair(depth: int, batch: int, dtype=np.float32, device="cpu", torch_device="cpu"):
@@ -42,6 +60,8 @@ def step_pair(depth: int, batch: int, dtype=np.float32, device="cpu", torch_devi
     """
     import torch
     import torch.nn.functional as TF
+
+    _true_float32(torch)
 
     from learnres.autograd import Tensor
     from learnres.backend import to_device
@@ -102,16 +122,19 @@ def time_steps(depth: int, batch: int, repeats: int, dtype=np.float32, device="c
                statistics.median(torch_ms), TARGET_RATIO)  # fmt: skip
 
 
-def memory_probe(which: str, depth: int, batch: int, threads: int) -> dict:
-    """Train ResNet-``depth`` for two steps in *this* process; its RSS in MiB (child only)."""
+def memory_probe(which: str, depth: int, batch: int, threads: int, device: str = "cpu") -> dict:
+    """Train ResNet-``depth`` for two steps in *this* process; its RSS in MiB (child only),
+    or with ``device="cuda"`` the GPU memory that library's allocator held."""
     import torch
 
     from learnres.parallel import set_num_threads
 
     set_num_threads(threads)
     torch.set_num_threads(threads)
-    ours, theirs = step_pair(depth, batch)
+    ours, theirs = step_pair(depth, batch, device=device, torch_device=device)
     step = ours if which == "learnres" else theirs
+    if device != "cpu":
+        return _gpu_memory(which, step, torch)
     try:
         before = _rss_kib(reset_peak=True)["VmRSS"]
     except OSError:  # no /proc: not Linux
@@ -122,15 +145,113 @@ def memory_probe(which: str, depth: int, batch: int, threads: int) -> dict:
     return {"peak_mb": peak / 1024, "step_mb": (peak - before) / 1024}
 
 
-def _memory(which: str, depth: int, batch: int, threads: int) -> dict:
+def _gpu_memory(which: str, step, torch) -> dict:
+    """MiB held by ``which``'s GPU allocator at its peak over two steps, and above the start."""
+    if which == "learnres":
+        from learnres.backend import gpu_pool_bytes
+
+        before = gpu_pool_bytes()
+        step()
+        step()
+        peak = gpu_pool_bytes()  # the pool only grows: what it holds is its peak
+    else:
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_reserved()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        step()
+        peak = torch.cuda.max_memory_reserved()
+    return {"peak_mb": peak / 2**20, "step_mb": (peak - before) / 2**20}
+
+
+def _memory(which: str, depth: int, batch: int, threads: int, device: str = "cpu") -> dict:
     code = (
         "import json; from learnres.bench.step import memory_probe; "
-        f"print(json.dumps(memory_probe({which!r}, {depth}, {batch}, {threads})))"
+        f"print(json.dumps(memory_probe({which!r}, {depth}, {batch}, {threads}, {device!r})))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"peak_mb": None, "step_mb": None, "error": done.stderr.strip()[-300:]}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+CSV_FIELDS = (
+    "model", "batch", "dtype", "device", "hardware", "repeats", "clock", "learnres_ms",
+    "torch_ms", "ratio", "learnres_images_per_s", "torch_images_per_s", "learnres_peak_mb",
+    "torch_peak_mb", "learnres_step_mb", "torch_step_mb",
+)  # fmt: skip
+
+
+def write_table(rows, path) -> None:
+    """The step table as CSV (``CSV_FIELDS``; memory columns empty when not measured),
+    written whole or not at all: a temporary file beside ``path``, then renamed."""
+    import csv
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, restval="")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def read_table(path) -> list[dict]:
+    """Rows of a table written by ``write_table``, numbers as floats (None when empty)."""
+    import csv
+
+    text = {"model", "dtype", "device", "hardware", "clock"}
+    with open(path, newline="") as f:
+        return [{k: (v if k in text else (float(v) if v != "" else None)) for k, v in r.items()}
+                for r in csv.DictReader(f)]  # fmt: skip
+
+
+def parse_report(text: str) -> tuple[list[dict], str]:
+    """The rows (as ``write_table`` writes them, less what the report does not print) and
+    the hardware line of a report that ``learnres bench --suite step`` printed: a report
+    kept as text (a GPU run's log) can be read back as numbers. Raises ValueError when the
+    text holds no step table."""
+    lines = text.splitlines()
+    hardware = next((li for li in lines if li.startswith(("machine: ", "GPU: "))), "")
+    rows, memory = [], {}
+    for line in lines:
+        words = line.split()
+        if len(words) >= 6 and words[0].startswith("ResNet-") and words[5].isdigit():
+            depth = words[0][len("ResNet-") :]
+            rows.append({"model": f"resnet{depth}", "hardware": hardware,
+                         "learnres_ms": float(words[1]), "torch_ms": float(words[2]),
+                         "ratio": float(words[3]), "learnres_images_per_s": float(words[4]),
+                         "torch_images_per_s": float(words[5])})  # fmt: skip
+        elif (
+            len(words) == 4 and words[0].startswith("ResNet-") and words[1] in ("learnres", "torch")
+        ):
+            peak, step = (None if w == "n/a" else float(w) for w in words[2:])
+            memory[(f"resnet{words[0][len('ResNet-') :]}", words[1])] = (peak, step)
+    if not rows:
+        raise ValueError("no `learnres bench --suite step` table in this text")
+    for row in rows:
+        for which in ("learnres", "torch"):
+            peak, step = memory.get((row["model"], which), (None, None))
+            row[f"{which}_peak_mb"], row[f"{which}_step_mb"] = peak, step
+    return rows, hardware
+
+
+def gpu_line(torch) -> str:
+    """The GPU, its driver's CUDA, CuPy's and torch's versions, and cuDNN's settings."""
+    from learnres.backend import gpu_report
+
+    report = gpu_report()
+    return (f"GPU: {torch.cuda.get_device_name()}; CuPy {report.get('cupy')}, torch "
+            f"{torch.__version__} (CUDA {torch.version.cuda}, cuDNN "
+            f"{torch.backends.cudnn.version()}, enabled {torch.backends.cudnn.enabled}, "
+            f"benchmark {torch.backends.cudnn.benchmark}, TF32 off)")  # fmt: skip
 
 
 def add_step_rows(args) -> list:
@@ -156,30 +277,46 @@ def add_step_rows(args) -> list:
         f"each, alternating (median {args.clock} ms; ratio = learnres / torch)"
     )
     print(f"threads: learnres {threads}, torch {torch.get_num_threads()}")
-    if args.device == "cpu":
-        print(machine_line(threads))
+    hardware = machine_line(threads) if args.device == "cpu" else gpu_line(torch)
+    print(hardware)
     print()
     print(f"{'model':<11} {'learnres ms':>11} {'torch ms':>9} {'ratio':>6} "
           f"{'learnres img/s':>14} {'torch img/s':>11}  target")  # fmt: skip
-    rows = []
-    for depth in DEPTHS:
+    rows, table = [], {}
+    depths = tuple(getattr(args, "depths", None) or DEPTHS)
+    for depth in depths:
         row = time_steps(depth, batch, repeats, dtype, args.device, torch_device, args.clock)
         rows.append(row)
+        table[depth] = {
+            "model": f"resnet{depth}", "batch": batch, "dtype": dtype.name,
+            "device": args.device, "hardware": hardware, "repeats": repeats, "clock": args.clock,
+            "learnres_ms": row.ours_ms, "torch_ms": row.torch_ms, "ratio": row.ratio,
+            "learnres_images_per_s": batch / row.ours_ms * 1e3,
+            "torch_images_per_s": batch / row.torch_ms * 1e3,
+        }  # fmt: skip
         print(f"{'ResNet-' + str(depth):<11} {row.ours_ms:>11.1f} {row.torch_ms:>9.1f} "
               f"{row.ratio:>6.2f} {batch / row.ours_ms * 1e3:>14.0f} "
               f"{batch / row.torch_ms * 1e3:>11.0f}  <= {TARGET_RATIO:g} {row.status}",
               flush=True)  # fmt: skip
-    if args.memory and args.device == "cpu" and dtype == np.float32:
-        print("\npeak memory, two training steps in a fresh process (MiB)")
-        print(f"{'model':<11} {'library':<9} {'peak RSS':>9} {'step':>7}")
-        for depth in DEPTHS:
+    if args.memory and dtype == np.float32:
+        what = "peak RSS" if args.device == "cpu" else "peak GPU"
+        print(f"\npeak memory, two training steps in a fresh process (MiB; {what}: "
+              + ("the process's high-water mark)" if args.device == "cpu"
+                 else "the most the allocator's pool held, weights included)"))  # fmt: skip
+        print(f"{'model':<11} {'library':<9} {what:>9} {'step':>7}")
+        for depth in depths:
             for which in ("learnres", "torch"):
-                m = _memory(which, depth, batch, threads)
+                m = _memory(which, depth, batch, threads, args.device)
                 peak = "n/a" if m["peak_mb"] is None else f"{m['peak_mb']:.0f}"
                 step = "n/a" if m["step_mb"] is None else f"{m['step_mb']:.0f}"
                 print(f"{'ResNet-' + str(depth):<11} {which:<9} {peak:>9} {step:>7}")
+                table[depth][f"{which}_peak_mb"] = m["peak_mb"]
+                table[depth][f"{which}_step_mb"] = m["step_mb"]
                 if "error" in m:
                     print(f"    ({m['error']})")
+    if getattr(args, "csv", None):
+        write_table(table.values(), args.csv)
+        print(f"\nwritten: {args.csv}")
     missed = [r.name for r in rows if r.status == "MISS"]
     print(f"\n{len(rows) - len(missed)}/{len(rows)} models within {TARGET_RATIO}x torch"
           + (f"; missed: {', '.join(missed)}" if missed else ""))  # fmt: skip

@@ -27,8 +27,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["CHROMIUM_INSTALL", "DECK_READY", "Browser", "DeckCheck", "RenderResult", "SlideCheck",
-           "check_deck", "find_chromium", "render"]
+__all__ = [
+    "CHROMIUM_INSTALL",
+    "DECK_READY",
+    "Browser",
+    "DeckCheck",
+    "RenderResult",
+    "SlideCheck",
+    "check_deck",
+    "find_chromium",
+    "render",
+]
 
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium"
 

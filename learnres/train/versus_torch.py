@@ -30,7 +30,22 @@ from tqdm.auto import tqdm
 from learnres.train.metrics import MetricsHistory
 from learnres.train.run import TrainConfig, build_data, build_trainer
 
-__all__ = ["compare_on_dataset", "main", "torch_evaluate", "train_torch_twin"]
+__all__ = ["batch_to_torch", "compare_on_dataset", "main", "torch_evaluate", "train_torch_twin"]
+
+
+def batch_to_torch(images, labels, dtype, device):
+    """A learnres batch as torch tensors of ``dtype`` on ``device``.
+
+    On the CPU the NumPy arrays are wrapped; on a GPU a loader with ``device="cuda"`` gives
+    CuPy arrays, which torch reads in place through the CUDA array interface and then
+    copies (the loader may reuse its buffers for the next batch).
+    """
+    import torch
+
+    if device.type == "cpu":
+        return torch.from_numpy(np.asarray(images)).to(dtype), torch.from_numpy(np.asarray(labels))
+    x = torch.as_tensor(images, device=device).to(dtype).clone()
+    return x, torch.as_tensor(labels, device=device).long().clone()
 
 
 def torch_evaluate(twin, loader) -> tuple[float, float]:
@@ -38,13 +53,12 @@ def torch_evaluate(twin, loader) -> tuple[float, float]:
     import torch
     import torch.nn.functional as F
 
-    dtype = next(twin.parameters()).dtype
+    first = next(twin.parameters())
     twin.eval()
     loss_sum, wrong, seen = 0.0, 0, 0
     with torch.no_grad():
         for images, labels in loader:
-            x = torch.from_numpy(np.asarray(images)).to(dtype)
-            y = torch.from_numpy(np.asarray(labels))
+            x, y = batch_to_torch(images, labels, first.dtype, first.device)
             logits = twin(x)
             loss_sum += float(F.cross_entropy(logits, y)) * len(y)
             wrong += int((logits.argmax(1) != y).sum())
@@ -96,7 +110,7 @@ def train_torch_twin(
     import torch
     import torch.nn.functional as F
 
-    dtype = next(twin.parameters()).dtype
+    first = next(twin.parameters())
     lr0 = schedule.lr(0)
     optimizer = torch.optim.SGD(twin.parameters(), lr=lr0, momentum=momentum,
                                 weight_decay=weight_decay, nesterov=nesterov)  # fmt: skip
@@ -112,8 +126,7 @@ def train_torch_twin(
             if scheduler is None:
                 for group in optimizer.param_groups:
                     group["lr"] = schedule.lr(it)
-            x = torch.from_numpy(np.asarray(images)).to(dtype)
-            y = torch.from_numpy(np.asarray(labels))
+            x, y = batch_to_torch(images, labels, first.dtype, first.device)
             logits = twin(x)
             loss = F.cross_entropy(logits, y)
             optimizer.zero_grad()
@@ -164,6 +177,7 @@ def compare_on_dataset(config: TrainConfig, progress: bool = True) -> dict:
     ours = dataclasses.replace(config, out=str(out / "learnres"), progress=progress)
     trainer = build_trainer(ours)
     twin = to_torch(trainer.model)  # the same initial weights, copied before training
+    twin = twin.to(ours.device)  # both sides on one device: "cpu", or "cuda" (cuDNN's default)
     data = build_data(ours)  # a second, identical stream of batches for torch
     resolved = trainer.config
     tic = time.perf_counter()
@@ -223,6 +237,9 @@ def main(argv=None) -> int:
     parser.add_argument("--subset", type=int)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument(
+        "--device", default="cpu", help="cpu (default), or cuda: learnres on CuPy, torch on CUDA"
+    )
     parser.add_argument("--out", default="runs/versus-torch")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
@@ -241,12 +258,13 @@ def main(argv=None) -> int:
             model=args.model, dataset=args.dataset, data_dir=args.data_dir,
             iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
             schedule=args.schedule, subset=args.subset, seed=seed, dtype=args.dtype,
-            out=str(out / f"seed{seed}" if len(args.seeds) > 1 else out), plot=False,
+            device=args.device, plot=False,
+            out=str(out / f"seed{seed}" if len(args.seeds) > 1 else out),
         )  # fmt: skip
         r = compare_on_dataset(config, progress=args.progress)
         rows.append((seed, r))
     print(f"{args.model} on {args.dataset}, {rows[0][1]['iterations']} iterations, batch "
-          f"{args.batch_size}, {args.dtype}; test accuracy (%) and seconds")  # fmt: skip
+          f"{args.batch_size}, {args.dtype}, {args.device}; test acc. (%), seconds")  # fmt: skip
     print(f"{'seed':>4} {'learnres':>9} {'torch':>7} {'gap':>6} {'learnres s':>11} {'torch s':>8}")
     gaps = []
     for seed, r in rows:

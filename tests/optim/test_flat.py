@@ -10,7 +10,7 @@ from learnres.autograd import Tensor
 from learnres.backend import asnumpy, to_device
 from learnres.optim import SGD
 from learnres.optim.flat import update_kernel
-from tests.conftest import requires_real_gpu
+from tests.conftest import REAL_GPU, requires_real_gpu
 from tests.optim.test_sgd import CONFIGS, SHAPES
 
 torch = pytest.importorskip("torch")
@@ -34,7 +34,21 @@ def _backward(params, grads, device):
 def test_flat_steps_equal_one_parameter_at_a_time_bit_for_bit(config, dtype, device):
     """Gradients from backward take the flat path; gradients assigned by hand (new arrays)
     take ``SGD._update`` one parameter at a time. Both give the same bits, step after step
-    (the first step, which lays out the buffers and starts the momentum, included)."""
+    (the first step, which lays out the buffers and starts the momentum, included).
+
+    On a real GPU the flat path is one ``cupy.fuse`` kernel, which may contract a * b + c
+    into a fused multiply-add (one rounding instead of two; see the kernel-vs-twin test
+    below), while ``_update`` rounds after each operation: there the two agree to a few
+    units in the last place, which is what is checked (seen on an H200: 4 ulp after 5 steps).
+    """
+    same = np.testing.assert_array_equal
+    if device == "cuda" and REAL_GPU:
+        eps = np.finfo(dtype).eps
+
+        def same(a, b, err_msg=""):
+            np.testing.assert_allclose(a, b, rtol=0, atol=32 * eps * max(1.0, np.abs(b).max()),
+                                       err_msg=err_msg)  # fmt: skip
+
     flat, single = _params(device, dtype), _params(device, dtype)
     opt_flat, opt_single = SGD(flat, **config), SGD(single, **config)
     rng = np.random.default_rng(1)
@@ -51,10 +65,10 @@ def test_flat_steps_equal_one_parameter_at_a_time_bit_for_bit(config, dtype, dev
             assert all(p.data is v for p, v in zip(flat, layout.views))
             assert all(p.grad is g for p, g in zip(flat, layout.grad_views))
         for k, (a, b) in enumerate(zip(flat, single)):
-            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=f"step {step} param {k}")
+            same(a.numpy(), b.numpy(), err_msg=f"step {step} param {k}")
             assert a.dtype == dtype
         for i in opt_single.state:
-            np.testing.assert_array_equal(
+            same(
                 asnumpy(opt_flat.state[i]["momentum_buffer"]),
                 asnumpy(opt_single.state[i]["momentum_buffer"]),
             )
