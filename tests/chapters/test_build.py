@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from queue import Empty
 
-import nbformat
+import pytest
 
-from learnres.lectures.build import _notebook_client_class
+nbformat = pytest.importorskip("nbformat", reason="nbformat is in the notebooks extra")
+
+from learnres.lectures.build import _notebook_client_class  # noqa: E402
 
 
 class _FakeShell:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
 
-from learnres.lectures.build import chapter_paths, read_chapter
-from learnres.lectures.deck import (
+nbformat = pytest.importorskip("nbformat", reason="nbformat is in the notebooks extra")
+
+from learnres.lectures.build import chapter_paths, read_chapter  # noqa: E402
+from learnres.lectures.deck import (  # noqa: E402
     ANSWER,
     MAX_MARKDOWN_CHARS,
     MAX_TEXT_LINES,
@@ -24,7 +25,7 @@ from learnres.lectures.deck import (
     with_answers,
     without_answers,
 )
-from learnres.lectures.derivations import check_derivation
+from learnres.lectures.derivations import check_derivation  # noqa: E402
 
 md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
 stream = nbformat.v4.new_output

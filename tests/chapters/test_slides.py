@@ -27,11 +27,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from learnres.lectures import data_dir
-from learnres.lectures.browser import (
+nbformat = pytest.importorskip("nbformat", reason="nbformat is in the notebooks extra")
+
+from learnres.lectures import data_dir  # noqa: E402
+from learnres.lectures.browser import (  # noqa: E402
     CHROMIUM_INSTALL,
     DECK_READY,
     Browser,
@@ -39,7 +40,7 @@ from learnres.lectures.browser import (
     find_chromium,
     render,
 )
-from learnres.lectures.build import (
+from learnres.lectures.build import (  # noqa: E402
     ASSET_PACKAGES,
     _npm_dir,
     _template_dir,
@@ -52,7 +53,7 @@ from learnres.lectures.build import (
     install_assets,
     read_chapter,
 )
-from learnres.lectures.deck import read_answers, with_answers, without_answers
+from learnres.lectures.deck import read_answers, with_answers, without_answers  # noqa: E402
 
 ASSETS_READY = all(
     (_npm_dir() / "node_modules" / p / "package.json").is_file() for p in ASSET_PACKAGES
