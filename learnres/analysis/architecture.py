@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from learnres.analysis.summary import summary
+from learnres.nn._checks import as_pair
 from learnres.nn.blocks import ZeroPadShortcut
 from learnres.nn.conv import Conv2d
 from learnres.nn.layers import Linear
@@ -80,24 +81,20 @@ class Diagram:
         return sum(layer.kind in ("conv", "fc") for layer in self.layers)
 
 
-def _pair(value) -> tuple:
-    return (value, value) if isinstance(value, int) else tuple(value)
-
-
 def _label(module: Module, row) -> tuple[str, str] | None:
     """(label, kind) of a drawn layer; None for a pool that changes nothing."""
     if isinstance(module, Conv2d):
-        k = _pair(module.kernel_size)
-        stride = f", /{_pair(module.stride)[0]}" if _pair(module.stride)[0] > 1 else ""
+        k = as_pair(module.kernel_size)
+        stride = f", /{as_pair(module.stride)[0]}" if as_pair(module.stride)[0] > 1 else ""
         return f"{k[0]}x{k[1]} conv, {module.out_channels}{stride}", "conv"
     if isinstance(module, Linear):
         return f"fc {module.out_features}", "fc"
     if row.output_shape == row.input_shape:
         return None  # e.g. VGG's AdaptiveAvgPool2d((7, 7)) on a 7x7 input
     if isinstance(module, AdaptiveAvgPool2d):
-        out = _pair(module.output_size)
+        out = as_pair(module.output_size)
         return ("avg pool" if out == (1, 1) else f"avg pool to {out[0]}x{out[1]}"), "pool"
-    k, stride = _pair(module.kernel_size), _pair(module.stride)[0]
+    k, stride = as_pair(module.kernel_size), as_pair(module.stride)[0]
     kind = "max pool" if isinstance(module, MaxPool2d) else "avg pool"
     return f"{k[0]}x{k[1]} {kind}, /{stride}", "pool"
 

@@ -33,6 +33,7 @@ from learnres.autograd.function import OpError
 from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
 from learnres.backend import device_of, get_array_module, to_device
+from learnres.nn._checks import as_pair
 from learnres.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from learnres.nn.blocks import ZeroPadShortcut
 from learnres.nn.conv import Conv2d
@@ -43,12 +44,8 @@ from learnres.nn.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 __all__ = ["summary", "Summary", "LayerRow", "SHAPE_RULES", "MULT_ADDS", "format_count"]
 
 
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else tuple(value)
-
-
 def _window_shape(m, x: tuple, channels: int) -> tuple:
-    (kh, kw), (sh, sw), (ph, pw) = _pair(m.kernel_size), _pair(m.stride), _pair(m.padding)
+    (kh, kw), (sh, sw), (ph, pw) = as_pair(m.kernel_size), as_pair(m.stride), as_pair(m.padding)
     if len(x) != 4:
         raise OpError(f"{type(m).__name__} expects (N, C, H, W), got shape {x}")
     ho, wo = conv_output_size(x[2], kh, sh, ph), conv_output_size(x[3], kw, sw, pw)
@@ -105,14 +102,14 @@ SHAPE_RULES = {
     Flatten: _flatten_shape,
     MaxPool2d: lambda m, x: _window_shape(m, x, x[1]),
     AvgPool2d: lambda m, x: _window_shape(m, x, x[1]),
-    AdaptiveAvgPool2d: lambda m, x: (x[0], x[1], *_pair(m.output_size)),
+    AdaptiveAvgPool2d: lambda m, x: (x[0], x[1], *as_pair(m.output_size)),
     Dropout: lambda m, x: x,
     ZeroPadShortcut: _zero_pad_shape,
 }
 
 # layer type -> (layer, input shape, output shape) -> multiply-adds; everything else is 0
 MULT_ADDS = {
-    Conv2d: lambda m, x, y: math.prod(y) * m.in_channels * math.prod(_pair(m.kernel_size)),
+    Conv2d: lambda m, x, y: math.prod(y) * m.in_channels * math.prod(as_pair(m.kernel_size)),
     Linear: lambda m, x, y: math.prod(y) * m.in_features,
 }
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from learnres.lectures.config import figures_dir, runs_dir, sizes
+from learnres.models import normalise_name
 from learnres.train.metrics import MetricsHistory, read_csv
 
 __all__ = [
@@ -76,19 +77,15 @@ class StoredRun:
         return f"StoredRun({self.name!r}, {len(self.history)} rows, {self.iterations} iterations)"
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_ ]", "", name.lower())
-
-
 def stored_run(name: str, root: Path | None = None) -> StoredRun | None:
     """The stored run called ``name`` ("plain56"; "plain-56" and "Plain_56" match too), or
     None when ``root`` (default ``runs_dir()``) has no such folder with a metrics.csv."""
     root = Path(root) if root is not None else runs_dir()
     if not root.is_dir():
         return None
-    wanted = _normalise(name)
+    wanted = normalise_name(name)
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if _normalise(folder.name) != wanted or not (folder / "metrics.csv").is_file():
+        if normalise_name(folder.name) != wanted or not (folder / "metrics.csv").is_file():
             continue
         command_file = folder / "command.txt"
         command = command_file.read_text().strip() if command_file.is_file() else None

@@ -18,6 +18,7 @@ comparison of Table 2), and VGG-16/19 with BN and a single fc layer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,7 +71,7 @@ __all__ = [
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34",
     "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vgg16_cifar", "vgg19_cifar",
     "from_torchvision_state_dict", "load_torchvision_weights",
-    "ModelInfo", "MODELS", "get_model", "list_models", "canonical_name",
+    "ModelInfo", "MODELS", "get_model", "list_models", "canonical_name", "normalise_name",
 ]  # fmt: skip
 
 CIFAR_INPUT = (3, 32, 32)
@@ -152,8 +153,10 @@ MODELS: dict[str, ModelInfo] = {
 }
 
 
-def _normalise(name) -> str:
-    return str(name).lower().replace("-", "").replace("_", "")
+def normalise_name(name) -> str:
+    """A model or run name as it is matched: lower case, without "-", "_" or spaces
+    ("ResNet-56", "resnet_56" and "resnet 56" are all "resnet56")."""
+    return re.sub(r"[-_ ]", "", str(name).lower())
 
 
 def list_models() -> list[str]:
@@ -165,9 +168,9 @@ def canonical_name(name: str) -> str:
     """The ``MODELS`` key that ``name`` means, matched without case, "-" or "_"
     ("ResNet-20" -> "resnet20", "vgg16_bn" -> "vgg16-bn"); ValueError listing the valid
     names otherwise."""
-    wanted = _normalise(name)
+    wanted = normalise_name(name)
     for key in MODELS:
-        if _normalise(key) == wanted:
+        if normalise_name(key) == wanted:
             return key
     raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
 

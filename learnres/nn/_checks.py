@@ -11,6 +11,7 @@ from numbers import Integral, Real
 from learnres.autograd.function import OpError
 
 __all__ = [
+    "as_pair",
     "check_bool_arg",
     "check_channels",
     "check_dtype",
@@ -19,6 +20,12 @@ __all__ = [
     "check_real_arg",
     "check_spatial_size",
 ]
+
+
+def as_pair(value) -> tuple[int, int]:
+    """A layer's ``kernel_size``, ``stride`` or ``padding`` as (h, w): an int n is (n, n).
+    (``check_int_arg(..., pair=True)`` has checked it when the layer was made.)"""
+    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 def _is_int(value) -> bool:

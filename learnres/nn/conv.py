@@ -8,6 +8,7 @@ import numpy as np
 
 from learnres.nn import init
 from learnres.nn._checks import (
+    as_pair,
     check_bool_arg,
     check_channels,
     check_dtype,
@@ -20,10 +21,6 @@ from learnres.nn.parameter import Parameter
 from learnres.parallel import conv2d
 
 __all__ = ["Conv2d"]
-
-
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 class Conv2d(Module):
@@ -51,7 +48,7 @@ class Conv2d(Module):
         check_bool_arg("Conv2d", "bias", bias)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        shape = (out_channels, in_channels, *_pair(kernel_size))
+        shape = (out_channels, in_channels, *as_pair(kernel_size))
         self.weight = Parameter(np.empty(shape, dtype=np.float32))
         if bias:
             self.bias = Parameter(np.empty(out_channels, dtype=np.float32))
@@ -72,7 +69,7 @@ class Conv2d(Module):
         check_channels(name, x, self.in_channels)
         check_dtype(name, x, self.weight)
         check_spatial_size(f"{name} with kernel_size={self.kernel_size}", x,
-                           _pair(self.kernel_size), self.padding)  # fmt: skip
+                           as_pair(self.kernel_size), self.padding)  # fmt: skip
         return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:

@@ -10,15 +10,11 @@ from learnres.autograd.function import OpError
 from learnres.backend import device_of, to_device
 from learnres.functions.matmul import matmul
 from learnres.functions.pool import global_avg_pool2d
-from learnres.nn._checks import check_int_arg, check_ndim, check_spatial_size
+from learnres.nn._checks import as_pair, check_int_arg, check_ndim, check_spatial_size
 from learnres.nn.module import Module
 from learnres.parallel import avg_pool2d, max_pool2d
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "adaptive_pool_matrix"]
-
-
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 class _Pool2d(Module):
@@ -34,7 +30,7 @@ class _Pool2d(Module):
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
-        kernel, pad = _pair(kernel_size), _pair(padding)
+        kernel, pad = as_pair(kernel_size), as_pair(padding)
         if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
             raise ValueError(
                 f"{type(self).__name__}(kernel_size={kernel_size}): padding must be at most half "
@@ -109,7 +105,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size=1):
         super().__init__()
-        size = _pair(output_size) if isinstance(output_size, (int, tuple, list)) else None
+        size = as_pair(output_size) if isinstance(output_size, (int, tuple, list)) else None
         if size is None or len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
             raise ValueError(
                 f"AdaptiveAvgPool2d takes output_size as a positive int or a pair of them "
@@ -121,7 +117,7 @@ class AdaptiveAvgPool2d(Module):
         check_ndim("AdaptiveAvgPool2d", x, (4,))
         if x.shape[2] == 0 or x.shape[3] == 0:
             raise OpError(f"AdaptiveAvgPool2d got an empty image (shape {tuple(x.shape)})")
-        oh, ow = _pair(self.output_size)
+        oh, ow = as_pair(self.output_size)
         if (oh, ow) == (1, 1):
             return global_avg_pool2d(x)
         H, W = x.shape[2], x.shape[3]

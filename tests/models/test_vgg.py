@@ -22,6 +22,7 @@ from learnres.models import (
     get_model,
     list_models,
     load_torchvision_weights,
+    normalise_name,
     vgg16,
     vgg16_bn,
     vgg19,
@@ -236,6 +237,9 @@ def test_registry_names():
         assert name in names
     assert canonical_name("VGG19_BN") == "vgg19-bn"
     assert canonical_name("vgg16cifar") == "vgg16-cifar"
+    # one spelling rule for models and stored runs (learnres.lectures.runs uses it too)
+    assert {normalise_name(n) for n in ("ResNet-56", "resnet_56", "resnet 56")} == {"resnet56"}
+    assert canonical_name("ResNet 56") == "resnet56"
     assert isinstance(get_model("vgg19_cifar", num_classes=100), CifarVGG)
     with pytest.raises(ValueError, match="unknown model 'vgg13'.*vgg16, vgg16-bn"):
         get_model("vgg13")
