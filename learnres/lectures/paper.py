@@ -367,3 +367,22 @@ def early_peak(run, until: int = 30) -> tuple[float, int]:
         raise ValueError(f"{run.name}: no training loss logged in its first {until} iterations")
     value, iteration = max(early)
     return float(value), int(iteration)
+
+
+def warmup_peaks(run) -> dict:
+    """Where a run with the paper's warm-up (``--schedule warmup``) switched to its full
+    learning rate, and its highest training loss before and after the switch:
+    ``{"switch": iteration, "before": (loss, iteration), "after": (loss, iteration)}``.
+    The switch is the first logged window at the run's largest learning rate."""
+    its, lrs = run.history.column("lr")
+    _, loss = run.history.column("train_loss")
+    if not its or len(loss) != len(its):
+        raise ValueError(f"{run.name}: needs lr and train_loss in every row of its metrics.csv")
+    top = max(lrs)
+    switch = next(i for i, lr in zip(its, lrs) if lr == top)
+    before = [(v, i) for i, v in zip(its, loss) if i < switch]
+    after = [(v, i) for i, v in zip(its, loss) if i >= switch]
+    if not before or min(lrs) == top:
+        raise ValueError(f"{run.name}: no warm-up (its learning rate starts at {top})")
+    (b, bi), (a, ai) = max(before), max(after)
+    return {"switch": int(switch), "before": (float(b), int(bi)), "after": (float(a), int(ai))}

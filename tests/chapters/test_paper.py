@@ -145,3 +145,21 @@ def test_early_peak_finds_the_blow_up(tmp_path):
     assert early_peak(run, 30) == (8.5, 6)
     with pytest.raises(ValueError, match="first 2 iterations"):
         early_peak(run, 2)
+
+
+def test_warmup_peaks_split_at_the_switch_to_the_full_rate(tmp_path):
+    from learnres.lectures.paper import warmup_peaks
+
+    folder = tmp_path / "w-seed0"
+    folder.mkdir()
+    rows = [(3, 0.01, 2.6), (6, 0.01, 2.5), (9, 0.1, 2.4), (12, 0.1, 9.5), (15, 0.1, 3.0)]
+    (folder / "metrics.csv").write_text(
+        "iteration,lr,train_loss\n" + "".join(f"{i},{lr},{v}\n" for i, lr, v in rows)
+    )
+    run = stored_seeds("w", tmp_path)[0]
+    assert warmup_peaks(run) == {"switch": 9, "before": (2.6, 3), "after": (9.5, 12)}
+    flat = tmp_path / "f-seed0"
+    flat.mkdir()
+    (flat / "metrics.csv").write_text("iteration,lr,train_loss\n3,0.1,5.0\n6,0.1,8.0\n")
+    with pytest.raises(ValueError, match="no warm-up"):
+        warmup_peaks(stored_seeds("f", tmp_path)[0])
