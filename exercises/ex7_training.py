@@ -34,7 +34,6 @@ from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
 from learnres.backend import asnumpy, get_array_module
 from learnres.functions.loss import cross_entropy
-from learnres.train.trainer import _model_dtype
 
 __all__ = ["CrossEntropy", "evaluate", "train_step"]
 

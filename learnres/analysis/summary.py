@@ -32,7 +32,7 @@ from learnres.analysis.counting import conv_output_size
 from learnres.autograd.function import OpError
 from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
-from learnres.backend import device_of, get_array_module, to_device
+from learnres.backend import get_array_module, to_device
 from learnres.nn._checks import as_pair
 from learnres.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from learnres.nn.blocks import ZeroPadShortcut
@@ -248,8 +248,8 @@ def summary(
         A ``Summary``: ``total_params``, ``trainable_params``, ``mult_adds``, ``rows``.
     """
     if dtype is None:
-        dtype = next((p.dtype for p in model.parameters()), np.dtype(np.float32))
-    device = next((device_of(p.data) for p in model.parameters()), "cpu")
+        dtype = model.dtype or np.dtype(np.float32)
+    device = model.device
     shape = tuple(int(s) for s in input_shape)
     if len(shape) == 3:
         shape = (1, *shape)

@@ -261,6 +261,18 @@ class Module:
         """The number of learnable scalars (what the paper's tables count)."""
         return sum(int(p.size) for p in self.parameters())
 
+    @property
+    def dtype(self):
+        """The dtype of the first parameter (what ``.double()``/``.float()`` set), or None
+        for a module without parameters."""
+        return next((p.data.dtype for p in self.parameters()), None)
+
+    @property
+    def device(self) -> str:
+        """Where the first parameter lives (what ``.to(...)`` set): "cpu" or "cuda", as
+        ``learnres.backend.device_of`` says; "cpu" for a module without parameters."""
+        return next((device_of(p.data) for p in self.parameters()), "cpu")
+
     def apply(self, fn) -> Module:
         """Call ``fn(module)`` on every submodule and then on this one (e.g. to initialise)."""
         for module in reversed(list(self.modules())):  # children before parents, as torch

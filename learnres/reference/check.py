@@ -64,7 +64,7 @@ import numpy as np
 import torch
 
 from learnres.autograd.tensor import Tensor
-from learnres.backend import asnumpy, device_of, to_device
+from learnres.backend import asnumpy, to_device
 from learnres.functions.loss import cross_entropy
 from learnres.functions.shape import reshape
 from learnres.nn.module import Module
@@ -460,7 +460,7 @@ def _compare(model, x, target, mode, rtol, twin, trace) -> Report:
         kind = type(call.module).__name__
         report.modules.append(ModuleError(call.name, kind, call.call, shape, t_shape, error))
 
-    device = next((device_of(p.data) for p in model.parameters()), "cpu")
+    device = model.device
     lx = Tensor(to_device(x.copy(), device), requires_grad=True)
     tracer = _Tracer(model, trace, end_to_end).install()
     logits, running = None, ""

@@ -113,12 +113,6 @@ class TrainResult:
     out_dir: Path | None = None
 
 
-def _model_dtype(model):
-    for p in model.parameters():
-        return p.data.dtype
-    return None
-
-
 def evaluate(model, loader, dtype=None) -> tuple[float, float]:
     """Mean cross-entropy and error (percent) of ``model`` over one pass of ``loader``.
 
@@ -127,7 +121,7 @@ def evaluate(model, loader, dtype=None) -> tuple[float, float]:
     model's parameters' dtype). The sums stay on the model's device until the pass is done
     (one read-back on a GPU).
     """
-    dtype = dtype or _model_dtype(model)
+    dtype = dtype or model.dtype
     was_training = model.training
     model.eval()
     loss_sum, wrong, seen = 0.0, 0, 0  # become 0-d arrays on the device after the first batch
@@ -247,7 +241,7 @@ class Trainer:
         self.progress = progress
         self.config = dict(config or {})
         self.plot = plot
-        self.dtype = _model_dtype(model)
+        self.dtype = model.dtype
         self.iteration = 0
         self.history = MetricsHistory()
         self.elapsed = 0.0  # seconds of training, summed over resumed sessions

@@ -165,7 +165,9 @@ def test_double_and_float_cast_floating_parameters_buffers_and_grads():
     net = small_net(nn)
     net[0].weight.grad = np.ones(net[0].weight.shape, dtype=np.float32)
     weight = net[0].weight
+    assert net.dtype == np.float32
     assert net.double() is net
+    assert net.dtype == np.float64 and nn.ReLU().dtype is None  # no parameters, no dtype
     assert all(p.dtype == np.float64 for p in net.parameters())
     assert net[0].weight is weight and weight.grad.dtype == np.float64  # same Parameter object
     dtypes = {name: a.dtype for name, a in net.named_buffers()}
@@ -182,6 +184,7 @@ def test_to_moves_parameters_grads_and_buffers_in_place(device):
     net[0].weight.grad = np.ones(net[0].weight.shape, dtype=np.float32)
     weight = net[0].weight
     assert net.to(device) is net
+    assert net.device == device and nn.ReLU().device == "cpu"
     assert net[0].weight is weight
     assert all(device_of(p.data) == device for p in net.parameters())
     assert device_of(weight.grad) == device
