@@ -65,12 +65,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run the submitted code in a child process (the default; kept for scripts)",
     )
-    group.addoption("--seed", type=int, default=None,
-                    help="base seed of the random cases (default: a new one each run)")  # fmt: skip
-    group.addoption("--record-cases", metavar="PATH", default=None,
-                    help="write the expected values of this run to PATH")  # fmt: skip
-    group.addoption("--replay-cases", metavar="PATH", default=None,
-                    help="read the expected values (and the seed) from PATH")  # fmt: skip
+    group.addoption(
+        "--seed",
+        type=int,
+        default=None,
+        help="base seed of the random cases (default: a new one each run)",
+    )
+    group.addoption(
+        "--record-cases",
+        metavar="PATH",
+        default=None,
+        help="write the expected values of this run to PATH",
+    )
+    group.addoption(
+        "--replay-cases",
+        metavar="PATH",
+        default=None,
+        help="read the expected values (and the seed) from PATH",
+    )
 
 
 def pytest_cmdline_main(config: pytest.Config):

@@ -169,8 +169,7 @@ class SGD:
         ``--hint-level 2`` or 3), or ``hint("6.1")`` from learnres.grading.
         """
         raise NotImplementedError(
-            "Exercise 6.1: SGD._update (one step for one parameter: weight decay, momentum, "
-            "update)"
+            "Exercise 6.1: SGD._update (one step for one parameter: weight decay, momentum, update)"
         )
 
 

@@ -107,8 +107,11 @@ def _correct_ops(rng_seed: int):
             lambda z, y: loss.cross_entropy(z, y),
             [rng.standard_normal((4, 5)), labels],
         ),
-        ("tanh(a) * b", lambda a, b: elementwise.mul(elementwise.tanh(a), b),
-         [rng.standard_normal(5), rng.standard_normal(5)]),  # fmt: skip
+        (
+            "tanh(a) * b",
+            lambda a, b: elementwise.mul(elementwise.tanh(a), b),
+            [rng.standard_normal(5), rng.standard_normal(5)],
+        ),
     ]
 
 
@@ -302,8 +305,12 @@ def test_compare(exercise, rng):
     ]
     got = exercise.run(run_compare, cases)
     for k, (mine, expected) in enumerate(zip(got, exercise.expect(_reference_compare, cases))):
-        what = ["a large input off by 1e-7 of its scale", "two unrelated inputs",
-                "a tiny input against zeros", "an empty input"][k]  # fmt: skip
+        what = [
+            "a large input off by 1e-7 of its scale",
+            "two unrelated inputs",
+            "a tiny input against zeros",
+            "an empty input",
+        ][k]
         if not isinstance(mine, dict):
             fail(f"_compare returned {describe(mine)}, expected an InputCheck")
         if mine["ok"] != expected["ok"]:

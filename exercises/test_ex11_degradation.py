@@ -105,8 +105,9 @@ def _study(settings: dict, seed: int, seeded_once: bool = False):
     if not seeded_once:
         return degradation.degradation_study(**settings, seed=seed)
     study = degradation.STUDY
-    x, labels = degradation.teacher_data(settings["examples"], study["features"],
-                                         study["classes"], seed)  # fmt: skip
+    x, labels = degradation.teacher_data(
+        settings["examples"], study["features"], study["classes"], seed
+    )
     init.manual_seed(seed)
     curves = {}
     for residual in (False, True):

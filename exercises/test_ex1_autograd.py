@@ -77,9 +77,17 @@ def _mul(a, b):
 def test_mul_backward(exercise, rng):
     a, b = rand(rng, 3, 4), rand(rng, 3, 4)
     grade_backward(
-        exercise, "Mul.backward", "Mul", (), [a, b], "ab", _mul, rng,
-        hints=MUL_HINTS, given=("sum_to",),
-    )  # fmt: skip
+        exercise,
+        "Mul.backward",
+        "Mul",
+        (),
+        [a, b],
+        "ab",
+        _mul,
+        rng,
+        hints=MUL_HINTS,
+        given=("sum_to",),
+    )
 
 
 @pytest.mark.points(1)
@@ -88,9 +96,17 @@ def test_mul_backward_broadcast(exercise, rng):
     for a_shape, b_shape in [((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((1,), (2, 3))]:
         a, b = rand(rng, *a_shape), rand(rng, *b_shape)
         grade_backward(
-            exercise, "Mul.backward", "Mul", (), [a, b], "ab", _mul, rng,
-            hints=MUL_HINTS, given=("sum_to",),
-        )  # fmt: skip
+            exercise,
+            "Mul.backward",
+            "Mul",
+            (),
+            [a, b],
+            "ab",
+            _mul,
+            rng,
+            hints=MUL_HINTS,
+            given=("sum_to",),
+        )
 
 
 # ---- 1.3 MatMul.backward -------------------------------------------------------------------
@@ -121,9 +137,18 @@ def test_matmul_backward(exercise, rng):
     for a_shape, b_shape in [((4, 4), (4, 4)), ((3, 4), (4, 5))]:
         a, b = rand(rng, *a_shape), rand(rng, *b_shape)
         grade_backward(
-            exercise, "MatMul.backward", "MatMul", (), [a, b], "ab", _matmul, rng,
-            hints=MATMUL_HINTS, diagnoses=_matmul_diagnoses, given=("sum_to",),
-        )  # fmt: skip
+            exercise,
+            "MatMul.backward",
+            "MatMul",
+            (),
+            [a, b],
+            "ab",
+            _matmul,
+            rng,
+            hints=MATMUL_HINTS,
+            diagnoses=_matmul_diagnoses,
+            given=("sum_to",),
+        )
 
 
 @pytest.mark.points(1)
@@ -132,9 +157,17 @@ def test_matmul_backward_batched(exercise, rng):
     for a_shape, b_shape in [((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5))]:
         a, b = rand(rng, *a_shape), rand(rng, *b_shape)
         grade_backward(
-            exercise, "MatMul.backward", "MatMul", (), [a, b], "ab", _matmul, rng,
-            hints=MATMUL_HINTS, given=("sum_to",),
-        )  # fmt: skip
+            exercise,
+            "MatMul.backward",
+            "MatMul",
+            (),
+            [a, b],
+            "ab",
+            _matmul,
+            rng,
+            hints=MATMUL_HINTS,
+            given=("sum_to",),
+        )
 
 
 # ---- 1.4 ReLU.backward ------------------------------------------------------------------------
@@ -159,9 +192,17 @@ def _relu_diagnoses(arrays, gy):
 def test_relu_backward(exercise, rng):
     x = rand(rng, 4, 5)
     grade_backward(
-        exercise, "ReLU.backward", "ReLU", (), [x], ["x"], _relu, rng,
-        hints={"x": "dL/dx = gy * (x > 0)"}, diagnoses=_relu_diagnoses,
-    )  # fmt: skip
+        exercise,
+        "ReLU.backward",
+        "ReLU",
+        (),
+        [x],
+        ["x"],
+        _relu,
+        rng,
+        hints={"x": "dL/dx = gy * (x > 0)"},
+        diagnoses=_relu_diagnoses,
+    )
 
 
 @pytest.mark.points(1)
@@ -170,10 +211,17 @@ def test_relu_backward_at_zero(exercise, rng):
     x = rand(rng, 2, 3)
     x[0, 1] = x[1, 0] = 0.0
     grade_backward(
-        exercise, "ReLU.backward", "ReLU", (), [x], ["x"], _relu, rng,
+        exercise,
+        "ReLU.backward",
+        "ReLU",
+        (),
+        [x],
+        ["x"],
+        _relu,
+        rng,
         hints={"x": "at x = 0 the gradient is 0 (as in PyTorch): use x > 0, not x >= 0"},
         diagnoses=_relu_diagnoses,
-    )  # fmt: skip
+    )
 
 
 # ---- 1.5 topological_order ---------------------------------------------------------------------
@@ -223,8 +271,9 @@ def run_topological_order(module, how: str, arrays):
     order = module.topological_order(root)
     if not isinstance(order, list):
         return describe(order)
-    return [names.get(id(t), f"a tensor you made, of shape {getattr(t, 'shape', '?')}")
-            for t in order]  # fmt: skip
+    return [
+        names.get(id(t), f"a tensor you made, of shape {getattr(t, 'shape', '?')}") for t in order
+    ]
 
 
 def _graph_structure(how: str, arrays) -> dict:
@@ -361,9 +410,11 @@ def test_backward_with_your_order(exercise, rng):
     """The whole backward pass, walked in your order, against PyTorch."""
     a0, g = rand(rng, 2, 3), rand(rng, 2, 3)
     got = exercise.run(
-        run_backward_in_your_order, a0, g,
+        run_backward_in_your_order,
+        a0,
+        g,
         given=("sum_to", "Mul.backward", "MatMul.backward", "ReLU.backward"),
-    )  # fmt: skip
+    )
     check_close(
         "backward in your topological order: dL/da for y = sum(c) * c + c / sum(c), c = a * a",
         got,

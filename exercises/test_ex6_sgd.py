@@ -253,9 +253,17 @@ def test_step_schedule_custom(exercise, rng):
     b = a + int(rng.integers(1, 50))
     base, gamma = float(rng.uniform(0.1, 2)), float(rng.uniform(0.1, 0.9))
     kwargs = {"base_lr": base, "milestones": (a, b), "gamma": gamma}
-    cases = [(0, base), (a - 1, base), (a, base * gamma), (b - 1, base * gamma),
-             (b, base * gamma**2), (b + 1000, base * gamma**2)]  # fmt: skip
+    cases = [
+        (0, base),
+        (a - 1, base),
+        (a, base * gamma),
+        (b - 1, base * gamma),
+        (b, base * gamma**2),
+        (b + 1000, base * gamma**2),
+    ]
     _check_schedule(
-        exercise, kwargs, cases, f"StepSchedule(base_lr={base}, milestones=({a}, {b}), "
-        f"gamma={gamma})"
+        exercise,
+        kwargs,
+        cases,
+        f"StepSchedule(base_lr={base}, milestones=({a}, {b}), gamma={gamma})",
     )

@@ -256,9 +256,7 @@ def _expected_train(weights, stale, batches, hyper):
 def _check_train_step(exercise, rng, start_in_eval):
     params = exercise.expect(_structure)
     weights, stale, batches = _case(rng, params)
-    got = exercise.run(
-        run_train_step, weights, stale, batches, HYPER, start_in_eval, given=LOSS
-    )
+    got = exercise.run(run_train_step, weights, stale, batches, HYPER, start_in_eval, given=LOSS)
     expected = exercise.expect(_expected_train, weights, stale, batches, HYPER)
     start = " (the model starts in evaluation mode)" if start_in_eval else ""
     results = got["results"]

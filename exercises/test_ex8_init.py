@@ -30,12 +30,18 @@ def _call(fn, *args, **kwargs):
 
 # ---- 8.1 and 8.2 fans and gains -----------------------------------------------------------------
 
+
 def _fan_shapes(rng) -> list[tuple]:
     """A Linear weight, Conv2d weights (square and not), a 3-d kernel, and a bias (1-d)."""
     n = [int(k) for k in rng.integers(1, 40, 6)]
     k = [int(k) for k in rng.integers(1, 8, 3)]
-    return [(n[0], n[1]), (n[2], n[3], k[0], k[0]), (n[4], n[5], k[1], k[2]),
-            (n[0], n[3], k[2], k[1], k[0]), (n[5],)]  # fmt: skip
+    return [
+        (n[0], n[1]),
+        (n[2], n[3], k[0], k[0]),
+        (n[4], n[5], k[1], k[2]),
+        (n[0], n[3], k[2], k[1], k[0]),
+        (n[5],),
+    ]
 
 
 def run_fans(module, shapes):

@@ -27,12 +27,28 @@ def _call(fn, *args, **kwargs):
 
 # ---- 9.1 n from the depth -----------------------------------------------------------------------
 
+
 def _depths(rng) -> list:
     """The paper's depths, random valid ones, and invalid ones (wrong form, too small, not
     an int)."""
     n = [int(k) for k in rng.integers(1, 400, 3)]
-    return [20, 32, 44, 56, 110, 1202, 8, *(6 * k + 2 for k in n), 6 * n[0] + 3, 6 * n[1] + 5,
-            6, 2, 0, "20", 20.0]  # fmt: skip
+    return [
+        20,
+        32,
+        44,
+        56,
+        110,
+        1202,
+        8,
+        *(6 * k + 2 for k in n),
+        6 * n[0] + 3,
+        6 * n[1] + 5,
+        6,
+        2,
+        0,
+        "20",
+        20.0,
+    ]
 
 
 def run_blocks_per_stage(module, depths):
@@ -56,8 +72,10 @@ def test_blocks_per_stage(exercise, rng):
         if mine != expected:
             what = f"blocks_per_stage({depth!r}) returned {mine!r}"
             if isinstance(expected, str):
-                fail(f"{what}: {depth!r} is not a depth 6n + 2 with n >= 1 (an int): raise "
-                     "ValueError naming the valid depths")  # fmt: skip
+                fail(
+                    f"{what}: {depth!r} is not a depth 6n + 2 with n >= 1 (an int): raise "
+                    "ValueError naming the valid depths"
+                )
             fail(
                 f"{what}, expected {expected}: a 6n+2 network has one first convolution, "
                 "three stages of n blocks of two convolutions each, and the classifier"
@@ -222,17 +240,33 @@ def _network_diagnoses(twin, x):
 @pytest.mark.timeout(60)
 def test_resnet_forward(exercise, rng):
     grade_block(
-        exercise, "resnet(8) (n = 1)", "resnet", (8,), {}, (2, 3, 8, 8), rng,
-        reference_module="learnres.models.cifar", diagnoses=_network_diagnoses,
-        hint="relu(bn1(conv1 x)), the three stages, avgpool, flatten, fc", given=STAGES,
-    )  # fmt: skip
+        exercise,
+        "resnet(8) (n = 1)",
+        "resnet",
+        (8,),
+        {},
+        (2, 3, 8, 8),
+        rng,
+        reference_module="learnres.models.cifar",
+        diagnoses=_network_diagnoses,
+        hint="relu(bn1(conv1 x)), the three stages, avgpool, flatten, fc",
+        given=STAGES,
+    )
 
 
 @pytest.mark.points(1)
 @pytest.mark.timeout(60)
 def test_plain_forward(exercise, rng):
     grade_block(
-        exercise, "plain(8) (n = 1)", "plain", (8,), {}, (2, 3, 8, 8), rng,
-        reference_module="learnres.models.cifar", diagnoses=_network_diagnoses,
-        hint="relu(bn1(conv1 x)), the three stages, avgpool, flatten, fc", given=STAGES,
-    )  # fmt: skip
+        exercise,
+        "plain(8) (n = 1)",
+        "plain",
+        (8,),
+        {},
+        (2, 3, 8, 8),
+        rng,
+        reference_module="learnres.models.cifar",
+        diagnoses=_network_diagnoses,
+        hint="relu(bn1(conv1 x)), the three stages, avgpool, flatten, fc",
+        given=STAGES,
+    )

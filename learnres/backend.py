@@ -231,9 +231,15 @@ def gpu_report() -> dict:
     from importlib import metadata
 
     report = {
-        "cupy": None, "cupy_package": None, "cupy_packages": [], "cupy_numpy_requirement": None,
-        "cuda_runtime": None, "cuda_driver": None, "devices": [], "problem": gpu_problem(),
-    }  # fmt: skip
+        "cupy": None,
+        "cupy_package": None,
+        "cupy_packages": [],
+        "cupy_numpy_requirement": None,
+        "cuda_runtime": None,
+        "cuda_driver": None,
+        "devices": [],
+        "problem": gpu_problem(),
+    }
     for dist in metadata.distributions():
         name = (dist.metadata["Name"] or "").lower()
         if name == "cupy" or name.startswith("cupy-cuda"):

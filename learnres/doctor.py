@@ -87,26 +87,34 @@ def wheel_cuda_major(package: str | None) -> int | None:
 
 def _install(extra: str | None) -> str:
     if extra is None:
-        return ("update the NVIDIA driver: CuPy 14 needs one for CUDA 12 or newer, then "
-                "pip install 'learnres[cuda12]' or 'learnres[cuda13]'")  # fmt: skip
+        return (
+            "update the NVIDIA driver: CuPy 14 needs one for CUDA 12 or newer, then "
+            "pip install 'learnres[cuda12]' or 'learnres[cuda13]'"
+        )
     return f"pip install 'learnres[{extra}]'"
 
 
 def diagnose(report: dict, numpy_version: str = np.__version__, cupy_packages=None) -> list[str]:
     """The known problems visible in ``report`` (from ``backend.gpu_report``)."""
     problems = []
-    packages = [p.split()[0] for p in (cupy_packages if cupy_packages is not None
-                                       else report.get("cupy_packages") or [])]  # fmt: skip
+    packages = [
+        p.split()[0]
+        for p in (cupy_packages if cupy_packages is not None else report.get("cupy_packages") or [])
+    ]
     driver = report.get("cuda_driver")
     extra = extra_for_driver(driver)
     if len(packages) > 1:
         problems.append(
             f"several CuPy wheels are installed ({', '.join(packages)}); they shadow each "
             f"other in one 'cupy' folder: pip uninstall -y {' '.join(packages)}, then "
-            + (_install(extra) if driver else "install the one for your driver's CUDA "
-               "version (nvidia-smi shows it): pip install 'learnres[cuda12]' or "
-               "'learnres[cuda13]'")
-        )  # fmt: skip
+            + (
+                _install(extra)
+                if driver
+                else "install the one for your driver's CUDA "
+                "version (nvidia-smi shows it): pip install 'learnres[cuda12]' or "
+                "'learnres[cuda13]'"
+            )
+        )
     req = report.get("cupy_numpy_requirement")
     if report.get("cupy_package") and not numpy_in_range(req, numpy_version):
         problems.append(

@@ -96,8 +96,10 @@ def _which_cupy() -> str:
         cupy = backend._cupy
         return f"CuPy leg: real CuPy {cupy.__version__} on {backend.gpu_report()['devices']}"
     why = "LEARNRES_TEST_CUPY=standin" if _CHOICE == "standin" else f"no GPU: {NO_GPU_REASON}"
-    return (f"CuPy leg: the CuPy stand-in (tests/cupy_standin, NumPy {np.__version__} "
-            f"underneath; {why})")  # fmt: skip
+    return (
+        f"CuPy leg: the CuPy stand-in (tests/cupy_standin, NumPy {np.__version__} "
+        f"underneath; {why})"
+    )
 
 
 def pytest_report_header(config):

@@ -44,10 +44,12 @@ def _no_driver():
 
 @pytest.mark.parametrize(
     "count, why",
-    [(_no_driver, "cannot use a GPU: RuntimeError: cudaErrorInsufficientDriver"),
-     (lambda: 0, "sees no CUDA device")],
+    [
+        (_no_driver, "cannot use a GPU: RuntimeError: cudaErrorInsufficientDriver"),
+        (lambda: 0, "sees no CUDA device"),
+    ],
     ids=["no-driver", "no-device"],
-)  # fmt: skip
+)
 def test_cupy_installed_without_a_gpu_is_no_gpu(count, why):
     """CuPy installed where no GPU is usable: learnres runs on NumPy as without CuPy, and
     asking for "cuda" says why it cannot be had."""

@@ -202,13 +202,25 @@ class SGDWithHostBuffer(SGD):
 
 def _pad_check(device):
     pad = lambda t: torch.nn.functional.pad(t, (2, 2, 2, 2))  # noqa: E731
-    check_op(lambda x: PadWithHostZeros(2)(x), pad, random_inputs([(2, 3, 4, 5)]),
-             device=device, dtype=np.float64, name="pad")  # fmt: skip
+    check_op(
+        lambda x: PadWithHostZeros(2)(x),
+        pad,
+        random_inputs([(2, 3, 4, 5)]),
+        device=device,
+        dtype=np.float64,
+        name="pad",
+    )
 
 
 def _relu_check(device):
-    check_op(lambda x: ReLUWithHostBackward()(x), torch.relu, random_inputs([(3, 4)]),
-             device=device, dtype=np.float64, name="relu")  # fmt: skip
+    check_op(
+        lambda x: ReLUWithHostBackward()(x),
+        torch.relu,
+        random_inputs([(3, 4)]),
+        device=device,
+        dtype=np.float64,
+        name="relu",
+    )
 
 
 def _sgd_check(device):
@@ -225,8 +237,11 @@ def _sgd_check(device):
     np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12)
 
 
-PLANTED = {"np.zeros in padding": _pad_check, "np.asarray in a backward": _relu_check,
-           "a host momentum buffer in SGD": _sgd_check}  # fmt: skip
+PLANTED = {
+    "np.zeros in padding": _pad_check,
+    "np.asarray in a backward": _relu_check,
+    "a host momentum buffer in SGD": _sgd_check,
+}
 
 
 @pytest.mark.parametrize("bug", PLANTED)

@@ -14,8 +14,13 @@ def test_numpy_range_parsing():
 
 
 def test_wheel_newer_than_driver_is_reported_with_the_extra_to_use():
-    report = {"cupy": "14.2.0", "cupy_package": "cupy-cuda13x 14.2.0",
-              "cuda_runtime": "13.0", "cuda_driver": "12.8", "problem": None}  # fmt: skip
+    report = {
+        "cupy": "14.2.0",
+        "cupy_package": "cupy-cuda13x 14.2.0",
+        "cuda_runtime": "13.0",
+        "cuda_driver": "12.8",
+        "problem": None,
+    }
     (problem,) = diagnose(report, numpy_version="2.0.0")
     assert "needs CUDA 13.0 but the driver supports CUDA 12.8" in problem
     assert "pip uninstall -y cupy-cuda13x" in problem and "learnres[cuda12]" in problem
@@ -24,18 +29,27 @@ def test_wheel_newer_than_driver_is_reported_with_the_extra_to_use():
 def test_a_wheel_that_cannot_start_is_judged_by_its_name():
     """CuPy could not start (no runtime version): the wheel's name says its CUDA major, the
     driver's version comes from libcuda."""
-    report = {"cupy": None, "cupy_package": "cupy-cuda13x 14.2.0",
-              "cupy_packages": ["cupy-cuda13x 14.2.0"], "cuda_driver": "12.4",
-              "problem": "CuPy is not installed"}  # fmt: skip
+    report = {
+        "cupy": None,
+        "cupy_package": "cupy-cuda13x 14.2.0",
+        "cupy_packages": ["cupy-cuda13x 14.2.0"],
+        "cuda_driver": "12.4",
+        "problem": "CuPy is not installed",
+    }
     (problem,) = diagnose(report, numpy_version="2.0.0")
     assert "needs CUDA 13.x but the driver supports CUDA 12.4" in problem
     assert "learnres[cuda12]" in problem
 
 
 def test_an_older_wheel_than_the_driver_gets_a_note_not_a_problem():
-    report = {"cupy": "14.2.0", "cupy_package": "cupy-cuda12x 14.2.0",
-              "cupy_packages": ["cupy-cuda12x 14.2.0"], "cuda_runtime": "12.9",
-              "cuda_driver": "13.0", "problem": None}  # fmt: skip
+    report = {
+        "cupy": "14.2.0",
+        "cupy_package": "cupy-cuda12x 14.2.0",
+        "cupy_packages": ["cupy-cuda12x 14.2.0"],
+        "cuda_runtime": "12.9",
+        "cuda_driver": "13.0",
+        "problem": None,
+    }
     assert diagnose(report, numpy_version="2.0.0") == []
     (note,) = notes(report)
     assert "learnres[cuda13]" in note and "pip uninstall -y cupy-cuda12x" in note
@@ -49,23 +63,36 @@ def test_extras_by_driver_and_wheel_names():
 
 
 def test_cupy_13_is_too_old():
-    report = {"cupy": "13.4.0", "cupy_package": "cupy-cuda12x 13.4.0", "cuda_runtime": "12.8",
-              "cuda_driver": "12.9", "problem": None}  # fmt: skip
+    report = {
+        "cupy": "13.4.0",
+        "cupy_package": "cupy-cuda12x 13.4.0",
+        "cuda_runtime": "12.8",
+        "cuda_driver": "12.9",
+        "problem": None,
+    }
     (problem,) = diagnose(report, numpy_version="2.0.0")
     assert "CuPy 13.4.0 is older than 14" in problem and "learnres[cuda12]" in problem
 
 
 def test_numpy_outside_cupy_range_is_reported():
-    report = {"cupy": "14.0.0", "cupy_package": "cupy-cuda12x 14.0.0",
-              "cupy_numpy_requirement": "numpy<2.3,>=1.22", "problem": None}  # fmt: skip
+    report = {
+        "cupy": "14.0.0",
+        "cupy_package": "cupy-cuda12x 14.0.0",
+        "cupy_numpy_requirement": "numpy<2.3,>=1.22",
+        "problem": None,
+    }
     (problem,) = diagnose(report, numpy_version="2.4.1")
     assert "NumPy 2.4.1 is outside the range" in problem
 
 
 def test_two_wheels_side_by_side_and_unusable_gpu_are_reported():
-    report = {"cupy": "14.2.0", "cupy_package": "cupy-cuda13x 14.2.0", "cuda_driver": "13.0",
-              "cupy_packages": ["cupy-cuda12x 14.0.1", "cupy-cuda13x 14.2.0"],
-              "problem": "CUDARuntimeError: no CUDA-capable device is detected"}  # fmt: skip
+    report = {
+        "cupy": "14.2.0",
+        "cupy_package": "cupy-cuda13x 14.2.0",
+        "cuda_driver": "13.0",
+        "cupy_packages": ["cupy-cuda12x 14.0.1", "cupy-cuda13x 14.2.0"],
+        "problem": "CUDARuntimeError: no CUDA-capable device is detected",
+    }
     problems = diagnose(report)
     assert len(problems) == 2
     assert "shadow each other" in problems[0] and "no CUDA-capable device" in problems[1]
@@ -91,9 +118,14 @@ def test_the_installed_wheels_are_found_by_their_distributions(monkeypatch):
 
 
 def test_healthy_report_has_no_problems():
-    report = {"cupy": "14.2.0", "cupy_package": "cupy-cuda13x 14.2.0",
-              "cupy_numpy_requirement": "numpy>=2.0", "cuda_runtime": "13.0",
-              "cuda_driver": "13.0", "problem": None}  # fmt: skip
+    report = {
+        "cupy": "14.2.0",
+        "cupy_package": "cupy-cuda13x 14.2.0",
+        "cupy_numpy_requirement": "numpy>=2.0",
+        "cuda_runtime": "13.0",
+        "cuda_driver": "13.0",
+        "problem": None,
+    }
     assert diagnose(report, numpy_version="2.0.0") == []
 
 

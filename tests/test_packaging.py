@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -76,6 +77,58 @@ def test_ruff_is_clean():
         check=False,
     )
     assert done.returncode == 0, f"ruff check . found problems:\n{done.stdout}{done.stderr}"
+
+
+def test_ruff_format_is_clean():
+    """``ruff format --check .``: one layout for the whole tree ([tool.ruff.format] says which
+    files are exempt, and why)."""
+    pytest.importorskip("ruff")
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, (
+        f"ruff format --check . wants to reformat files (run `ruff format .`):\n"
+        f"{done.stdout}{done.stderr}"
+    )
+
+
+def _fmt_skips_outside_all(source: str) -> list[int]:
+    """Lines of ``# fmt: skip`` markers that do not close an ``__all__ = [...]`` grouping."""
+    tree = ast.parse(source)
+    grouped = {
+        node.end_lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+    }
+    return [
+        number
+        for number, line in enumerate(source.splitlines(), 1)
+        if line.rstrip().endswith("# fmt: skip") and number not in grouped
+    ]
+
+
+def test_fmt_skip_only_keeps_the_grouped_export_lists():
+    """The formatter lays out everything but the ``__all__`` lists, whose names are grouped by
+    kind, one group a line (a table a reader scans)."""
+    assert _fmt_skips_outside_all('__all__ = [\n    "a", "b",\n    "c",\n]  # fmt: skip\n') == []
+    assert _fmt_skips_outside_all("x = f(1,\n      2)  # fmt: skip\n") == [2]  # the check bites
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py"], cwd=REPO, capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    found = {
+        name: lines
+        for name in tracked
+        if not name.startswith("chapters/")  # exempt from the formatter ([tool.ruff.format])
+        and (lines := _fmt_skips_outside_all((REPO / name).read_text()))
+    }
+    assert found == {}, f"# fmt: skip outside an __all__ list (file: lines): {found}"
 
 
 def test_one_cupy_extra_per_cuda_major_and_gpu_is_the_recommended_one():

@@ -63,8 +63,10 @@ def test_conv2d_agrees_with_the_plain_op(N, stride, padding, threads):
 
 def test_threads_do_not_change_results(monkeypatch):
     monkeypatch.setattr(parallel, "_images", lambda *args: CHUNK)
-    x, w = (np.random.default_rng(2).standard_normal(s).astype(np.float32)
-            for s in [(5 * CHUNK, 3, 8, 8), (4, 3, 3, 3)])  # fmt: skip
+    x, w = (
+        np.random.default_rng(2).standard_normal(s).astype(np.float32)
+        for s in [(5 * CHUNK, 3, 8, 8), (4, 3, 3, 3)]
+    )
     before, results = parallel.get_num_threads(), []
     try:
         for n in (1, 3):
@@ -78,8 +80,9 @@ def test_threads_do_not_change_results(monkeypatch):
 
 def test_input_gradient_skipped_when_not_needed(threads):
     rng = np.random.default_rng(3)
-    x, w = Tensor(rng.standard_normal((3 * CHUNK, 2, 5, 5))), Tensor(
-        rng.standard_normal((3, 2, 3, 3)), requires_grad=True
+    x, w = (
+        Tensor(rng.standard_normal((3 * CHUNK, 2, 5, 5))),
+        Tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True),
     )
     parallel.conv2d(x, w, padding=1).backward(rng.standard_normal((3 * CHUNK, 3, 5, 5)))
     assert x.grad is None and w.grad.shape == (3, 2, 3, 3)
@@ -183,8 +186,15 @@ def test_thread_pool_works_in_a_forked_child(monkeypatch):
 # ---- the split itself: the math files hold no schedule ----------------------------------------
 
 
-SCHEDULING = {"threading", "concurrent", "multiprocessing", "threadpoolctl", "ctypes",
-              "learnres.memory", "learnres.parallel"}  # fmt: skip
+SCHEDULING = {
+    "threading",
+    "concurrent",
+    "multiprocessing",
+    "threadpoolctl",
+    "ctypes",
+    "learnres.memory",
+    "learnres.parallel",
+}
 
 
 @pytest.mark.parametrize("path", sorted(FUNCTIONS.glob("*.py")), ids=lambda p: p.name)

@@ -31,11 +31,16 @@ def _cases(rng):
         "matmul (16384x144 @ 144x16)": (lambda xp, a, b: xp.matmul(a, b), (a, b)),
         "einsum nchw,nchw->c": (lambda xp, x: xp.einsum("nchw,nchw->c", x, x), (x,)),
         "conv2d 16->16 3x3, batch 128": (
-            lambda xp, x, w: conv2d(Tensor(x), Tensor(w), padding=1).data, (x, w)),
+            lambda xp, x, w: conv2d(Tensor(x), Tensor(w), padding=1).data,
+            (x, w),
+        ),
         "batch_norm (train), 16 channels": (
-            lambda xp, x, g, b_: batch_norm(Tensor(x), None, None, Tensor(g), Tensor(b_),
-                                            training=True).data, (x, gamma, beta)),
-    }  # fmt: skip
+            lambda xp, x, g, b_: (
+                batch_norm(Tensor(x), None, None, Tensor(g), Tensor(b_), training=True).data
+            ),
+            (x, gamma, beta),
+        ),
+    }
 
 
 def main(argv=None) -> int:
@@ -53,8 +58,10 @@ def main(argv=None) -> int:
         ours = asnumpy(fn(xp, *on_device)).astype(np.float64)
         cpu32 = asnumpy(fn(np, *[a.astype(np.float32) for a in arrays])).astype(np.float64)
         scale = np.abs(exact).max()
-        print(f"{name:<34} {np.abs(ours - exact).max() / scale:>12.1e} "
-              f"{np.abs(cpu32 - exact).max() / scale:>11.1e}")  # fmt: skip
+        print(
+            f"{name:<34} {np.abs(ours - exact).max() / scale:>12.1e} "
+            f"{np.abs(cpu32 - exact).max() / scale:>11.1e}"
+        )
     return 0
 
 

@@ -217,42 +217,77 @@ def draw_architectures(diagrams, colours=None, row_height: float = 0.26):
             f"{diagram.mult_adds / 1e9:.2f}G mult-adds"
         )
         ax.text(centre, 0.95, title, ha="center", va="bottom", fontsize=8, weight="bold")
-        ax.add_patch(FancyBboxPatch((left, -_BOX), _WIDTH, _BOX, boxstyle="round,pad=0.02",
-                                    facecolor="white", edgecolor="0.4", lw=0.6))  # fmt: skip
-        ax.text(centre, -_BOX / 2, f"image, {diagram.input_size}x{diagram.input_size}",
-                ha="center", va="center", fontsize=6.5)  # fmt: skip
+        ax.add_patch(
+            FancyBboxPatch(
+                (left, -_BOX),
+                _WIDTH,
+                _BOX,
+                boxstyle="round,pad=0.02",
+                facecolor="white",
+                edgecolor="0.4",
+                lw=0.6,
+            )
+        )
+        ax.text(
+            centre,
+            -_BOX / 2,
+            f"image, {diagram.input_size}x{diagram.input_size}",
+            ha="center",
+            va="center",
+            fontsize=6.5,
+        )
         y_of, placed = [], {}
         for layer in diagram.layers:
             y = band_top[layer.size] - placed.get(layer.size, 0)
             placed[layer.size] = placed.get(layer.size, 0) + 1
             y_of.append(y)
             box = FancyBboxPatch(
-                (left, y - _BOX), _WIDTH, _BOX, boxstyle="round,pad=0.02",
-                facecolor=colours[layer.size], edgecolor="0.35", lw=0.6, gid=layer.name,
-            )  # fmt: skip
+                (left, y - _BOX),
+                _WIDTH,
+                _BOX,
+                boxstyle="round,pad=0.02",
+                facecolor=colours[layer.size],
+                edgecolor="0.35",
+                lw=0.6,
+                gid=layer.name,
+            )
             ax.add_patch(box)
             ax.text(centre, y - _BOX / 2, layer.label, ha="center", va="center", fontsize=6.5)
         for previous, y in zip([-0.0] + y_of[:-1], y_of):  # the arrows between boxes
-            ax.annotate("", xy=(centre, y), xytext=(centre, previous - _BOX),
-                        arrowprops={"arrowstyle": "-|>", "lw": 0.5, "color": "0.3",
-                                    "mutation_scale": 5})  # fmt: skip
+            ax.annotate(
+                "",
+                xy=(centre, y),
+                xytext=(centre, previous - _BOX),
+                arrowprops={"arrowstyle": "-|>", "lw": 0.5, "color": "0.3", "mutation_scale": 5},
+            )
         right = left + _WIDTH
         for shortcut in diagram.shortcuts:
             start = y_of[shortcut.start] + (1 - _BOX) / 2  # from the arrow into the block
             end = y_of[shortcut.end] - _BOX - (1 - _BOX) / 4  # to the one out of it
             arc = FancyArrowPatch(
-                (right - 0.1, start), (right - 0.1, end), connectionstyle="arc3,rad=-0.6",
-                arrowstyle="-|>", mutation_scale=6, lw=0.8, color="0.15",
+                (right - 0.1, start),
+                (right - 0.1, end),
+                connectionstyle="arc3,rad=-0.6",
+                arrowstyle="-|>",
+                mutation_scale=6,
+                lw=0.8,
+                color="0.15",
                 linestyle=":" if shortcut.changes_dimensions else "-",
                 gid=f"shortcut:{shortcut.kind}",
-            )  # fmt: skip
+            )
             ax.add_patch(arc)
 
     handles = [
         Line2D([], [], color="0.15", lw=0.8, label="identity shortcut"),
-        Line2D([], [], color="0.15", lw=0.8, ls=":",
-               label="shortcut that increases dimensions (projection or zero-padding)"),
-    ]  # fmt: skip
+        Line2D(
+            [],
+            [],
+            color="0.15",
+            lw=0.8,
+            ls=":",
+            label="shortcut that increases dimensions (projection or zero-padding)",
+        ),
+    ]
     if any(d.shortcuts for d in diagrams):
         fig.legend(handles=handles, loc="upper center", ncol=2, fontsize=7, frameon=False)
     return fig

@@ -116,7 +116,7 @@ def train_curve(
 
 
 def model_name(residual: bool, depth: int) -> str:
-    """"plain-20" or "residual-20"."""
+    """ "plain-20" or "residual-20"."""
     return f"{'residual' if residual else 'plain'}-{depth}"
 
 

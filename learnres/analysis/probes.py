@@ -52,8 +52,10 @@ class ProbeReport:
     loss: float = float("nan")
 
     def as_arrays(self) -> dict:
-        return {k: np.asarray(getattr(self, k)) for k in
-                ("forward_mean", "forward_std", "grad_norm", "grad_rms")}  # fmt: skip
+        return {
+            k: np.asarray(getattr(self, k))
+            for k in ("forward_mean", "forward_std", "grad_norm", "grad_rms")
+        }
 
 
 def _matches(name, module, select) -> bool:

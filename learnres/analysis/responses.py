@@ -116,8 +116,9 @@ def load_run(run_dir, data_dir=None) -> LoadedRun:
     if run.dtype == "float64":
         model.double()
     model.load_state_dict(state["model"])
-    return LoadedRun(model, config, data.eval_loaders["test"], data.sizes["train"],
-                     int(state["iteration"]))  # fmt: skip
+    return LoadedRun(
+        model, config, data.eval_loaders["test"], data.sizes["train"], int(state["iteration"])
+    )
 
 
 @dataclass
@@ -147,8 +148,14 @@ def run_responses(run_dir, data_dir=None) -> RunResponses:
             logits = asnumpy(run.model(Tensor(images)).data)
             wrong += int((logits.argmax(1) != asnumpy(labels)).sum())
             seen += len(logits)
-    return RunResponses([n for n, _ in rows], [s for _, s in rows], run.iteration,
-                        100.0 * wrong / seen, seen, run.train_images)  # fmt: skip
+    return RunResponses(
+        [n for n, _ in rows],
+        [s for _, s in rows],
+        run.iteration,
+        100.0 * wrong / seen,
+        seen,
+        run.train_images,
+    )
 
 
 def write_responses(run_dir, data_dir=None, out=None) -> Path:

@@ -17,8 +17,12 @@ def _accumulate(tensor, g) -> None:
     the tensor has one that fits (an optimizer's flat buffer), where later ones add in place.
     """
     buffer = tensor.grad_buffer
-    fits = (buffer is not None and buffer.shape == g.shape and buffer.dtype == g.dtype
-            and device_of(buffer) == device_of(g))  # fmt: skip
+    fits = (
+        buffer is not None
+        and buffer.shape == g.shape
+        and buffer.dtype == g.dtype
+        and device_of(buffer) == device_of(g)
+    )
     if tensor.grad is None and fits:
         buffer[...] = g
         tensor.grad = buffer

@@ -47,8 +47,15 @@ class Tensor:
         requires_grad: whether gradients should be computed for this tensor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "retains_grad", "grad_buffer",
-                 "__weakref__")  # fmt: skip
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "creator",
+        "retains_grad",
+        "grad_buffer",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # ndarray + Tensor calls Tensor.__radd__, not NumPy's ufunc
     __array_priority__ = 1000  # the same for CuPy
 

@@ -104,8 +104,15 @@ def step_pair(depth: int, batch: int, dtype=np.float32, device="cpu", torch_devi
     return ours, theirs
 
 
-def time_steps(depth: int, batch: int, repeats: int, dtype=np.float32, device="cpu",
-               torch_device="cpu", clock="wall") -> Row:  # fmt: skip
+def time_steps(
+    depth: int,
+    batch: int,
+    repeats: int,
+    dtype=np.float32,
+    device="cpu",
+    torch_device="cpu",
+    clock="wall",
+) -> Row:
     """Median ms per step of learnres and torch over ``repeats`` alternating steps.
 
     ``clock="cpu"``: the process's CPU time instead of wall time (meaningful with one thread).
@@ -118,8 +125,12 @@ def time_steps(depth: int, batch: int, repeats: int, dtype=np.float32, device="c
     for _ in range(repeats):
         ours_ms.append(_time_ms(ours, CLOCKS[clock]))
         torch_ms.append(_time_ms(theirs, CLOCKS[clock]))
-    return Row(f"ResNet-{depth} step, batch {batch}", statistics.median(ours_ms),
-               statistics.median(torch_ms), TARGET_RATIO)  # fmt: skip
+    return Row(
+        f"ResNet-{depth} step, batch {batch}",
+        statistics.median(ours_ms),
+        statistics.median(torch_ms),
+        TARGET_RATIO,
+    )
 
 
 def memory_probe(which: str, depth: int, batch: int, threads: int, device: str = "cpu") -> dict:
@@ -176,10 +187,23 @@ def _memory(which: str, depth: int, batch: int, threads: int, device: str = "cpu
 
 
 CSV_FIELDS = (
-    "model", "batch", "dtype", "device", "hardware", "repeats", "clock", "learnres_ms",
-    "torch_ms", "ratio", "learnres_images_per_s", "torch_images_per_s", "learnres_peak_mb",
-    "torch_peak_mb", "learnres_step_mb", "torch_step_mb",
-)  # fmt: skip
+    "model",
+    "batch",
+    "dtype",
+    "device",
+    "hardware",
+    "repeats",
+    "clock",
+    "learnres_ms",
+    "torch_ms",
+    "ratio",
+    "learnres_images_per_s",
+    "torch_images_per_s",
+    "learnres_peak_mb",
+    "torch_peak_mb",
+    "learnres_step_mb",
+    "torch_step_mb",
+)
 
 
 def write_table(rows, path) -> None:
@@ -209,8 +233,10 @@ def read_table(path) -> list[dict]:
 
     text = {"model", "dtype", "device", "hardware", "clock"}
     with open(path, newline="") as f:
-        return [{k: (v if k in text else (float(v) if v != "" else None)) for k, v in r.items()}
-                for r in csv.DictReader(f)]  # fmt: skip
+        return [
+            {k: (v if k in text else (float(v) if v != "" else None)) for k, v in r.items()}
+            for r in csv.DictReader(f)
+        ]
 
 
 def parse_report(text: str) -> tuple[list[dict], str]:
@@ -225,10 +251,17 @@ def parse_report(text: str) -> tuple[list[dict], str]:
         words = line.split()
         if len(words) >= 6 and words[0].startswith("ResNet-") and words[5].isdigit():
             depth = words[0][len("ResNet-") :]
-            rows.append({"model": f"resnet{depth}", "hardware": hardware,
-                         "learnres_ms": float(words[1]), "torch_ms": float(words[2]),
-                         "ratio": float(words[3]), "learnres_images_per_s": float(words[4]),
-                         "torch_images_per_s": float(words[5])})  # fmt: skip
+            rows.append(
+                {
+                    "model": f"resnet{depth}",
+                    "hardware": hardware,
+                    "learnres_ms": float(words[1]),
+                    "torch_ms": float(words[2]),
+                    "ratio": float(words[3]),
+                    "learnres_images_per_s": float(words[4]),
+                    "torch_images_per_s": float(words[5]),
+                }
+            )
         elif (
             len(words) == 4 and words[0].startswith("ResNet-") and words[1] in ("learnres", "torch")
         ):
@@ -248,10 +281,12 @@ def gpu_line(torch) -> str:
     from learnres.backend import gpu_report
 
     report = gpu_report()
-    return (f"GPU: {torch.cuda.get_device_name()}; CuPy {report.get('cupy')}, torch "
-            f"{torch.__version__} (CUDA {torch.version.cuda}, cuDNN "
-            f"{torch.backends.cudnn.version()}, enabled {torch.backends.cudnn.enabled}, "
-            f"benchmark {torch.backends.cudnn.benchmark}, TF32 off)")  # fmt: skip
+    return (
+        f"GPU: {torch.cuda.get_device_name()}; CuPy {report.get('cupy')}, torch "
+        f"{torch.__version__} (CUDA {torch.version.cuda}, cuDNN "
+        f"{torch.backends.cudnn.version()}, enabled {torch.backends.cudnn.enabled}, "
+        f"benchmark {torch.backends.cudnn.benchmark}, TF32 off)"
+    )
 
 
 def add_step_rows(args) -> list:
@@ -280,29 +315,45 @@ def add_step_rows(args) -> list:
     hardware = machine_line(threads) if args.device == "cpu" else gpu_line(torch)
     print(hardware)
     print()
-    print(f"{'model':<11} {'learnres ms':>11} {'torch ms':>9} {'ratio':>6} "
-          f"{'learnres img/s':>14} {'torch img/s':>11}  target")  # fmt: skip
+    print(
+        f"{'model':<11} {'learnres ms':>11} {'torch ms':>9} {'ratio':>6} "
+        f"{'learnres img/s':>14} {'torch img/s':>11}  target"
+    )
     rows, table = [], {}
     depths = tuple(getattr(args, "depths", None) or DEPTHS)
     for depth in depths:
         row = time_steps(depth, batch, repeats, dtype, args.device, torch_device, args.clock)
         rows.append(row)
         table[depth] = {
-            "model": f"resnet{depth}", "batch": batch, "dtype": dtype.name,
-            "device": args.device, "hardware": hardware, "repeats": repeats, "clock": args.clock,
-            "learnres_ms": row.ours_ms, "torch_ms": row.torch_ms, "ratio": row.ratio,
+            "model": f"resnet{depth}",
+            "batch": batch,
+            "dtype": dtype.name,
+            "device": args.device,
+            "hardware": hardware,
+            "repeats": repeats,
+            "clock": args.clock,
+            "learnres_ms": row.ours_ms,
+            "torch_ms": row.torch_ms,
+            "ratio": row.ratio,
             "learnres_images_per_s": batch / row.ours_ms * 1e3,
             "torch_images_per_s": batch / row.torch_ms * 1e3,
-        }  # fmt: skip
-        print(f"{'ResNet-' + str(depth):<11} {row.ours_ms:>11.1f} {row.torch_ms:>9.1f} "
-              f"{row.ratio:>6.2f} {batch / row.ours_ms * 1e3:>14.0f} "
-              f"{batch / row.torch_ms * 1e3:>11.0f}  <= {TARGET_RATIO:g} {row.status}",
-              flush=True)  # fmt: skip
+        }
+        print(
+            f"{'ResNet-' + str(depth):<11} {row.ours_ms:>11.1f} {row.torch_ms:>9.1f} "
+            f"{row.ratio:>6.2f} {batch / row.ours_ms * 1e3:>14.0f} "
+            f"{batch / row.torch_ms * 1e3:>11.0f}  <= {TARGET_RATIO:g} {row.status}",
+            flush=True,
+        )
     if args.memory and dtype == np.float32:
         what = "peak RSS" if args.device == "cpu" else "peak GPU"
-        print(f"\npeak memory, two training steps in a fresh process (MiB; {what}: "
-              + ("the process's high-water mark)" if args.device == "cpu"
-                 else "the most the allocator's pool held, weights included)"))  # fmt: skip
+        print(
+            f"\npeak memory, two training steps in a fresh process (MiB; {what}: "
+            + (
+                "the process's high-water mark)"
+                if args.device == "cpu"
+                else "the most the allocator's pool held, weights included)"
+            )
+        )
         print(f"{'model':<11} {'library':<9} {what:>9} {'step':>7}")
         for depth in depths:
             for which in ("learnres", "torch"):
@@ -318,6 +369,8 @@ def add_step_rows(args) -> list:
         write_table(table.values(), args.csv)
         print(f"\nwritten: {args.csv}")
     missed = [r.name for r in rows if r.status == "MISS"]
-    print(f"\n{len(rows) - len(missed)}/{len(rows)} models within {TARGET_RATIO}x torch"
-          + (f"; missed: {', '.join(missed)}" if missed else ""))  # fmt: skip
+    print(
+        f"\n{len(rows) - len(missed)}/{len(rows)} models within {TARGET_RATIO}x torch"
+        + (f"; missed: {', '.join(missed)}" if missed else "")
+    )
     return []

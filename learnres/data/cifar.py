@@ -124,8 +124,12 @@ def _batch(entry: dict[str, Any], source: str, label_key: str, num_classes: int)
                 f"{source}: no {key!r} entry (found {', '.join(sorted(entry))})"
             )
     data = entry["data"]
-    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
-            and data.shape[1] == _IMAGE_BYTES):  # fmt: skip
+    if not (
+        isinstance(data, np.ndarray)
+        and data.dtype == np.uint8
+        and data.ndim == 2
+        and data.shape[1] == _IMAGE_BYTES
+    ):
         shape = getattr(data, "shape", None)
         raise DatasetFormatError(
             f"{source}: expected 'data' uint8 of shape (n, {_IMAGE_BYTES}), got "

@@ -144,9 +144,11 @@ def _count(size: int | float, total: int, maximum: int, what: str) -> int:
 
 
 def split_validation(
-    dataset: Dataset, size: int | float = 0.1, seed: int = 0,
+    dataset: Dataset,
+    size: int | float = 0.1,
+    seed: int = 0,
     stratified: bool = False,
-) -> tuple[Dataset, Dataset]:  # fmt: skip
+) -> tuple[Dataset, Dataset]:
     """Hold out a validation set from a training set: ``(train, val)``.
 
     The paper (section 4.2) trains CIFAR-10 models on 45k images and validates on the other

@@ -26,8 +26,12 @@ from learnres.data.sources import REMOTES, DatasetNotFoundError, not_found_messa
 __all__ = ["DATASET_NAMES", "load_dataset"]
 
 DATASET_NAMES = ("cifar10", "cifar100", "fashion-mnist")
-_ALIASES = {"cifar-10": "cifar10", "cifar-100": "cifar100", "fashion_mnist": "fashion-mnist",
-            "fashionmnist": "fashion-mnist"}  # fmt: skip
+_ALIASES = {
+    "cifar-10": "cifar10",
+    "cifar-100": "cifar100",
+    "fashion_mnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+}
 
 
 def _canonical(name: str) -> str:
@@ -113,9 +117,14 @@ def load_dataset(
                 )
             )
         sources.download(
-            remote, names, dirs, cache=cache_dir, base_url=base_url, checksums=checksums,
+            remote,
+            names,
+            dirs,
+            cache=cache_dir,
+            base_url=base_url,
+            checksums=checksums,
             progressbar=progressbar,
-        )  # fmt: skip
+        )
         source = _locate(key, [sources.cache_dir(cache_dir)], split)
     if key == "cifar10":
         return read_cifar10(source, split)

@@ -78,15 +78,25 @@ def _generator(state: dict) -> np.random.Generator:
 def _same_state(a, b) -> bool:
     """``a == b`` for nested dicts of numbers, strings and arrays (a random stream's state)."""
     if isinstance(a, dict) or isinstance(b, dict):
-        return (isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys()
-                and all(_same_state(a[k], b[k]) for k in a))  # fmt: skip
+        return (
+            isinstance(a, dict)
+            and isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(_same_state(a[k], b[k]) for k in a)
+        )
     if isinstance(a, (np.ndarray, list)) or isinstance(b, (np.ndarray, list)):
         a, b = np.asarray(a), np.asarray(b)
         return a.dtype.kind in "iub" and b.dtype.kind in "iub" and np.array_equal(a, b)
-    return type(a) is type(b) and a == b or (
-        isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer))
-        and not isinstance(b, bool) and int(a) == int(b)
-    )  # fmt: skip
+    return (
+        type(a) is type(b)
+        and a == b
+        or (
+            isinstance(a, (int, np.integer))
+            and isinstance(b, (int, np.integer))
+            and not isinstance(b, bool)
+            and int(a) == int(b)
+        )
+    )
 
 
 _ITEM, _END, _ERROR = "item", "end", "error"

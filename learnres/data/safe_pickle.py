@@ -72,8 +72,11 @@ def _reconstruct_ndarray(cls, shape, typecode):
     if cls is not _NDARRAY:
         raise RefusedGlobalError(f"_reconstruct may only build numpy.ndarray, not {cls!r}")
     dtype = _plain_dtype(typecode)
-    if (not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape)
-            or math.prod(shape) * dtype.itemsize > MAX_ARRAY_BYTES):  # fmt: skip
+    if (
+        not isinstance(shape, tuple)
+        or not all(type(n) is int and n >= 0 for n in shape)
+        or math.prod(shape) * dtype.itemsize > MAX_ARRAY_BYTES
+    ):
         raise RefusedGlobalError(f"_reconstruct of an array of shape {shape!r} refused")
     return _reconstruct(np.ndarray, shape, dtype)
 

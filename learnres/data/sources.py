@@ -146,9 +146,12 @@ def _short(error: BaseException) -> str:
 
 
 def not_found_message(
-    remote: Remote, names: Sequence[str], dirs: Sequence[Path], reason: str,
+    remote: Remote,
+    names: Sequence[str],
+    dirs: Sequence[Path],
+    reason: str,
     base_url: str | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """The message of a ``DatasetNotFoundError``: where we looked and how to fix it by hand.
 
     ``dirs`` are the searched folders, the cache last (as ``search_dirs`` gives them).

@@ -247,8 +247,12 @@ class Conv2dNaive(Function):
         gx_pad, gw = xp.zeros_like(x_pad), xp.zeros_like(w)
         for i in range(gy.shape[2]):
             for j in range(gy.shape[3]):
-                window = (slice(None), slice(None), slice(sh * i, sh * i + kh),
-                          slice(sw * j, sw * j + kw))  # fmt: skip
+                window = (
+                    slice(None),
+                    slice(None),
+                    slice(sh * i, sh * i + kh),
+                    slice(sw * j, sw * j + kw),
+                )
                 g = gy[:, :, i, j]  # (N, O)
                 gw += xp.tensordot(g, x_pad[window], axes=([0], [0]))  # (O, C, kh, kw)
                 gx_pad[window] += xp.tensordot(g, w, axes=([1], [0]))  # (N, C, kh, kw)

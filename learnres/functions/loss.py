@@ -93,9 +93,7 @@ def cross_entropy(logits, target):
     target = target.data if isinstance(target, Tensor) else target
     xp = get_array_module(logits.data)
     if device_of(target) != logits.device and not isinstance(target, (list, tuple)):
-        raise OpError(
-            f"cross_entropy: logits on {logits.device}, target on {device_of(target)}"
-        )
+        raise OpError(f"cross_entropy: logits on {logits.device}, target on {device_of(target)}")
     target = xp.asarray(target)
     if logits.ndim != 2:
         raise OpError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
@@ -120,7 +118,12 @@ def cross_entropy(logits, target):
     if target.size and xp is not np:  # checked on the GPU: reading it now would make the
         # host wait for the GPU; the answer is read with the next value read back
         outside = ((target < 0) | (target >= C)).any()
-        check_later(outside, OpError(f"cross_entropy: labels must lie in [0, {C}), got a "
-                                     "label outside it (checked on the GPU and reported at "
-                                     "the first read-back after the call)"))  # fmt: skip
+        check_later(
+            outside,
+            OpError(
+                f"cross_entropy: labels must lie in [0, {C}), got a "
+                "label outside it (checked on the GPU and reported at "
+                "the first read-back after the call)"
+            ),
+        )
     return CrossEntropy(target)(logits)

@@ -86,8 +86,11 @@ def build_wheel(repo: Path, out_dir: Path) -> Path:
     entry_points += ["[pytest11]", *(f"{k} = {v}" for k, v in plugins.items()), ""]
     files += [
         (f"{dist_info}/METADATA", ("\n".join(metadata) + "\n").encode()),
-        (f"{dist_info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: learnres.grading.autograder\n"
-         b"Root-Is-Purelib: true\nTag: py3-none-any\n"),  # fmt: skip
+        (
+            f"{dist_info}/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: learnres.grading.autograder\n"
+            b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+        ),
         (f"{dist_info}/entry_points.txt", "\n".join(entry_points).encode()),
     ]
     record = [_record_line(n, d) for n, d in files] + [f"{dist_info}/RECORD,,"]
@@ -109,9 +112,20 @@ def download_wheels(repo: Path, wheelhouse: Path, pythons: list[str]) -> None:
     project = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     requirements = [*project.get("dependencies", []), *RUNTIME]
     for version in pythons:
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-                   "--dest", str(wheelhouse), "--python-version", version,
-                   "--implementation", "cp"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            "--dest",
+            str(wheelhouse),
+            "--python-version",
+            version,
+            "--implementation",
+            "cp",
+        ]
         for platform in PLATFORMS:
             command += ["--platform", platform]
         subprocess.run(command + requirements, check=True)
@@ -125,10 +139,25 @@ def record_cases(repo: Path, stage: Path, seed: int) -> None:
     shutil.copytree(repo / "exercises", work / "exercises", ignore=ignore)
     results = work / "results.json"
     command = [
-        sys.executable, "-m", "pytest", "exercises", "--reference", "--seed", str(seed),
-        "--record-cases", str(stage / "cases.json.gz"), "--gradescope-json", str(results),
-        "-p", "no:cacheprovider", "-q", "-p", "no:nbmake", "-p", "no:hypothesispytest",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pytest",
+        "exercises",
+        "--reference",
+        "--seed",
+        str(seed),
+        "--record-cases",
+        str(stage / "cases.json.gz"),
+        "--gradescope-json",
+        str(results),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-p",
+        "no:nbmake",
+        "-p",
+        "no:hypothesispytest",
+    ]
     run = subprocess.run(command, cwd=work, capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(
@@ -139,8 +168,9 @@ def record_cases(repo: Path, stage: Path, seed: int) -> None:
     shutil.rmtree(work)
 
 
-def build_autograder(out: Path, seed: int | None = None, pythons: list[str] | None = None,
-                     repo: Path | None = None) -> Path:  # fmt: skip
+def build_autograder(
+    out: Path, seed: int | None = None, pythons: list[str] | None = None, repo: Path | None = None
+) -> Path:
     """Write the autograder zip to ``out`` (its folder is created); return its path."""
     repo = (repo or Path(__file__).resolve().parents[2]).resolve()
     if not (repo / "pyproject.toml").is_file() or not (repo / "exercises").is_dir():
@@ -185,10 +215,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Build the Gradescope autograder zip (see exercises/README.md).",
     )
     parser.add_argument("out", nargs="?", default="autograder.zip", help="the zip to write")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="seed of the zip's random cases (default: a new one)")  # fmt: skip
-    parser.add_argument("--pythons", nargs="+", default=["3.11", "3.12"],
-                        help="Pythons to fetch wheels for (default: 3.11 3.12)")  # fmt: skip
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the zip's random cases (default: a new one)"
+    )
+    parser.add_argument(
+        "--pythons",
+        nargs="+",
+        default=["3.11", "3.12"],
+        help="Pythons to fetch wheels for (default: 3.11 3.12)",
+    )
     args = parser.parse_args(argv)
     try:
         import torch  # noqa: F401 (the expected values are computed with PyTorch)

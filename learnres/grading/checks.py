@@ -633,9 +633,7 @@ def grade_block(
     structure = exercise.expect(block_structure, *ref)
     weights = block_weights(rng, structure["params"])
     x = rng.standard_normal(x_shape)
-    expected = exercise.expect(
-        lambda *a: block_forward(*a, diagnoses=diagnoses), *ref, weights, x
-    )
+    expected = exercise.expect(lambda *a: block_forward(*a, diagnoses=diagnoses), *ref, weights, x)
     gy = upstream(rng, np.shape(expected["y"]))
     got = exercise.run(run_block, cls_name, tuple(args), dict(kwargs), weights, x, gy, given=given)
     mine = [(n, tuple(s)) for n, s in got["params"]]

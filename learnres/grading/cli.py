@@ -70,17 +70,25 @@ def grade(which=None, folder=None, *, seed: int | None = None, args: tuple = ())
         command += ["--seed", str(seed)]
     command += list(args)
     process = subprocess.Popen(
-        command, cwd=where.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        command,
+        cwd=where.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         bufsize=1,
-    )  # fmt: skip
+    )
     for line in process.stdout:  # printed as it comes, so a notebook shows progress
         print(line, end="", flush=True)
     return process.wait()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("exercise", nargs="?", default=None,
-                        help="ex3, 3 or ex3_batchnorm (default: every exercise)")  # fmt: skip
+    parser.add_argument(
+        "exercise",
+        nargs="?",
+        default=None,
+        help="ex3, 3 or ex3_batchnorm (default: every exercise)",
+    )
     parser.add_argument("--folder", default=None, help="the exercises folder")
     parser.add_argument("--seed", type=int, default=None, help="repeat the cases of run N")
     parser.add_argument("--hint", default=None, metavar="PART", help="print hints (e.g. 3.3)")

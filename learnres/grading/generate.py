@@ -188,7 +188,7 @@ def _part_text(part: Part) -> str:
     doc = textwrap.dedent(part.doc).strip("\n")
     stuck = (
         f"Stuck? Hints in three levels: ``pytest exercises --hint {part.number}`` (add\n"
-        f"``--hint-level 2`` or 3), or ``hint(\"{part.number}\")`` from learnres.grading."
+        f'``--hint-level 2`` or 3), or ``hint("{part.number}")`` from learnres.grading.'
     )
     return f"{text}\n\n{doc}\n\n{stuck}" if doc else f"{text}\n\n{stuck}"
 
@@ -238,6 +238,8 @@ def _raise_stub(message: str, indent: str) -> list[str]:
     if len(line) <= _WIDTH:
         return [line]
     inner = indent + "    "
+    if len(inner + _quote(message)) <= _WIDTH:  # on a line of its own, as the formatter puts it
+        return [f"{indent}raise NotImplementedError(", inner + _quote(message), f"{indent})"]
     chunks = textwrap.wrap(message, _WIDTH - len(inner) - 3, drop_whitespace=False)
     return (
         [f"{indent}raise NotImplementedError("]

@@ -188,8 +188,15 @@ def _guarded_import_module(name, package=None):
 # ---- a process that runs nothing but the submission ---------------------------------------------
 
 _AUDIT: dict = {}
-_BLOCKED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-                   "pty.spawn", "ctypes.dlopen")  # fmt: skip
+_BLOCKED_EVENTS = (
+    "subprocess.Popen",
+    "os.system",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "pty.spawn",
+    "ctypes.dlopen",
+)
 
 
 def seal_process(spec: ExerciseSpec) -> None:
@@ -199,8 +206,9 @@ def seal_process(spec: ExerciseSpec) -> None:
     a C library. An audit hook (PEP 578) does it, and an audit hook cannot be removed."""
     files = set()
     for module_name, _ in spec.units:
-        path = getattr(sys.modules.get(module_name) or _original_import_module(module_name),
-                       "__file__", None)  # fmt: skip
+        path = getattr(
+            sys.modules.get(module_name) or _original_import_module(module_name), "__file__", None
+        )
         if path:
             real = os.path.realpath(path)
             files.add(real)

@@ -286,20 +286,26 @@ class IsolatedSubmission:
             or key.startswith(("LEARNRES_", "OMP_", "OPENBLAS_", "MKL_"))
         }
         env.update(
-            HOME=str(folder), PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
+            HOME=str(folder),
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONNOUSERSITE="1",
             PYTHONUNBUFFERED="1",  # the student's prints reach the test they belong to
-        )  # fmt: skip
+        )
         if "PYTHONPATH" in os.environ:
             env["PYTHONPATH"] = os.environ["PYTHONPATH"]  # a development checkout
         command = [
             sys.executable,
             "-m",
             "learnres.grading.child",
-            "--slug", self.spec.slug,
-            "--folder", str(folder),
-            "--fd-in", str(to_child_r),
-            "--fd-out", str(from_child_w),
-        ]  # fmt: skip
+            "--slug",
+            self.spec.slug,
+            "--folder",
+            str(folder),
+            "--fd-in",
+            str(to_child_r),
+            "--fd-out",
+            str(from_child_w),
+        ]
         kwargs = {}
         if user is not None:
             kwargs.update(user=user[0], group=user[1], extra_groups=[])
@@ -378,8 +384,9 @@ class IsolatedSubmission:
     def run(self, runner, args: tuple, given: tuple[str, ...], timeout: float | None):
         self.ensure_started()
         if self.load_error is not None:
-            pytest.fail(f"could not load exercises/{self.path.name}:\n{self.load_error}",
-                        pytrace=False)  # fmt: skip
+            pytest.fail(
+                f"could not load exercises/{self.path.name}:\n{self.load_error}", pytrace=False
+            )
         request = {
             "runner": [runner.__module__, runner.__qualname__],
             "args": list(args),

@@ -318,8 +318,7 @@ HINTS: dict[str, tuple[str, str, str]] = {
     ),
     # ---- 10. A gradient check -------------------------------------------------------------
     "10.1": (
-        "L(x + eps) = L + eps L' + eps^2 L''/2 + ...; L(x - eps) = L - eps L' + eps^2 L''/2 - "
-        "...",
+        "L(x + eps) = L + eps L' + eps^2 L''/2 + ...; L(x - eps) = L - eps L' + eps^2 L''/2 - ...",
         "Their difference over 2 eps is L' + O(eps^2): the even terms cancel. A one-sided "
         "difference keeps the eps L''/2 error.",
         "For each index: values = copies; +eps -> up = sum(g * f(*values)); -2 eps -> down; "

@@ -303,7 +303,7 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
         ("test_step_schedule_paper", "test_step_schedule_custom"),
         "the rate changes AT a milestone",
-    ),    # ---- 7. cross-entropy and the training step ----
+    ),  # ---- 7. cross-entropy and the training step ----
     Mutant(
         "log-softmax-overflows",
         "ex7_training",

@@ -214,17 +214,28 @@ class Browser:
         profile = Path(self._profile.name)
         w, h = self.window
         args = [
-            self.binary, "--headless=new", "--no-sandbox", "--disable-gpu",
+            self.binary,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
             "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--disable-extensions", "--no-first-run",
-            "--no-default-browser-check", "--metrics-recording-only", "--mute-audio",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--disable-extensions",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--metrics-recording-only",
+            "--mute-audio",
             "--host-resolver-rules=MAP * ~NOTFOUND"
             + (", EXCLUDE 127.0.0.1" if self.local_server else ""),
             "--allow-file-access-from-files",
-            f"--window-size={w},{h}", f"--user-data-dir={profile}",
-            "--remote-debugging-port=0", "about:blank",
-        ]  # fmt: skip
+            f"--window-size={w},{h}",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "about:blank",
+        ]
         # Its own process group, so that closing it also ends the renderer, GPU and crash
         # handler processes, which would otherwise go on writing into the profile.
         self._proc = subprocess.Popen(
@@ -240,8 +251,13 @@ class Browser:
             self.dt = _DevTools(page["webSocketDebuggerUrl"])
             for domain in ("Network", "Runtime", "Log", "Page"):
                 self.dt.send(f"{domain}.enable")
-            self.dt.send("Emulation.setDeviceMetricsOverride", width=w, height=h,
-                         deviceScaleFactor=1, mobile=False)  # fmt: skip
+            self.dt.send(
+                "Emulation.setDeviceMetricsOverride",
+                width=w,
+                height=h,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -259,8 +275,14 @@ class Browser:
             self._profile.cleanup()
             self._profile = None
 
-    def open(self, path_or_url, *, settle: float = 1.0, wait_for: str | None = None,
-             wait_timeout: float = 30.0) -> str:  # fmt: skip
+    def open(
+        self,
+        path_or_url,
+        *,
+        settle: float = 1.0,
+        wait_for: str | None = None,
+        wait_timeout: float = 30.0,
+    ) -> str:
         """Load a page (a local file or a URL), wait for its load event, ``settle``
         seconds, and until the JavaScript ``wait_for`` is true; returns its URL."""
         url = str(path_or_url)
@@ -296,10 +318,17 @@ class Browser:
         return result
 
 
-def render(path_or_url, *, screenshot: Path | None = None, window=(1280, 720), settle: float = 4.0,
-           wait_for: str | None = None, wait_timeout: float = 30.0,
-           before_screenshot: str | None = None,
-           chromium: str | None = None) -> RenderResult:  # fmt: skip
+def render(
+    path_or_url,
+    *,
+    screenshot: Path | None = None,
+    window=(1280, 720),
+    settle: float = 4.0,
+    wait_for: str | None = None,
+    wait_timeout: float = 30.0,
+    before_screenshot: str | None = None,
+    chromium: str | None = None,
+) -> RenderResult:
     """Open ``path_or_url`` in headless Chromium, let its scripts run, probe its DOM.
 
     Arguments:
@@ -316,8 +345,9 @@ def render(path_or_url, *, screenshot: Path | None = None, window=(1280, 720), s
         answers and the screenshot path.
     """
     with Browser(window, chromium) as browser:
-        result = RenderResult(browser.open(path_or_url, settle=settle, wait_for=wait_for,
-                                           wait_timeout=wait_timeout))  # fmt: skip
+        result = RenderResult(
+            browser.open(path_or_url, settle=settle, wait_for=wait_for, wait_timeout=wait_timeout)
+        )
         result.evaluate_results = {k: browser.evaluate(js) for k, js in PROBES.items()}
         if screenshot is not None:
             if before_screenshot:
@@ -460,13 +490,19 @@ class DeckCheck:
     @property
     def failures(self) -> list[str]:
         """One line per problem: a slide's, a request that left the machine, a MathJax error."""
-        lines = [f"{self.path.name} slide {s.h},{s.v} ({s.title or 'untitled'}): {p}"
-                 for s in self.slides for p in s.problems]  # fmt: skip
+        lines = [
+            f"{self.path.name} slide {s.h},{s.v} ({s.title or 'untitled'}): {p}"
+            for s in self.slides
+            for p in s.problems
+        ]
         if self.page is not None:
-            lines += [f"{self.path.name}: request left the machine: {u}"
-                      for u in self.page.external_requests]  # fmt: skip
-            lines += [f"{self.path.name}: {c}" for c in self.page.console
-                      if c.startswith("exception")]  # fmt: skip
+            lines += [
+                f"{self.path.name}: request left the machine: {u}"
+                for u in self.page.external_requests
+            ]
+            lines += [
+                f"{self.path.name}: {c}" for c in self.page.console if c.startswith("exception")
+            ]
         if self.mathjax_errors:
             lines.append(f"{self.path.name}: {self.mathjax_errors} MathJax error(s)")
         if not self.slides:

@@ -64,13 +64,17 @@ ASSET_PACKAGES = {
 # package -> [(path inside the package, path inside <out>/assets)]
 _ASSET_FILES = {
     "reveal.js": [("dist", "reveal.js/dist"), ("plugin/notes", "reveal.js/plugin/notes")],
-    "mathjax": [("es5/tex-svg-full.js", "mathjax/tex-svg-full.js"),
-                ("es5/input", "mathjax/input"), ("es5/output/svg.js", "mathjax/output/svg.js"),
-                ("es5/ui", "mathjax/ui"), ("es5/a11y", "mathjax/a11y")],
+    "mathjax": [
+        ("es5/tex-svg-full.js", "mathjax/tex-svg-full.js"),
+        ("es5/input", "mathjax/input"),
+        ("es5/output/svg.js", "mathjax/output/svg.js"),
+        ("es5/ui", "mathjax/ui"),
+        ("es5/a11y", "mathjax/a11y"),
+    ],
     "requirejs": [("require.js", "require.js")],
     "jquery": [("dist/jquery.min.js", "jquery.min.js")],
     "@jupyter-widgets/html-manager": [("dist", "html-manager")],  # minus *.map, embed.js
-}  # fmt: skip
+}
 
 # URLs relative to the HTML file (which sits in <out>, beside assets/)
 _URLS = {
@@ -276,8 +280,11 @@ def chapter_paths(names=None, root: Path | None = None) -> list[Path]:
     picked = []
     for name in names:
         name = str(name)
-        hits = [p for p in paths if p.stem == name or p.stem.split("_")[0] == name.zfill(2)
-                or name in p.stem]  # fmt: skip
+        hits = [
+            p
+            for p in paths
+            if p.stem == name or p.stem.split("_")[0] == name.zfill(2) or name in p.stem
+        ]
         if not hits:
             raise ValueError(
                 f"no chapter matches {name!r}; chapters: {', '.join(p.stem for p in paths)}"
@@ -346,8 +353,9 @@ def _notebook_client_class():
     from nbclient.util import ensure_async
 
     class PollingNotebookClient(NotebookClient):
-        async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg,
-                                        task_poll_kernel_alive):  # fmt: skip
+        async def _async_poll_for_reply(
+            self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive
+        ):
             deadline = None if timeout is None else monotonic() + timeout
             while True:
                 left = None if deadline is None else deadline - monotonic()
@@ -383,8 +391,15 @@ def _notebook_client_class():
     return PollingNotebookClient
 
 
-def execute_chapter(path: Path, *, quick: bool = True, timeout: int = 600, cwd: Path | None = None,
-                    env: dict | None = None, notebook=None) -> ChapterRun:  # fmt: skip
+def execute_chapter(
+    path: Path,
+    *,
+    quick: bool = True,
+    timeout: int = 600,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    notebook=None,
+) -> ChapterRun:
     """Run the chapter at ``path`` top to bottom in a fresh kernel; a failing cell raises
     ``nbclient.exceptions.CellExecutionError`` naming the cell and the error.
 
@@ -399,19 +414,32 @@ def execute_chapter(path: Path, *, quick: bool = True, timeout: int = 600, cwd: 
     nb = notebook if notebook is not None else read_chapter(path)
     cwd = Path(cwd) if cwd is not None else Path(path).parent
     client = _notebook_client_class()(
-        nb, timeout=timeout, kernel_name=nb.metadata["kernelspec"]["name"],
-        resources={"metadata": {"path": str(cwd)}}, store_widget_state=True,
-    )  # fmt: skip
-    values = {QUICK_ENV: "1" if quick else None, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-              **(env or {})}  # fmt: skip
+        nb,
+        timeout=timeout,
+        kernel_name=nb.metadata["kernelspec"]["name"],
+        resources={"metadata": {"path": str(cwd)}},
+        store_widget_state=True,
+    )
+    values = {
+        QUICK_ENV: "1" if quick else None,
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        **(env or {}),
+    }
     tic = time.perf_counter()
     with _environment(**values):
         client.execute()
     return ChapterRun(Path(path), nb, time.perf_counter() - tic, quick)
 
 
-def build_notebooks(out: Path | None = None, names=None, *, execute: bool = False,
-                    quick: bool = True, timeout: int = 600, log=print) -> list[Path]:  # fmt: skip
+def build_notebooks(
+    out: Path | None = None,
+    names=None,
+    *,
+    execute: bool = False,
+    quick: bool = True,
+    timeout: int = 600,
+    log=print,
+) -> list[Path]:
     """Write ``<out>/NN_name.ipynb`` for each chapter (default out: ``chapters/_build/notebooks``).
 
     With ``execute`` the notebooks are run first (in quick mode unless ``quick=False``) and
@@ -537,8 +565,15 @@ def _read_executed(executed_dir, name: str):
     return nbformat.read(candidate, as_version=4) if candidate.is_file() else None
 
 
-def chapter_notebook(path: Path, *, answers: bool = False, execute: bool = False,
-                     quick: bool = True, timeout: int = 600, executed_dir=None):  # fmt: skip
+def chapter_notebook(
+    path: Path,
+    *,
+    answers: bool = False,
+    execute: bool = False,
+    quick: bool = True,
+    timeout: int = 600,
+    executed_dir=None,
+):
     """The notebook of the chapter at ``path``: from ``executed_dir/NN_name.ipynb`` when
     there is one (``NN_name.answers.ipynb`` with ``answers``), else run now with
     ``execute``, else the source without outputs. With ``answers`` the instructor's
@@ -569,8 +604,17 @@ def export_page(nb, kind: str, target: Path, template_root: Path, name: str) -> 
     return target
 
 
-def _export(kind: str, out: Path | None, names, execute: bool, quick: bool, timeout: int,
-            executed_dir, log, answers: bool = False) -> list[Path]:  # fmt: skip
+def _export(
+    kind: str,
+    out: Path | None,
+    names,
+    execute: bool,
+    quick: bool,
+    timeout: int,
+    executed_dir,
+    log,
+    answers: bool = False,
+) -> list[Path]:
     default = "answers" if answers else ("slides" if kind == "slides" else "html")
     out = Path(out) if out is not None else build_dir() / default
     out.mkdir(parents=True, exist_ok=True)
@@ -580,8 +624,14 @@ def _export(kind: str, out: Path | None, names, execute: bool, quick: bool, time
     with tempfile.TemporaryDirectory(prefix="learnres-templates-") as templates:
         root = _template_dir(Path(templates))
         for path in chapter_paths(names):
-            nb = chapter_notebook(path, answers=answers, execute=execute, quick=quick,
-                                  timeout=timeout, executed_dir=executed_dir)  # fmt: skip
+            nb = chapter_notebook(
+                path,
+                answers=answers,
+                execute=execute,
+                quick=quick,
+                timeout=timeout,
+                executed_dir=executed_dir,
+            )
             if answers:
                 import nbformat
 
@@ -595,9 +645,16 @@ def _export(kind: str, out: Path | None, names, execute: bool, quick: bool, time
     return written
 
 
-def build_slides(out: Path | None = None, names=None, *, execute: bool = True, quick: bool = True,
-                 timeout: int = 600, executed_dir: Path | None = None,
-                 log=print) -> list[Path]:  # fmt: skip
+def build_slides(
+    out: Path | None = None,
+    names=None,
+    *,
+    execute: bool = True,
+    quick: bool = True,
+    timeout: int = 600,
+    executed_dir: Path | None = None,
+    log=print,
+) -> list[Path]:
     """One reveal.js deck per chapter in ``out`` (default ``chapters/_build/slides``), with
     the assets beside them: open ``<out>/NN_name.slides.html`` from disk, no network needed.
 
@@ -612,9 +669,16 @@ def build_slides(out: Path | None = None, names=None, *, execute: bool = True, q
     return _export("slides", out, names, execute, quick, timeout, executed_dir, log)
 
 
-def build_answers(out: Path | None = None, names=None, *, execute: bool = True,
-                  quick: bool = True, timeout: int = 600, executed_dir: Path | None = None,
-                  log=print) -> list[Path]:  # fmt: skip
+def build_answers(
+    out: Path | None = None,
+    names=None,
+    *,
+    execute: bool = True,
+    quick: bool = True,
+    timeout: int = 600,
+    executed_dir: Path | None = None,
+    log=print,
+) -> list[Path]:
     """The instructor's build (default into ``chapters/_build/answers``): for each chapter,
     ``NN_name.answers.ipynb`` (the chapter with every answer after its question, run in
     quick mode unless ``quick=False``, or taken from ``executed_dir/NN_name.answers.ipynb``)
@@ -622,9 +686,16 @@ def build_answers(out: Path | None = None, names=None, *, execute: bool = True,
     return _export("slides", out, names, execute, quick, timeout, executed_dir, log, answers=True)
 
 
-def build_html(out: Path | None = None, names=None, *, execute: bool = False, quick: bool = True,
-               timeout: int = 600, executed_dir: Path | None = None,
-               log=print) -> list[Path]:  # fmt: skip
+def build_html(
+    out: Path | None = None,
+    names=None,
+    *,
+    execute: bool = False,
+    quick: bool = True,
+    timeout: int = 600,
+    executed_dir: Path | None = None,
+    log=print,
+) -> list[Path]:
     """One HTML page per chapter (JupyterLab's look, widgets drawn from their saved state)
     in ``out`` (default ``chapters/_build/html``), offline like ``build_slides``."""
     return _export("html", out, names, execute, quick, timeout, executed_dir, log)
@@ -633,8 +704,10 @@ def build_html(out: Path | None = None, names=None, *, execute: bool = False, qu
 def _write_index(out: Path, pages: list[Path], kind: str) -> None:
     import html
 
-    names = {p: p.name.removesuffix(".html").replace(".slides", "")
-             for p in sorted(out.glob("[0-9][0-9]_*.html"))}  # fmt: skip
+    names = {
+        p: p.name.removesuffix(".html").replace(".slides", "")
+        for p in sorted(out.glob("[0-9][0-9]_*.html"))
+    }
     items = "\n".join(f'<li><a href="{p.name}">{html.escape(n)}</a></li>' for p, n in names.items())
     title = "learnres lectures" if kind == "slides" else "learnres chapters"
     (out / "index.html").write_text(

@@ -41,8 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 else "run the chapters first and keep their outputs",
             )
         if by_default:
-            p.add_argument("--no-execute", dest="execute", action="store_false",
-                           help="do not run the chapters: prose and equations, no outputs")
+            p.add_argument(
+                "--no-execute",
+                dest="execute",
+                action="store_false",
+                help="do not run the chapters: prose and equations, no outputs",
+            )
         p.add_argument(
             "--full",
             action="store_true",
@@ -51,9 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
 
     common(sub.add_parser("notebooks", help="build .ipynb files from the jupytext sources"))
-    for name, what in (("slides", "the lecture decks (reveal.js)"),
-                       ("answers", "the instructor's notebooks and decks, with answers"),
-                       ("html", "HTML pages")):  # fmt: skip
+    for name, what in (
+        ("slides", "the lecture decks (reveal.js)"),
+        ("answers", "the instructor's notebooks and decks, with answers"),
+        ("html", "HTML pages"),
+    ):
         p = sub.add_parser(name, help=f"build offline {what} (assets from npm, copied beside)")
         common(p, by_default=name != "html")
         p.add_argument(
@@ -66,8 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common(p, execute=False)
     p.add_argument("--save", type=Path, metavar="DIR", help="also save the executed notebooks")
     p = sub.add_parser("check", help="check every slide of built decks in headless Chromium")
-    p.add_argument("decks", nargs="+", type=Path, metavar="DECK",
-                   help="NN_name.slides.html files, or folders holding them")
+    p.add_argument(
+        "decks",
+        nargs="+",
+        type=Path,
+        metavar="DECK",
+        help="NN_name.slides.html files, or folders holding them",
+    )
     p = sub.add_parser("screenshot", help="screenshot a built page in headless Chromium")
     p.add_argument("page", type=Path)
     p.add_argument("png", type=Path)
@@ -91,13 +102,23 @@ def main(args) -> int:
 
     quick = not getattr(args, "full", False)
     if args.action == "notebooks":
-        build.build_notebooks(args.out, args.chapters, execute=args.execute, quick=quick,
-                              timeout=args.timeout)  # fmt: skip
+        build.build_notebooks(
+            args.out, args.chapters, execute=args.execute, quick=quick, timeout=args.timeout
+        )
     elif args.action in ("slides", "answers", "html"):
-        fn = {"slides": build.build_slides, "answers": build.build_answers,
-              "html": build.build_html}[args.action]  # fmt: skip
-        fn(args.out, args.chapters, execute=args.execute, quick=quick, timeout=args.timeout,
-           executed_dir=args.executed)  # fmt: skip
+        fn = {
+            "slides": build.build_slides,
+            "answers": build.build_answers,
+            "html": build.build_html,
+        }[args.action]
+        fn(
+            args.out,
+            args.chapters,
+            execute=args.execute,
+            quick=quick,
+            timeout=args.timeout,
+            executed_dir=args.executed,
+        )
     elif args.action == "check":
         return _check(args.decks)
     elif args.action == "run":
@@ -107,8 +128,10 @@ def main(args) -> int:
         for path in build.chapter_paths(args.chapters):
             run = build.execute_chapter(path, quick=quick, timeout=args.timeout)
             total += run.seconds
-            print(f"{path.name:32s} {run.seconds:7.1f} s  ({'quick' if quick else 'full'} mode)",
-                  flush=True)  # fmt: skip
+            print(
+                f"{path.name:32s} {run.seconds:7.1f} s  ({'quick' if quick else 'full'} mode)",
+                flush=True,
+            )
             if args.save:
                 args.save.mkdir(parents=True, exist_ok=True)
                 nbformat.write(run.notebook, args.save / f"{path.stem}.ipynb")
@@ -151,8 +174,11 @@ def _check(paths) -> int:
     with Browser() as browser:
         for deck in decks:
             report = check_deck(browser, deck)
-            print(f"{deck.name}: {len(report.slides)} slides checked, "
-                  f"{len(report.failures)} failures", flush=True)  # fmt: skip
+            print(
+                f"{deck.name}: {len(report.slides)} slides checked, "
+                f"{len(report.failures)} failures",
+                flush=True,
+            )
             for line in report.failures:
                 print("  " + line)
             failures += len(report.failures)

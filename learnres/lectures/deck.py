@@ -63,8 +63,9 @@ MAX_TABLE_ROWS = 12
 MAX_MARKDOWN_CHARS = 1400
 MAX_TEXT_BEFORE_FIGURE = 700  # characters of markdown on a slide before a figure gets its own
 
-PAPER = ("He, Zhang, Ren, Sun (2015), *Deep Residual Learning for Image Recognition*, "
-         "arXiv:1512.03385")  # fmt: skip
+PAPER = (
+    "He, Zhang, Ren, Sun (2015), *Deep Residual Learning for Image Recognition*, arXiv:1512.03385"
+)
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 _WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -97,8 +98,9 @@ def questions(nb) -> list[tuple[int, int]]:
         if QUESTION in _tags(cell):
             match = _QUESTION_RE.match(cell.source)
             if match is None:
-                raise ValueError(f"question cell {index} does not start with '**Q<k>': "
-                                 f"{cell.source[:60]!r}")  # fmt: skip
+                raise ValueError(
+                    f"question cell {index} does not start with '**Q<k>': {cell.source[:60]!r}"
+                )
             found.append((int(match.group(1)), index))
     return found
 
@@ -128,8 +130,9 @@ def read_answers(chapter: Path) -> dict[int, list]:
             answers[current] = []
         elif current is None:
             if cell.source.strip():
-                raise ValueError(f"{path}: a cell before the first '### Answer to Qk': "
-                                 f"{cell.source[:60]!r}")  # fmt: skip
+                raise ValueError(
+                    f"{path}: a cell before the first '### Answer to Qk': {cell.source[:60]!r}"
+                )
             continue
         answers[current].append(cell)
     return answers
@@ -218,8 +221,11 @@ def _is_progress_bar(model_id: str, models: dict) -> bool:
     if "Progress" in name:
         return True
     children = model.get("state", {}).get("children", [])
-    return any("Progress" in models.get(c.removeprefix("IPY_MODEL_"), {}).get("model_name", "")
-               for c in children if isinstance(c, str))  # fmt: skip
+    return any(
+        "Progress" in models.get(c.removeprefix("IPY_MODEL_"), {}).get("model_name", "")
+        for c in children
+        if isinstance(c, str)
+    )
 
 
 def _text(value) -> str:
@@ -283,8 +289,12 @@ def _route_outputs(cell, models: dict, show_all: bool) -> tuple[list, list[str]]
         if show_all or _text_fits(text):
             kept.insert(0, nbformat.v4.new_output("stream", name="stdout", text=text))
         else:
-            notes.insert(0, "Printed by the cell (too long for the slide):\n\n```text\n"
-                         + text.rstrip("\n") + "\n```")  # fmt: skip
+            notes.insert(
+                0,
+                "Printed by the cell (too long for the slide):\n\n```text\n"
+                + text.rstrip("\n")
+                + "\n```",
+            )
     return kept, notes
 
 

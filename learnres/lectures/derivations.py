@@ -36,8 +36,9 @@ class Verdict:
         return self.message
 
 
-def check_derivation(yours, reference, cases, *, what: str = "your answer", rtol: float = 1e-7,
-                     atol: float = 1e-9) -> Verdict:  # fmt: skip
+def check_derivation(
+    yours, reference, cases, *, what: str = "your answer", rtol: float = 1e-7, atol: float = 1e-9
+) -> Verdict:
     """Compare ``yours(*case)`` with ``reference(*case)`` for every argument tuple in
     ``cases`` (arrays or numbers; the reference is what the package computes).
 
@@ -54,16 +55,25 @@ def check_derivation(yours, reference, cases, *, what: str = "your answer", rtol
             mine = yours(*case)
         except NotImplementedError:
             if k == 0:
-                return Verdict("not attempted", f"{what}: not attempted yet (the stub is "
-                                                "untouched); derive it, fill it in, run again.")
+                return Verdict(
+                    "not attempted",
+                    f"{what}: not attempted yet (the stub is "
+                    "untouched); derive it, fill it in, run again.",
+                )
             mine = None
         except Exception as e:  # the student's code failed: say so, do not stop the notebook
-            return Verdict("wrong", f"{what}: your function raised {type(e).__name__}: {e} "
-                                    f"(case {k + 1} of {len(cases)})")  # fmt: skip
+            return Verdict(
+                "wrong",
+                f"{what}: your function raised {type(e).__name__}: {e} "
+                f"(case {k + 1} of {len(cases)})",
+            )
         if mine is None:
             if k == 0:
-                return Verdict("not attempted", f"{what}: not attempted yet (the stub returns "
-                                                "None); derive it, fill it in, run again.")
+                return Verdict(
+                    "not attempted",
+                    f"{what}: not attempted yet (the stub returns "
+                    "None); derive it, fill it in, run again.",
+                )
             return Verdict("wrong", f"{what}: returned None for case {k + 1}")
         expected = np.asarray(reference(*case), dtype=float)
         try:
@@ -71,17 +81,21 @@ def check_derivation(yours, reference, cases, *, what: str = "your answer", rtol
         except (TypeError, ValueError) as e:
             return Verdict("wrong", f"{what}: cannot read your result as numbers ({e})")
         if mine.shape != expected.shape:
-            return Verdict("wrong", f"{what}: shape {mine.shape}, expected {expected.shape} "
-                                    f"(case {k + 1})")  # fmt: skip
+            return Verdict(
+                "wrong", f"{what}: shape {mine.shape}, expected {expected.shape} (case {k + 1})"
+            )
         error = np.abs(mine - expected) - (atol + rtol * np.abs(expected))
         if np.any(~np.isfinite(mine)) or np.any(error > 0):
             badness = np.where(np.isfinite(mine), np.nan_to_num(error, nan=np.inf), np.inf)
             worst = np.unravel_index(int(np.argmax(badness)), expected.shape)
             at = f" at index {tuple(int(i) for i in worst)}" if expected.shape else ""
             largest = np.max(np.abs(np.nan_to_num(mine - expected, nan=np.inf)))
-            return Verdict("wrong", f"{what}: not yet. Case {k + 1} of {len(cases)}{at}: "
-                                    f"yours {mine[worst]:.6g}, the package's {expected[worst]:.6g} "
-                                    f"(largest difference {largest:.3g})")  # fmt: skip
+            return Verdict(
+                "wrong",
+                f"{what}: not yet. Case {k + 1} of {len(cases)}{at}: "
+                f"yours {mine[worst]:.6g}, the package's {expected[worst]:.6g} "
+                f"(largest difference {largest:.3g})",
+            )
     n = f"all {len(cases)} random cases" if len(cases) > 1 else "the random case"
     within = f"to {rtol:g} relative" if rtol else "exactly"
     return Verdict("correct", f"{what}: correct — it matches the package on {n} ({within}).")

@@ -83,20 +83,33 @@ def train_fresh(
     iterations = iterations or S.iterations
     batch_size = batch_size or S.batch_size
     loader = DataLoader.from_dataset(
-        data.train, batch_size, shuffle=True, drop_last=True, seed=seed,
-        transform=data.train_transform, prefetch=False,
-    )  # fmt: skip
+        data.train,
+        batch_size,
+        shuffle=True,
+        drop_last=True,
+        seed=seed,
+        transform=data.train_transform,
+        prefetch=False,
+    )
     test_loader = DataLoader.from_dataset(
         data.test, 250, shuffle=False, transform=data.test_transform, prefetch=False
     )
     optimizer = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     schedule = make_schedule("paper", lr, iterations)
     trainer = Trainer(
-        model, optimizer, schedule, loader, iterations,
-        eval_loaders={"test": test_loader}, log_every=min(S.log_every, iterations),
-        eval_every=eval_every or S.eval_every, callbacks=callbacks, progress=True,
-        plot=False, config={"model": desc},
-    )  # fmt: skip
+        model,
+        optimizer,
+        schedule,
+        loader,
+        iterations,
+        eval_loaders={"test": test_loader},
+        log_every=min(S.log_every, iterations),
+        eval_every=eval_every or S.eval_every,
+        callbacks=callbacks,
+        progress=True,
+        plot=False,
+        config={"model": desc},
+    )
     return trainer.fit().history
 
 

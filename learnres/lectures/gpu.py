@@ -57,9 +57,11 @@ def step_table_markdown(rows) -> str:
     def mb(v):
         return "n/a" if v is None else f"{v:,.0f}"
 
-    lines = ["| model | learnres ms | PyTorch ms | time ratio | learnres img/s | "
-             "PyTorch img/s | learnres MiB | PyTorch MiB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| model | learnres ms | PyTorch ms | time ratio | learnres img/s | "
+        "PyTorch img/s | learnres MiB | PyTorch MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         lines.append(
             f"| ResNet-{r['model'][6:]} | {r['learnres_ms']:.1f} | {r['torch_ms']:.1f} | "
@@ -75,8 +77,11 @@ def cuda_leg_result(root=None) -> str | None:
     path = gpu_check_dir(root) / "pytest-gpu.txt"
     if not path.is_file():
         return None
-    finals = [li.strip("= ") for li in path.read_text().splitlines()
-              if re.search(r"\d+ (passed|failed)", li)]  # fmt: skip
+    finals = [
+        li.strip("= ")
+        for li in path.read_text().splitlines()
+        if re.search(r"\d+ (passed|failed)", li)
+    ]
     return finals[-1] if finals else None
 
 
@@ -109,8 +114,11 @@ def first_steps(dtype: str = "float32", root=None) -> list[dict] | None:
 
 
 def first_steps_markdown(rows) -> str:
-    lines = ["| step | loss, CPU | loss, GPU | loss rel. diff. | weights rel. diff. | "
-             "most different tensor |", "|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    lines = [
+        "| step | loss, CPU | loss, GPU | loss rel. diff. | weights rel. diff. | "
+        "most different tensor |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         lines.append(
             f"| {int(r['step'])} | {r['loss_cpu']:.6f} | {r['loss_gpu']:.6f} | "
@@ -138,16 +146,21 @@ def _speed(run) -> tuple[float, float]:
 
     _, seconds = run.history.column("elapsed_s")
     _, speed = run.history.column("images_per_s")
-    return (seconds[-1] / 60 if seconds else float("nan"),
-            float(np.median(speed)) if speed else float("nan"))  # fmt: skip
+    return (
+        seconds[-1] / 60 if seconds else float("nan"),
+        float(np.median(speed)) if speed else float("nan"),
+    )
 
 
 def cpu_gpu_markdown(pairs: dict) -> str:
     """One row per run: device, iterations, final training and test error, time, speed."""
     from learnres.lectures.paper import final_error, model_label
 
-    lines = ["| model | device | iterations | final train error | final test error | "
-             "minutes | images/s |", "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| model | device | iterations | final train error | final test error | "
+        "minutes | images/s |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for model, runs in pairs.items():
         for run in runs:
             device = run.config.get("device", "cpu")

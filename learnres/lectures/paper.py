@@ -131,8 +131,14 @@ def error_gap(a_runs, b_runs, column: str = "test_error") -> dict:
 
     se = math.sqrt(variance_of_mean(a) + variance_of_mean(b))
     gap = float(b.mean() - a.mean())
-    return {"a": float(a.mean()), "b": float(b.mean()), "gap": gap, "se": se,
-            "clear": abs(gap) > 2 * se, "seeds": (len(a), len(b))}  # fmt: skip
+    return {
+        "a": float(a.mean()),
+        "b": float(b.mean()),
+        "gap": gap,
+        "se": se,
+        "clear": abs(gap) > 2 * se,
+        "seeds": (len(a), len(b)),
+    }
 
 
 def compare(a: str, b: str, column: str = "test_error", root=None) -> str:
@@ -150,16 +156,22 @@ def compare(a: str, b: str, column: str = "test_error", root=None) -> str:
     g = error_gap(ra, rb, column)
     order = "higher" if g["gap"] > 0 else "lower"
     seeds = f"seeds: {g['seeds'][1]} and {g['seeds'][0]}"
-    text = (f"{lb} ends with a {order} {what} than {la}: {g['b']:.1f}% vs {g['a']:.1f}% "
-            f"({seeds}), a gap of {g['gap']:+.1f} points")  # fmt: skip
+    text = (
+        f"{lb} ends with a {order} {what} than {la}: {g['b']:.1f}% vs {g['a']:.1f}% "
+        f"({seeds}), a gap of {g['gap']:+.1f} points"
+    )
     caveat = ""
     if min(g["seeds"]) < 2:
         caveat = " (one seed: the spread between seeds is not in this standard error)"
     if g["clear"]:
-        return (text + f", more than twice its standard error ({g['se']:.1f}){caveat}: "
-                "a clear difference.")  # fmt: skip
-    return (text + f", within twice its standard error ({g['se']:.1f}){caveat}: these runs cannot "
-            "tell the two apart.")  # fmt: skip
+        return (
+            text + f", more than twice its standard error ({g['se']:.1f}){caveat}: "
+            "a clear difference."
+        )
+    return (
+        text + f", within twice its standard error ({g['se']:.1f}){caveat}: these runs cannot "
+        "tell the two apart."
+    )
 
 
 def table6(names, paper=PAPER_TABLE6, root=None) -> list[dict]:
@@ -177,14 +189,21 @@ def table6(names, paper=PAPER_TABLE6, root=None) -> list[dict]:
         train = seed_stats(final_error(r, "train_error") for r in runs.values())
         test = seed_stats(final_error(r, "test_error") for r in runs.values())
         depth = "".join(ch for ch in name if ch.isdigit())
-        rows.append({
-            "model": name, "label": model_label(name), "layers": int(depth),
-            "params": parameters_of(name), "iterations": its, "seeds": list(runs),
-            "train": train[:2], "test": test[:2],
-            "paper": paper[name][2] if name in paper else None,
-            "device": sorted({r.config.get("device", "?") for r in runs.values()}),
-            "hours": sum(r.history.last("elapsed_s") or 0 for r in runs.values()) / 3600,
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "label": model_label(name),
+                "layers": int(depth),
+                "params": parameters_of(name),
+                "iterations": its,
+                "seeds": list(runs),
+                "train": train[:2],
+                "test": test[:2],
+                "paper": paper[name][2] if name in paper else None,
+                "device": sorted({r.config.get("device", "?") for r in runs.values()}),
+                "hours": sum(r.history.last("elapsed_s") or 0 for r in runs.values()) / 3600,
+            }
+        )
     return rows
 
 
@@ -280,8 +299,9 @@ def fig6_panel(groups: dict, title: str, ylim=None):
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.grid(True, linewidth=0.3, alpha=0.5)
-    ax.legend(title="thin: train, bold: test (mean over seeds)", fontsize="small",
-              title_fontsize="small")  # fmt: skip
+    ax.legend(
+        title="thin: train, bold: test (mean over seeds)", fontsize="small", title_fontsize="small"
+    )
     return fig
 
 
@@ -323,8 +343,17 @@ def versus_summary(pairs: dict) -> dict:
     se = sd / math.sqrt(len(gaps)) if len(gaps) > 1 else float("nan")
     mean = float(gaps.mean()) if len(gaps) else float("nan")
     bound = max(2.0, 2 * se) if len(gaps) > 1 else float("nan")
-    return {"seeds": seeds, "learnres": ours, "torch": theirs, "gaps": gaps, "mean": mean,
-            "sd": sd, "se": se, "bound": bound, "within": bool(abs(mean) <= bound)}  # fmt: skip
+    return {
+        "seeds": seeds,
+        "learnres": ours,
+        "torch": theirs,
+        "gaps": gaps,
+        "mean": mean,
+        "sd": sd,
+        "se": se,
+        "bound": bound,
+        "within": bool(abs(mean) <= bound),
+    }
 
 
 def versus_markdown(pairs: dict, label: str) -> str:

@@ -118,8 +118,9 @@ def stored_seeds(name: str, root: Path | None = None) -> dict:
     if not root.is_dir():
         return {}
     pattern = re.compile(re.escape(name) + r"-seed(\d+)")
-    seeds = sorted(int(m.group(1)) for p in root.iterdir()
-                   if p.is_dir() and (m := pattern.fullmatch(p.name)))  # fmt: skip
+    seeds = sorted(
+        int(m.group(1)) for p in root.iterdir() if p.is_dir() and (m := pattern.fullmatch(p.name))
+    )
     runs = {seed: stored_run(f"{name}-seed{seed}", root) for seed in seeds}
     return {seed: run for seed, run in runs.items() if run is not None}
 
@@ -221,8 +222,9 @@ def save_figure(fig, name: str, source: str, wrap: int | None = None) -> Path:
 
     wrap = wrap or max(60, int(fig.get_figwidth() * 17))  # characters per line at 6.5 pt
     text = "\n".join(textwrap.wrap(source, wrap)) or source
-    fig.text(0.005, 0.002, text, fontsize=6.5, color="0.25", ha="left", va="bottom",
-             family="monospace")  # fmt: skip
+    fig.text(
+        0.005, 0.002, text, fontsize=6.5, color="0.25", ha="left", va="bottom", family="monospace"
+    )
     lines = text.count("\n") + 1
     from matplotlib.layout_engine import ConstrainedLayoutEngine
 

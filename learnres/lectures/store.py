@@ -31,15 +31,27 @@ __all__ = ["main", "store_run", "train_command"]
 
 # Options of ``learnres train`` in the order a reader expects them, with their config keys.
 _OPTIONS = (
-    ("model", "--model"), ("dataset", "--dataset"), ("data_dir", "--data-dir"),
-    ("shortcut", "--shortcut"), ("subset", "--subset"), ("validation", "--validation"),
-    ("iterations", "--iterations"), ("batch_size", "--batch-size"), ("lr", "--lr"),
-    ("momentum", "--momentum"), ("weight_decay", "--weight-decay"),
-    ("schedule", "--schedule"), ("milestones", "--milestones"),
-    ("normalization", "--normalization"), ("seed", "--seed"), ("device", "--device"),
-    ("dtype", "--dtype"), ("eval_every", "--eval-every"), ("log_every", "--log-every"),
+    ("model", "--model"),
+    ("dataset", "--dataset"),
+    ("data_dir", "--data-dir"),
+    ("shortcut", "--shortcut"),
+    ("subset", "--subset"),
+    ("validation", "--validation"),
+    ("iterations", "--iterations"),
+    ("batch_size", "--batch-size"),
+    ("lr", "--lr"),
+    ("momentum", "--momentum"),
+    ("weight_decay", "--weight-decay"),
+    ("schedule", "--schedule"),
+    ("milestones", "--milestones"),
+    ("normalization", "--normalization"),
+    ("seed", "--seed"),
+    ("device", "--device"),
+    ("dtype", "--dtype"),
+    ("eval_every", "--eval-every"),
+    ("log_every", "--log-every"),
     ("checkpoint_every", "--checkpoint-every"),
-)  # fmt: skip
+)
 _ALWAYS = {"model", "dataset", "iterations", "seed", "eval_every", "log_every", "checkpoint_every"}
 
 

@@ -69,10 +69,12 @@ class LrSweep:
         images = s.get("train_images")
         images = "all 5,085" if images is None else f"{images:,}"
         lrs = ", ".join(f"{lr:g}" for lr in self.lrs)
-        text = (f"**Precomputed:** {s.get('model', 'resnet8')} trained {s.get('iterations')} "
-                f"iterations (batch {s.get('batch_size')}, {images} training images, seed "
-                f"{s.get('seed')}, {s.get('mode')} mode) at each learning rate {lrs}, by "
-                f"`{self.command}`; moving the slider reads these curves: nothing trains.")
+        text = (
+            f"**Precomputed:** {s.get('model', 'resnet8')} trained {s.get('iterations')} "
+            f"iterations (batch {s.get('batch_size')}, {images} training images, seed "
+            f"{s.get('seed')}, {s.get('mode')} mode) at each learning rate {lrs}, by "
+            f"`{self.command}`; moving the slider reads these curves: nothing trains."
+        )
         if self.diverged:
             text += " Diverged: " + ", ".join(f"lr {lr:g}" for lr in sorted(self.diverged)) + "."
         return text
@@ -95,13 +97,13 @@ def lr_sweep(root: Path | None = None) -> LrSweep | None:
         return None
     command_file = folder / "command.txt"
     command = command_file.read_text().strip() if command_file.is_file() else COMMAND
-    diverged = {float(k): v for k, v in meta.get("diverged", {}).items()
-                if float(k) in histories}  # fmt: skip
+    diverged = {float(k): v for k, v in meta.get("diverged", {}).items() if float(k) in histories}
     return LrSweep(histories, diverged, meta.get("sizes", {}), command)
 
 
-def make_lr_sweep(out: Path | None = None, lrs=LR_GRID, S: Sizes = FULL, seed: int = 0,
-                  data=None, log=print) -> Path:  # fmt: skip
+def make_lr_sweep(
+    out: Path | None = None, lrs=LR_GRID, S: Sizes = FULL, seed: int = 0, data=None, log=print
+) -> Path:
     """Train ResNet-8 at each of ``lrs`` (``train_fresh`` with sizes ``S``, seed ``seed``,
     He init seeded with 0, as chapter 6 does) and store each history in ``out``
     (default ``runs_dir() / LR_SWEEP``). Learning rates already stored are skipped, so an
@@ -115,11 +117,18 @@ def make_lr_sweep(out: Path | None = None, lrs=LR_GRID, S: Sizes = FULL, seed: i
     out.mkdir(parents=True, exist_ok=True)
     meta_file = out / "sweep.json"
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-    sizes = {"model": "resnet8", "iterations": S.iterations, "batch_size": S.batch_size,
-             "train_images": S.train_images, "seed": seed, "mode": S.mode}  # fmt: skip
+    sizes = {
+        "model": "resnet8",
+        "iterations": S.iterations,
+        "batch_size": S.batch_size,
+        "train_images": S.train_images,
+        "seed": seed,
+        "mode": S.mode,
+    }
     if meta.get("sizes", sizes) != sizes:
-        raise ValueError(f"{out} holds a sweep made with {meta['sizes']}, not {sizes}: "
-                         "use another folder")  # fmt: skip
+        raise ValueError(
+            f"{out} holds a sweep made with {meta['sizes']}, not {sizes}: use another folder"
+        )
     done = {float(v) for v in meta.get("lrs", [])}
     diverged = dict(meta.get("diverged", {}))
     data = data if data is not None else load_cifar10(S)
@@ -130,9 +139,15 @@ def make_lr_sweep(out: Path | None = None, lrs=LR_GRID, S: Sizes = FULL, seed: i
         seen = []
         init.manual_seed(0)
         try:
-            history = train_fresh(resnet(8), data, lr=lr, S=S, seed=seed,
-                                  desc=f"ResNet-8, lr {lr:g}",
-                                  callbacks=[lambda t: seen.append(t) if not seen else None])
+            history = train_fresh(
+                resnet(8),
+                data,
+                lr=lr,
+                S=S,
+                seed=seed,
+                desc=f"ResNet-8, lr {lr:g}",
+                callbacks=[lambda t: seen.append(t) if not seen else None],
+            )
         except TrainingDiverged as e:
             history = seen[0].history if seen else MetricsHistory()
             diverged[f"{lr:g}"] = str(e).split(";")[0]
@@ -147,13 +162,21 @@ def make_lr_sweep(out: Path | None = None, lrs=LR_GRID, S: Sizes = FULL, seed: i
 
 
 def _main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m learnres.lectures.sweeps",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"sweep folder (default chapters/runs/{LR_SWEEP})")
-    parser.add_argument("--lr", type=float, nargs="*", default=None,
-                        help="learning rates (default: the slider's grid, LR_GRID)")
+    parser = argparse.ArgumentParser(
+        prog="python -m learnres.lectures.sweeps",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"sweep folder (default chapters/runs/{LR_SWEEP})"
+    )
+    parser.add_argument(
+        "--lr",
+        type=float,
+        nargs="*",
+        default=None,
+        help="learning rates (default: the slider's grid, LR_GRID)",
+    )
     parser.add_argument("--quick", action="store_true", help="quick-mode sizes (for testing)")
     args = parser.parse_args(argv)
     make_lr_sweep(args.out, tuple(args.lr) if args.lr else LR_GRID, QUICK if args.quick else FULL)

@@ -164,8 +164,13 @@ class ImageNetResNet(Module):
 
     def forward(self, x):
         halvings = "five" if self.stem == "imagenet" else "three"
-        check_images(self.name, x, self.in_channels, min_size=MIN_INPUT_SIZE[self.stem],
-                     why=f"it halves them {halvings} times")  # fmt: skip
+        check_images(
+            self.name,
+            x,
+            self.in_channels,
+            min_size=MIN_INPUT_SIZE[self.stem],
+            why=f"it halves them {halvings} times",
+        )
         # shapes for a 224x224 input; with the CIFAR stem and 32x32: 32, 32, 16, 8, 4
         out = relu(self.bn1(self.conv1(x)))  # (N, 64, 112, 112) for 224x224 input
         out = self.maxpool(out)  # (N, 64, 56, 56)

@@ -160,8 +160,13 @@ class VGG(Module):
         return f"VGG-{self.depth}{'-BN' if self.batch_norm else ''}"
 
     def forward(self, x):
-        check_images(self.name, x, self.in_channels, min_size=MIN_INPUT_SIZE,
-                     why="five 2x2 max pools halve them")  # fmt: skip
+        check_images(
+            self.name,
+            x,
+            self.in_channels,
+            min_size=MIN_INPUT_SIZE,
+            why="five 2x2 max pools halve them",
+        )
         out = self.pool1(self.conv1(x))  # (N, 64, 112, 112) for 224x224 input
         out = self.pool2(self.conv2(out))  # (N, 128, 56, 56)
         out = self.pool3(self.conv3(out))  # (N, 256, 28, 28)
@@ -203,8 +208,13 @@ class CifarVGG(Module):
         return f"VGG-{self.depth}{'-BN' if self.batch_norm else ''} (CIFAR)"
 
     def forward(self, x):
-        check_images(self.name, x, self.in_channels, min_size=MIN_INPUT_SIZE,
-                     why="five 2x2 max pools halve them")  # fmt: skip
+        check_images(
+            self.name,
+            x,
+            self.in_channels,
+            min_size=MIN_INPUT_SIZE,
+            why="five 2x2 max pools halve them",
+        )
         out = self.pool1(self.conv1(x))  # (N, 64, 16, 16) for 32x32 input
         out = self.pool2(self.conv2(out))  # (N, 128, 8, 8)
         out = self.pool3(self.conv3(out))  # (N, 256, 4, 4)

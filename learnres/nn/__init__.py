@@ -39,8 +39,16 @@ from learnres.nn.blocks import (  # noqa: E402  (after the layers the blocks are
 )
 
 __all__ += [
-    "BasicBlock", "Bottleneck", "PlainBasicBlock", "PlainBottleneck",
-    "BasicLinearBlock", "PlainLinearBlock",
-    "ZeroPadShortcut", "subsample_and_zero_pad", "projection_shortcut", "make_shortcut",
-    "BASIC_EXPANSION", "BOTTLENECK_EXPANSION",
-]  # fmt: skip
+    "BasicBlock",
+    "Bottleneck",
+    "PlainBasicBlock",
+    "PlainBottleneck",
+    "BasicLinearBlock",
+    "PlainLinearBlock",
+    "ZeroPadShortcut",
+    "subsample_and_zero_pad",
+    "projection_shortcut",
+    "make_shortcut",
+    "BASIC_EXPANSION",
+    "BOTTLENECK_EXPANSION",
+]

@@ -46,21 +46,33 @@ def check_int_arg(layer: str, name: str, value, low: int = 1, pair: bool = False
         raise ValueError(f"{layer}: {name} must be {what}, got {value!r}")
 
 
-def check_real_arg(layer: str, name: str, value, low: float = 0.0, high: float | None = None,
-                   positive: bool = False) -> None:  # fmt: skip
+def check_real_arg(
+    layer: str,
+    name: str,
+    value,
+    low: float = 0.0,
+    high: float | None = None,
+    positive: bool = False,
+) -> None:
     """``value`` is a finite number >= ``low`` (> with ``positive``) and <= ``high``."""
-    bounds = f"{'>' if positive else '>='} {low:g}" + (f" and <= {high:g}" if high is not None
-                                                      else "")  # fmt: skip
+    bounds = f"{'>' if positive else '>='} {low:g}" + (
+        f" and <= {high:g}" if high is not None else ""
+    )
     if not isinstance(value, Real) or isinstance(value, bool):
         raise TypeError(f"{layer}: {name} must be a number {bounds}, got {value!r}")
-    if (not math.isfinite(value) or value < low or (positive and value <= low)
-            or (high is not None and value > high)):  # fmt: skip
+    if (
+        not math.isfinite(value)
+        or value < low
+        or (positive and value <= low)
+        or (high is not None and value > high)
+    ):
         raise ValueError(f"{layer}: {name} must be a finite number {bounds}, got {value!r}")
 
 
 def check_bool_arg(layer: str, name: str, value) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{layer}: {name} must be True or False, got {value!r}")
+
 
 _LAYOUTS = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)"}
 

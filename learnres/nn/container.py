@@ -27,8 +27,9 @@ class Sequential(Module):
             items = [(str(i), module) for i, module in enumerate(modules)]
         for name, module in items:
             if not isinstance(module, Module):
-                raise TypeError(f"Sequential: entry {name} is a {type(module).__name__}, "
-                                "expected a Module")  # fmt: skip
+                raise TypeError(
+                    f"Sequential: entry {name} is a {type(module).__name__}, expected a Module"
+                )
             self.add_module(name, module)
 
     def forward(self, x):

@@ -37,8 +37,15 @@ class Conv2d(Module):
     same range. ResNets re-initialise the weights with ``kaiming_normal_`` (He et al. 2015).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True):  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        bias: bool = True,
+    ):
         super().__init__()
         check_int_arg("Conv2d", "in_channels", in_channels)
         check_int_arg("Conv2d", "out_channels", out_channels)
@@ -68,13 +75,19 @@ class Conv2d(Module):
         check_ndim("Conv2d", x, (4,))
         check_channels(name, x, self.in_channels)
         check_dtype(name, x, self.weight)
-        check_spatial_size(f"{name} with kernel_size={self.kernel_size}", x,
-                           as_pair(self.kernel_size), self.padding)  # fmt: skip
+        check_spatial_size(
+            f"{name} with kernel_size={self.kernel_size}",
+            x,
+            as_pair(self.kernel_size),
+            self.padding,
+        )
         return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, " \
-               f"stride={self.stride}"  # fmt: skip
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
         if self.padding != 0 and self.padding != (0, 0):
             text += f", padding={self.padding}"
         if self.bias is None:

@@ -182,15 +182,19 @@ class Module:
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` under ``name``; None reserves the name (e.g. ``bias=False``)."""
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter({name!r}): expected a Parameter or None, "
-                            f"got {type(param).__name__}")  # fmt: skip
+            raise TypeError(
+                f"register_parameter({name!r}): expected a Parameter or None, "
+                f"got {type(param).__name__}"
+            )
         self._register(self._parameters, name, param)
 
     def register_buffer(self, name: str, array) -> None:
         """Register a plain array (state that is saved but not learned) under ``name``."""
         if array is not None and not _is_array(array):
-            raise TypeError(f"buffer {name!r} of {type(self).__name__} must be a NumPy/CuPy "
-                            f"array or None, got {type(array).__name__}")  # fmt: skip
+            raise TypeError(
+                f"buffer {name!r} of {type(self).__name__} must be a NumPy/CuPy "
+                f"array or None, got {type(array).__name__}"
+            )
         self._register(self._buffers, name, array)
 
     def add_module(self, name: str, module: Module | None) -> None:
@@ -386,8 +390,10 @@ class Module:
             if value.dtype.kind not in "biuf":
                 problems.append(f"{key}: expected a numeric array, got dtype {value.dtype}")
             elif target.dtype.kind in "biu" and value.dtype.kind == "f" and not _whole(value):
-                problems.append(f"{key}: {value.dtype} values that are not whole numbers "
-                                f"cannot be copied into the {target.dtype} buffer")  # fmt: skip
+                problems.append(
+                    f"{key}: {value.dtype} values that are not whole numbers "
+                    f"cannot be copied into the {target.dtype} buffer"
+                )
             elif got != target.shape:
                 problems.append(
                     f"size mismatch for {key}: expected shape {target.shape}, got {got}"

@@ -40,8 +40,9 @@ class _Pool2d(Module):
     def _check(self, x) -> None:
         name = type(self).__name__
         check_ndim(name, x, (4,))
-        check_spatial_size(f"{name}(kernel_size={self.kernel_size})", x, self.kernel_size,
-                           self.padding)  # fmt: skip
+        check_spatial_size(
+            f"{name}(kernel_size={self.kernel_size})", x, self.kernel_size, self.padding
+        )
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

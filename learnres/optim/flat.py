@@ -198,5 +198,12 @@ def _run(flat: FlatParameters, group: dict, first: bool) -> None:
     mu, wd = group["momentum"], group["weight_decay"]
     kernel = update_kernel(xp, wd != 0, mu != 0, group["nesterov"], first)
     buf = flat.momentum if mu != 0 else flat.grad
-    kernel(flat.data, flat.grad, buf, scalar(group["lr"]), scalar(mu),
-           scalar(1.0 - group["dampening"]), scalar(wd))  # fmt: skip
+    kernel(
+        flat.data,
+        flat.grad,
+        buf,
+        scalar(group["lr"]),
+        scalar(mu),
+        scalar(1.0 - group["dampening"]),
+        scalar(wd),
+    )

@@ -111,6 +111,7 @@ __all__ = [
     "train_step",
 ]
 
+
 # ---- the process group -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Distributed:
@@ -166,8 +167,7 @@ def init_distributed(device: str = "cpu", backend: str | None = None) -> Distrib
     if not torch_dist.is_available():
         raise ValueError(f"this torch ({torch.__version__}) was built without torch.distributed")
     if not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend, init_method=init_method, rank=rank,
-                                      world_size=world)
+        torch_dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world)
     return Distributed(rank, world, local_rank, where, backend)
 
 
@@ -202,8 +202,9 @@ def _load_data_in_turn(config: TrainConfig, dist: Distributed):
     from learnres.data.dataset import DatasetFormatError
     from learnres.data.sources import ChecksumError, DatasetNotFoundError
 
-    kinds = {k.__name__: k for k in (ValueError, DatasetNotFoundError, ChecksumError,
-                                      DatasetFormatError)}  # fmt: skip
+    kinds = {
+        k.__name__: k for k in (ValueError, DatasetNotFoundError, ChecksumError, DatasetFormatError)
+    }
     data, problem = None, None
     if dist.is_main:
         try:
@@ -228,9 +229,14 @@ class ShardedLoader:
 
     def __init__(self, dataset, batch_size: int, dist: Distributed, seed: int, transform):
         self.dataset, self.batch_size, self.transform = dataset, int(batch_size), transform
-        self.sampler = DistributedSampler(dataset.labels, num_replicas=dist.world_size,
-                                          rank=dist.rank, shuffle=True, seed=seed,
-                                          drop_last=True)  # fmt: skip
+        self.sampler = DistributedSampler(
+            dataset.labels,
+            num_replicas=dist.world_size,
+            rank=dist.rank,
+            shuffle=True,
+            seed=seed,
+            drop_last=True,
+        )
         if len(self) == 0:
             raise ValueError(
                 f"{len(dataset)} training images over {dist.world_size} processes give each "
@@ -253,15 +259,21 @@ class ShardedLoader:
             if self.transform is not None:
                 images = self.transform(images, self.rng)
             self.position = k + 1
-            yield torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(
-                self.dataset.labels[index]
+            yield (
+                torch.from_numpy(np.ascontiguousarray(images)),
+                torch.from_numpy(self.dataset.labels[index]),
             )
         self.epoch, self.position = self.epoch + 1, 0
 
     def state_dict(self) -> dict:
-        return {"kind": "DistributedSampler", "epoch": self.epoch, "position": self.position,
-                "world_size": self.sampler.num_replicas, "batch_per_process": self.batch_size,
-                "seed": self.sampler.seed}  # fmt: skip
+        return {
+            "kind": "DistributedSampler",
+            "epoch": self.epoch,
+            "position": self.position,
+            "world_size": self.sampler.num_replicas,
+            "batch_per_process": self.batch_size,
+            "seed": self.sampler.seed,
+        }
 
 
 # ---- one step, one evaluation ------------------------------------------------------------
@@ -292,9 +304,14 @@ def train_step(model, optimizer, images, labels, dist: Distributed) -> tuple[flo
     mean_loss = total_loss / seen
     if not math.isfinite(mean_loss):
         lr = optimizer.param_groups[0]["lr"]
-        raise TrainingDiverged(f"training diverged: the loss is {mean_loss} (learning rate "
-                               f"{lr:g}); stopped before applying that step. Try a smaller "
-                               "--lr, or --schedule warmup.", -1, lr, mean_loss)  # fmt: skip
+        raise TrainingDiverged(
+            f"training diverged: the loss is {mean_loss} (learning rate "
+            f"{lr:g}); stopped before applying that step. Try a smaller "
+            "--lr, or --schedule warmup.",
+            -1,
+            lr,
+            mean_loss,
+        )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -308,8 +325,9 @@ def sync_buffers(module, dist: Distributed) -> None:
         torch_dist.broadcast(buffer, src=0)
 
 
-def evaluate_sharded(module, dataset, transform, dist: Distributed,
-                     batch_size: int = 500) -> tuple[float, float]:  # fmt: skip
+def evaluate_sharded(
+    module, dataset, transform, dist: Distributed, batch_size: int = 500
+) -> tuple[float, float]:
     """Mean cross-entropy and error (percent) of ``module`` (eval mode, no graph) on every
     image of ``dataset``: process ``r`` takes images ``r, r + P, r + 2P, ...`` and the sums
     are added over processes, so each image counts once."""
@@ -342,11 +360,17 @@ def optimizer_state_for_learnres(optimizer: torch.optim.SGD) -> dict:
     (torch's), momentum buffers as NumPy arrays, only the hyper-parameters learnres has."""
     state = optimizer.state_dict()
     hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
-    groups = [{**{k: g[k] for k in hyper}, "params": list(g["params"])}
-              for g in state["param_groups"]]  # fmt: skip
-    buffers = {int(i): {k: v.detach().cpu().numpy().copy() for k, v in s.items()
-                        if isinstance(v, torch.Tensor) and v.dim() > 0}
-               for i, s in state["state"].items()}  # fmt: skip
+    groups = [
+        {**{k: g[k] for k in hyper}, "params": list(g["params"])} for g in state["param_groups"]
+    ]
+    buffers = {
+        int(i): {
+            k: v.detach().cpu().numpy().copy()
+            for k, v in s.items()
+            if isinstance(v, torch.Tensor) and v.dim() > 0
+        }
+        for i, s in state["state"].items()
+    }
     return {"state": buffers, "param_groups": groups}
 
 
@@ -361,8 +385,9 @@ def load_run_model(run_dir):
     if shape is None:  # a learnres train run: ask the data for its classes and channels
         data = load_dataset(config["dataset"], "test", config.get("data_dir"), download=False)
         shape = {"num_classes": data.num_classes, "in_channels": data.image_shape[0]}
-    model = build_model(config["model"], shape["num_classes"], shape["in_channels"],
-                        config.get("shortcut", "A"))  # fmt: skip
+    model = build_model(
+        config["model"], shape["num_classes"], shape["in_channels"], config.get("shortcut", "A")
+    )
     if config.get("dtype") == "float64":
         model.double()
     model.load_state_dict(state["model"])
@@ -411,16 +436,19 @@ def train_ddp(config: TrainConfig, dist: Distributed) -> ScaleResult:
     run_dir = config.run_dir
     problem = None
     if dist.is_main and (run_dir / CHECKPOINT_NAME).exists():
-        problem = (f"{run_dir} already holds a training run ({run_dir / CHECKPOINT_NAME}); "
-                   "choose another --out")  # fmt: skip
+        problem = (
+            f"{run_dir} already holds a training run ({run_dir / CHECKPOINT_NAME}); "
+            "choose another --out"
+        )
     problem = _broadcast(problem)
     if problem:
         raise CheckpointError(problem)
 
     train, val, test = _load_data_in_turn(config, dist)
     normalization = None if config.normalization == "none" else config.normalization
-    train_tf, test_tf = standard_transforms(train, augment=config.augment,
-                                            normalization=normalization)  # fmt: skip
+    train_tf, test_tf = standard_transforms(
+        train, augment=config.augment, normalization=normalization
+    )
     loader = ShardedLoader(train, batch_per_process, dist, config.seed, train_tf)
     evals = {name: data for name, data in (("val", val), ("test", test)) if data is not None}
 
@@ -432,8 +460,9 @@ def train_ddp(config: TrainConfig, dist: Distributed) -> ScaleResult:
     names = ([n for n, _ in model.named_parameters()], [n for n, _ in twin.named_parameters()])
     if names[0] != names[1]:  # the momentum buffers are saved by parameter index
         raise RuntimeError("the twin's parameters are not in the learnres model's order")
-    ddp = DistributedDataParallel(twin, device_ids=[dist.local_rank]
-                                  if dist.device.type == "cuda" else None)  # fmt: skip
+    ddp = DistributedDataParallel(
+        twin, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None
+    )
 
     iterations = resolve_iterations(config, len(loader))
     resolved = config.to_dict()
@@ -441,18 +470,25 @@ def train_ddp(config: TrainConfig, dist: Distributed) -> ScaleResult:
     for key, value in default_intervals(iterations).items():
         if resolved[key] is None:
             resolved[key] = value
-    optimizer = torch.optim.SGD(ddp.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay, nesterov=config.nesterov)
+    optimizer = torch.optim.SGD(
+        ddp.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        nesterov=config.nesterov,
+    )
     schedule = make_schedule(config.schedule, config.lr, iterations, config.milestones)
     steps = getattr(schedule, "after", schedule)  # the warm-up wraps the step schedule
     if getattr(steps, "milestones", None) is not None:
         resolved["milestones"] = list(steps.milestones)
     resolved["scale_out"] = {
         "engine": f"torch {torch.__version__} DistributedDataParallel",
-        "processes": dist.world_size, "batch_per_process": batch_per_process,
-        "backend": dist.backend, "batch_norm": "per process (running statistics of process 0)",
+        "processes": dist.world_size,
+        "batch_per_process": batch_per_process,
+        "backend": dist.backend,
+        "batch_norm": "per process (running statistics of process 0)",
         "input": {"num_classes": train.num_classes, "in_channels": train.image_shape[0]},
-    }  # fmt: skip
+    }
     run = _Run(config, resolved, dist, model, ddp, optimizer, schedule, loader, evals, test_tf)
     return run.fit()
 
@@ -460,8 +496,9 @@ def train_ddp(config: TrainConfig, dist: Distributed) -> ScaleResult:
 class _Run:
     """The loop of ``train_ddp`` and its bookkeeping (``learnres.train.Trainer``'s rows)."""
 
-    def __init__(self, config, resolved, dist, model, ddp, optimizer, schedule, loader,
-                 evals, test_tf):  # fmt: skip
+    def __init__(
+        self, config, resolved, dist, model, ddp, optimizer, schedule, loader, evals, test_tf
+    ):
         self.config, self.resolved, self.dist = config, resolved, dist
         self.model, self.ddp, self.optimizer, self.schedule = model, ddp, optimizer, schedule
         self.loader, self.evals, self.test_tf = loader, evals, test_tf
@@ -481,20 +518,27 @@ class _Run:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "config.json").write_text(json.dumps(self.resolved, indent=2) + "\n")
         every = {k: self.resolved[k] for k in ("log_every", "eval_every", "checkpoint_every")}
-        bar = tqdm(total=self.iterations, desc=f"ddp x{self.dist.world_size}", unit="it",
-                   dynamic_ncols=True, disable=self.out is None or not self.config.progress)
+        bar = tqdm(
+            total=self.iterations,
+            desc=f"ddp x{self.dist.world_size}",
+            unit="it",
+            dynamic_ncols=True,
+            disable=self.out is None or not self.config.progress,
+        )
         try:
             while self.iteration < self.iterations:
                 tic = time.perf_counter()
                 for images, labels in self.loader:
                     lr = self.schedule.apply(self.optimizer, self.iteration)
                     try:
-                        loss, wrong, seen = train_step(self.ddp, self.optimizer, images,
-                                                       labels, self.dist)  # fmt: skip
+                        loss, wrong, seen = train_step(
+                            self.ddp, self.optimizer, images, labels, self.dist
+                        )
                     except TrainingDiverged as e:
                         self._write_metrics()
-                        raise TrainingDiverged(f"iteration {self.iteration}: {e}",
-                                               self.iteration, lr, e.loss) from None  # fmt: skip
+                        raise TrainingDiverged(
+                            f"iteration {self.iteration}: {e}", self.iteration, lr, e.loss
+                        ) from None
                     self.schedule.observe(self.iteration, wrong / seen)
                     self.iteration += 1
                     toc = time.perf_counter()
@@ -506,8 +550,10 @@ class _Run:
                     w["seconds"] += toc - tic
                     self.elapsed += toc - tic
                     bar.update(1)
-                    bar.set_postfix({"loss": f"{w['loss_sum'] / w['steps']:.3f}", "lr": f"{lr:g}"},
-                                    refresh=False)  # fmt: skip
+                    bar.set_postfix(
+                        {"loss": f"{w['loss_sum'] / w['steps']:.3f}", "lr": f"{lr:g}"},
+                        refresh=False,
+                    )
                     self._after_step(every)
                     if self.iteration >= self.iterations:
                         break
@@ -525,14 +571,23 @@ class _Run:
                 self.say(f"no plot written: {problem}")
             else:
                 name = self.config.model
-                plot_history({f"{name}, DDP x{self.dist.world_size}": self.history},
-                             out=self.out / PLOT_NAME,
-                             title=f"{name} on {self.config.dataset}")  # fmt: skip
+                plot_history(
+                    {f"{name}, DDP x{self.dist.world_size}": self.history},
+                    out=self.out / PLOT_NAME,
+                    title=f"{name} on {self.config.dataset}",
+                )
         keys = ("train_loss", "train_error", "val_loss", "val_error", "test_loss", "test_error")
         final = {k: self.history.last(k) for k in keys if self.history.last(k) is not None}
         checkpoint = self.out / CHECKPOINT_NAME if self.out is not None else None
-        return ScaleResult("completed", self.iteration, self.history, final, checkpoint,
-                           self.out, self._round_trip_error())  # fmt: skip
+        return ScaleResult(
+            "completed",
+            self.iteration,
+            self.history,
+            final,
+            checkpoint,
+            self.out,
+            self._round_trip_error(),
+        )
 
     def _after_step(self, every) -> None:
         it = self.iteration
@@ -542,8 +597,10 @@ class _Run:
         evaluated = bool(every["eval_every"]) and it % every["eval_every"] == 0
         if evaluated and it < self.iterations:
             self._evaluate_all()
-        if every["checkpoint_every"] and it % every["checkpoint_every"] == 0 and (
-            it < self.iterations
+        if (
+            every["checkpoint_every"]
+            and it % every["checkpoint_every"] == 0
+            and (it < self.iterations)
         ):
             self._save()
         if logged or evaluated:
@@ -554,11 +611,14 @@ class _Run:
         if w["steps"] == 0:
             return
         self.history.record(
-            self.iteration, epoch=self.iteration / len(self.loader),
-            lr=self.optimizer.param_groups[0]["lr"], train_loss=w["loss_sum"] / w["steps"],
+            self.iteration,
+            epoch=self.iteration / len(self.loader),
+            lr=self.optimizer.param_groups[0]["lr"],
+            train_loss=w["loss_sum"] / w["steps"],
             train_error=100.0 * w["wrong"] / w["seen"],
-            images_per_s=w["seen"] / max(w["seconds"], 1e-9), elapsed_s=self.elapsed,
-        )  # fmt: skip
+            images_per_s=w["seen"] / max(w["seconds"], 1e-9),
+            elapsed_s=self.elapsed,
+        )
         self.window = {"steps": 0, "loss_sum": 0.0, "wrong": 0, "seen": 0, "seconds": 0.0}
 
     def _evaluate_all(self) -> None:
@@ -566,8 +626,9 @@ class _Run:
         sync_buffers(module, self.dist)
         values = {}
         for name, data in self.evals.items():
-            loss, error = evaluate_sharded(module, data, self.test_tf, self.dist,
-                                           self.config.eval_batch_size)  # fmt: skip
+            loss, error = evaluate_sharded(
+                module, data, self.test_tf, self.dist, self.config.eval_batch_size
+            )
             values[f"{name}_loss"], values[f"{name}_error"] = loss, error
         if values:
             self.history.record(self.iteration, **values)
@@ -638,8 +699,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "process's images. Writes metrics.csv, plot.png, config.json and checkpoint.npz\n"
         "(the learnres model's weights) into --out. Without torchrun: one process."
     )
-    parser.add_argument("--backend", choices=["nccl", "gloo"],
-                        help="process group (default: nccl with --device cuda, else gloo)")
+    parser.add_argument(
+        "--backend",
+        choices=["nccl", "gloo"],
+        help="process group (default: nccl with --device cuda, else gloo)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -648,8 +712,9 @@ def main(args: argparse.Namespace) -> int:
     from learnres.train.cli import config_from_args
 
     rank = os.environ.get("RANK", "0")
-    prefix = "learnres scale" + (f" (process {rank})" if os.environ.get("WORLD_SIZE", "1")
-                                 != "1" else "")  # fmt: skip
+    prefix = "learnres scale" + (
+        f" (process {rank})" if os.environ.get("WORLD_SIZE", "1") != "1" else ""
+    )
 
     def fail(message: str, status: int = 2) -> int:
         print(f"{prefix}: error: {message}", file=sys.stderr)
@@ -664,12 +729,20 @@ def main(args: argparse.Namespace) -> int:
         return fail(str(e))
     try:
         if dist.is_main:
-            print(f"training {config.model} on {config.dataset} with DDP: {dist.world_size} "
-                  f"process(es), {dist.backend}, {dist.device.type}, global batch "
-                  f"{config.batch_size} -> {config.run_dir}", flush=True)  # fmt: skip
+            print(
+                f"training {config.model} on {config.dataset} with DDP: {dist.world_size} "
+                f"process(es), {dist.backend}, {dist.device.type}, global batch "
+                f"{config.batch_size} -> {config.run_dir}",
+                flush=True,
+            )
         result = train_ddp(config, dist)
-    except (CheckpointError, DatasetNotFoundError, ChecksumError, DatasetFormatError,
-            ValueError) as e:  # fmt: skip
+    except (
+        CheckpointError,
+        DatasetNotFoundError,
+        ChecksumError,
+        DatasetFormatError,
+        ValueError,
+    ) as e:
         return fail(str(e))
     except TrainingDiverged as e:
         return fail(str(e), status=1)
@@ -678,11 +751,16 @@ def main(args: argparse.Namespace) -> int:
             torch_dist.destroy_process_group()
     if dist.is_main:
         final = result.final
-        parts = [f"{k.replace('_error', '')} error {final[k]:.2f}%"
-                 for k in ("train_error", "val_error", "test_error") if k in final]  # fmt: skip
+        parts = [
+            f"{k.replace('_error', '')} error {final[k]:.2f}%"
+            for k in ("train_error", "val_error", "test_error")
+            if k in final
+        ]
         print(f"done: {result.iteration} iterations; " + ", ".join(parts))
-        print(f"back in learnres: the checkpoint's model gives the torch model's logits to "
-              f"{result.round_trip_error:.1e} (relative, eval mode, up to 32 test images)")
+        print(
+            f"back in learnres: the checkpoint's model gives the torch model's logits to "
+            f"{result.round_trip_error:.1e} (relative, eval mode, up to 32 test images)"
+        )
         out = result.out_dir
         files = [out / METRICS_NAME, out / CHECKPOINT_NAME, out / "config.json"]
         files += [out / PLOT_NAME] if (out / PLOT_NAME).exists() else []

@@ -55,8 +55,10 @@ def _strip_ddp_prefix(state: Mapping, own: Mapping) -> Mapping:
     """Keys saved from a DDP-wrapped model all start with ``module.``; drop it when every
     key has it and the learnres model has no such key (torch's
     ``consume_prefix_in_state_dict_if_present`` does the same)."""
-    if state and all(k.startswith(DDP_PREFIX) for k in state) and not any(
-        k.startswith(DDP_PREFIX) for k in own
+    if (
+        state
+        and all(k.startswith(DDP_PREFIX) for k in state)
+        and not any(k.startswith(DDP_PREFIX) for k in own)
     ):
         return {k[len(DDP_PREFIX) :]: v for k, v in state.items()}
     return state
@@ -111,10 +113,14 @@ def from_torch(model: Module, source) -> Module:
         state = _strip_ddp_prefix(torch_state_as_numpy(source), own)
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    problems = [f"missing {k}: expected {_describe(own[k].dtype, own[k].shape)}, came nothing"
-                for k in missing]  # fmt: skip
-    problems += [f"unexpected {k}: expected nothing, came "
-                 f"{_describe(state[k].dtype, state[k].shape)}" for k in unexpected]  # fmt: skip
+    problems = [
+        f"missing {k}: expected {_describe(own[k].dtype, own[k].shape)}, came nothing"
+        for k in missing
+    ]
+    problems += [
+        f"unexpected {k}: expected nothing, came {_describe(state[k].dtype, state[k].shape)}"
+        for k in unexpected
+    ]
     for key, target in own.items():
         if key not in state:
             continue

@@ -123,8 +123,7 @@ def compare_with_torch(
     result = ParityResult(name, np.dtype(dtype).name, device, rtol)
 
     xs = [
-        Tensor(to_device(a.copy(), device), requires_grad=r)
-        for a, r in zip(arrays, requires_grad)
+        Tensor(to_device(a.copy(), device), requires_grad=r) for a, r in zip(arrays, requires_grad)
     ]
     ts = [torch.from_numpy(a.copy()).requires_grad_(r) for a, r in zip(arrays, requires_grad)]
     y, ty = fn(*xs), torch_fn(*ts)

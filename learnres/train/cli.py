@@ -96,16 +96,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume continues that run with its saved settings."
     )
     what = parser.add_argument_group("what to train")
-    what.add_argument("--model", help=f"model name (default {_DEFAULTS.model}); resnet20/32/44/"
-                      "56/110/1202, plain20..110, mlp20/56, resmlp20/56, or resnetN/plainN for "
-                      "any depth N = 6n+2 (e.g. resnet8); for the CIFAR-100 comparison "
-                      "plain18-cifar, plain34-cifar, resnet18-cifar, resnet34-cifar (the "
-                      "ImageNet nets with a 3x3 stride-1 stem, no max pool), vgg16-cifar, "
-                      "vgg19-cifar (VGG with BN, one fc layer)")  # fmt: skip
+    what.add_argument(
+        "--model",
+        help=f"model name (default {_DEFAULTS.model}); resnet20/32/44/"
+        "56/110/1202, plain20..110, mlp20/56, resmlp20/56, or resnetN/plainN for "
+        "any depth N = 6n+2 (e.g. resnet8); for the CIFAR-100 comparison "
+        "plain18-cifar, plain34-cifar, resnet18-cifar, resnet34-cifar (the "
+        "ImageNet nets with a 3x3 stride-1 stem, no max pool), vgg16-cifar, "
+        "vgg19-cifar (VGG with BN, one fc layer)",
+    )
     what.add_argument("--dataset", help="cifar10 (default), cifar100 or fashion-mnist")
-    what.add_argument("--data-dir", help="folder holding the data (cifar-10-batches-py/, the "
-                      ".tar.gz archives, fashion-mnist/); default $LEARNRES_DATA_DIR, then the "
-                      "download cache")  # fmt: skip
+    what.add_argument(
+        "--data-dir",
+        help="folder holding the data (cifar-10-batches-py/, the "
+        ".tar.gz archives, fashion-mnist/); default $LEARNRES_DATA_DIR, then the "
+        "download cache",
+    )
     what.add_argument(
         "--no-download",
         dest="download",
@@ -176,13 +182,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="pixel (default): subtract the per-pixel mean image (the paper); "
         "channel: per-channel mean/std",
     )
-    recipe.add_argument("--seed", type=_seed, help="seed of weights, data order, augmentation "
-                        "and subset/validation draws (default 0)")  # fmt: skip
+    recipe.add_argument(
+        "--seed",
+        type=_seed,
+        help="seed of weights, data order, augmentation and subset/validation draws (default 0)",
+    )
     run = parser.add_argument_group("running")
     run.add_argument(
-        "--device", type=_device, metavar="{cpu,cuda,cuda:N}",
+        "--device",
+        type=_device,
+        metavar="{cpu,cuda,cuda:N}",
         help="cpu (NumPy, default), cuda (CuPy, GPU 0) or cuda:N (GPU N)",
-    )  # fmt: skip
+    )
     run.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
     run.add_argument(
         "--out", metavar="DIR", help="run folder (default runs/<model>-<dataset>-seed<seed>)"
@@ -219,11 +230,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 _FIELDS = (
-    "model", "dataset", "data_dir", "download", "shortcut", "subset", "validation",
-    "iterations", "epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule",
-    "milestones", "augment", "normalization", "seed", "device", "dtype", "out", "eval_every",
-    "checkpoint_every", "log_every", "progress", "plot",
-)  # fmt: skip
+    "model",
+    "dataset",
+    "data_dir",
+    "download",
+    "shortcut",
+    "subset",
+    "validation",
+    "iterations",
+    "epochs",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "schedule",
+    "milestones",
+    "augment",
+    "normalization",
+    "seed",
+    "device",
+    "dtype",
+    "out",
+    "eval_every",
+    "checkpoint_every",
+    "log_every",
+    "progress",
+    "plot",
+)
 
 
 def config_from_args(args: argparse.Namespace, saved: dict | None = None) -> TrainConfig:
@@ -247,8 +280,12 @@ def _check_names(config: TrainConfig) -> None:
     from learnres.data import DATASET_NAMES
     from learnres.train.run import check_model_name
 
-    aliases = {"cifar-10": "cifar10", "cifar-100": "cifar100", "fashion_mnist": "fashion-mnist",
-               "fashionmnist": "fashion-mnist"}  # fmt: skip
+    aliases = {
+        "cifar-10": "cifar10",
+        "cifar-100": "cifar100",
+        "fashion_mnist": "fashion-mnist",
+        "fashionmnist": "fashion-mnist",
+    }
     if aliases.get(config.dataset.lower(), config.dataset.lower()) not in DATASET_NAMES:
         raise ValueError(
             f"unknown dataset {config.dataset!r}; choose from {', '.join(DATASET_NAMES)}"
@@ -283,8 +320,14 @@ def main(args: argparse.Namespace) -> int:
                 result = _start(config, False, lock, train)
     except TrainingDiverged as e:
         return fail(str(e), status=1)
-    except (CheckpointError, RunFolderError, DatasetNotFoundError, ChecksumError,
-            DatasetFormatError, RefusedGlobalError) as e:  # fmt: skip
+    except (
+        CheckpointError,
+        RunFolderError,
+        DatasetNotFoundError,
+        ChecksumError,
+        DatasetFormatError,
+        RefusedGlobalError,
+    ) as e:
         return fail(str(e))
     except ValueError as e:  # bad settings: depth not 6n+2, subset too large, ...
         return fail(str(e))
@@ -302,8 +345,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"continue with: learnres train --out {out} --resume")
         return 130
     final = result.final
-    parts = [f"{k.replace('_error', '')} error {final[k]:.2f}%"
-             for k in ("train_error", "val_error", "test_error") if k in final]  # fmt: skip
+    parts = [
+        f"{k.replace('_error', '')} error {final[k]:.2f}%"
+        for k in ("train_error", "val_error", "test_error")
+        if k in final
+    ]
     print(f"done: {result.iteration} iterations; " + ", ".join(parts))
     files = [out / "metrics.csv", out / "checkpoint.npz"]
     if (out / "plot.png").exists():
@@ -329,9 +375,13 @@ def _start(config: TrainConfig, resumed: bool, lock, train):
 
 
 def _header(config: TrainConfig, resumed: bool) -> str:
-    length = (f"{config.iterations} iterations" if config.iterations is not None
-              else f"{config.epochs} epochs" if config.epochs is not None
-              else f"{DEFAULT_ITERATIONS} iterations")  # fmt: skip
+    length = (
+        f"{config.iterations} iterations"
+        if config.iterations is not None
+        else f"{config.epochs} epochs"
+        if config.epochs is not None
+        else f"{DEFAULT_ITERATIONS} iterations"
+    )
     return (
         f"{'resuming' if resumed else 'training'} {config.model} on {config.dataset} "
         f"({config.device}, {config.dtype}): {length}, batch {config.batch_size}, "

@@ -65,15 +65,25 @@ def compare_first_steps(config: TrainConfig, steps: int = 5, gpu: str = "cuda") 
     Returns one row per step (``FIELDS``); row 0 is the start (no step yet, losses empty).
     Raises RuntimeError if the two initial states differ.
     """
-    cpu_config = dataclasses.replace(config, device="cpu", prefetch=False, progress=False,
-                                     plot=False)  # fmt: skip
+    cpu_config = dataclasses.replace(
+        config, device="cpu", prefetch=False, progress=False, plot=False
+    )
     cpu = build_trainer(cpu_config)
     gpu_trainer = build_trainer(dataclasses.replace(cpu_config, device=gpu))
     start, _ = _differences(cpu.model, gpu_trainer.model)
     if start != 0.0:
         raise RuntimeError(f"the CPU and GPU models start from different weights ({start:.1e})")
-    rows = [{"step": 0, "loss_cpu": "", "loss_gpu": "", "loss_rel_diff": "",
-             "param_rel_diff": 0.0, "worst_tensor": "", "worst_tensor_rel_diff": 0.0}]  # fmt: skip
+    rows = [
+        {
+            "step": 0,
+            "loss_cpu": "",
+            "loss_gpu": "",
+            "loss_rel_diff": "",
+            "param_rel_diff": 0.0,
+            "worst_tensor": "",
+            "worst_tensor_rel_diff": 0.0,
+        }
+    ]
     batches = iter(cpu.train_loader)
     for step in range(1, steps + 1):
         images, labels = next(batches)  # NumPy (B, C, H, W), (B,)
@@ -83,12 +93,17 @@ def compare_first_steps(config: TrainConfig, steps: int = 5, gpu: str = "cuda") 
         loss_cpu, loss_gpu = float(loss_cpu), float(asnumpy(loss_gpu))
         whole, per_tensor = _differences(cpu.model, gpu_trainer.model)
         worst = max(per_tensor, key=per_tensor.get)
-        rows.append({
-            "step": step, "loss_cpu": loss_cpu, "loss_gpu": loss_gpu,
-            "loss_rel_diff": abs(loss_cpu - loss_gpu) / abs(loss_cpu),
-            "param_rel_diff": whole, "worst_tensor": worst,
-            "worst_tensor_rel_diff": per_tensor[worst],
-        })  # fmt: skip
+        rows.append(
+            {
+                "step": step,
+                "loss_cpu": loss_cpu,
+                "loss_gpu": loss_gpu,
+                "loss_rel_diff": abs(loss_cpu - loss_gpu) / abs(loss_cpu),
+                "param_rel_diff": whole,
+                "worst_tensor": worst,
+                "worst_tensor_rel_diff": per_tensor[worst],
+            }
+        )
     return rows
 
 
@@ -110,22 +125,35 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.steps < 1:
         parser.error(f"--steps must be >= 1, got {args.steps}")
-    config = TrainConfig(model=args.model, dataset=args.dataset, data_dir=args.data_dir,
-                         batch_size=args.batch_size, seed=args.seed, dtype=args.dtype,
-                         iterations=max(args.steps, 1), out=None)  # fmt: skip
+    config = TrainConfig(
+        model=args.model,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        dtype=args.dtype,
+        iterations=max(args.steps, 1),
+        out=None,
+    )
     try:
         rows = compare_first_steps(config, args.steps, args.gpu)
     except ValueError as e:  # a device that is not usable here, a bad option
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{args.model}, batch {args.batch_size}, {args.dtype}, seed {args.seed}: CPU (NumPy) "
-          f"vs {args.gpu} (CuPy), same weights and batches")  # fmt: skip
-    print(f"{'step':>4} {'loss cpu':>10} {'loss gpu':>10} {'loss rel':>9} {'params rel':>10}  "
-          f"worst tensor")  # fmt: skip
+    print(
+        f"{args.model}, batch {args.batch_size}, {args.dtype}, seed {args.seed}: CPU (NumPy) "
+        f"vs {args.gpu} (CuPy), same weights and batches"
+    )
+    print(
+        f"{'step':>4} {'loss cpu':>10} {'loss gpu':>10} {'loss rel':>9} {'params rel':>10}  "
+        f"worst tensor"
+    )
     for r in rows[1:]:
-        print(f"{r['step']:>4} {r['loss_cpu']:>10.6f} {r['loss_gpu']:>10.6f} "
-              f"{r['loss_rel_diff']:>9.1e} {r['param_rel_diff']:>10.1e}  "
-              f"{r['worst_tensor']} ({r['worst_tensor_rel_diff']:.1e})")  # fmt: skip
+        print(
+            f"{r['step']:>4} {r['loss_cpu']:>10.6f} {r['loss_gpu']:>10.6f} "
+            f"{r['loss_rel_diff']:>9.1e} {r['param_rel_diff']:>10.1e}  "
+            f"{r['worst_tensor']} ({r['worst_tensor_rel_diff']:.1e})"
+        )
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -55,9 +55,7 @@ LOCK_NAME = ".learnres.lock"
 
 # the temporary files of atomic_write, .<target name>.<pid>-<8 hex digits>.tmp, and the one
 # shared name of older versions, .<checkpoint.npz|metrics.csv|config.json>.tmp
-_TEMPORARY = re.compile(
-    r"^\.(.+\.\d+-[0-9a-f]{8}|checkpoint\.npz|metrics\.csv|config\.json)\.tmp$"
-)
+_TEMPORARY = re.compile(r"^\.(.+\.\d+-[0-9a-f]{8}|checkpoint\.npz|metrics\.csv|config\.json)\.tmp$")
 
 
 class RunFolderError(RuntimeError):
@@ -269,8 +267,9 @@ def atomic_write(path, write) -> Path:
     while True:
         tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                         0o666)  # fmt: skip
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666
+            )
             break
         except FileExistsError:
             continue

@@ -113,8 +113,11 @@ class MetricsHistory:
 def evaluation_line(iteration: int, values: dict) -> str:
     """What a run prints after an evaluation: ``{"test_loss": .., "test_error": 8.75}`` at
     iteration 100 -> "iteration 100: test error 8.75%"."""
-    parts = [f"{k.replace('_error', '')} error {v:.2f}%" for k, v in values.items()
-             if k.endswith("_error")]  # fmt: skip
+    parts = [
+        f"{k.replace('_error', '')} error {v:.2f}%"
+        for k, v in values.items()
+        if k.endswith("_error")
+    ]
     return f"iteration {iteration}: " + ", ".join(parts)
 
 

@@ -50,10 +50,25 @@ DEFAULT_ITERATIONS = 64_000  # section 4.2: "terminate training at 64k iteration
 
 # The choices that define a run's result: a resumed run must keep them.
 IDENTITY_KEYS = (
-    "model", "dataset", "iterations", "epochs", "batch_size", "lr", "momentum",
-    "weight_decay", "nesterov", "schedule", "milestones", "shortcut", "subset", "validation",
-    "seed", "augment", "normalization", "dtype",
-)  # fmt: skip
+    "model",
+    "dataset",
+    "iterations",
+    "epochs",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "nesterov",
+    "schedule",
+    "milestones",
+    "shortcut",
+    "subset",
+    "validation",
+    "seed",
+    "augment",
+    "normalization",
+    "dtype",
+)
 
 
 @dataclass
@@ -165,9 +180,13 @@ class TrainConfig:
             value = getattr(self, name)
             if value is None and optional:
                 return
-            if (not isinstance(value, Real) or isinstance(value, bool)
-                    or not math.isfinite(value) or value < low
-                    or (positive and value <= low)):  # fmt: skip
+            if (
+                not isinstance(value, Real)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value < low
+                or (positive and value <= low)
+            ):
                 raise bad(name, f"a finite number {'>' if positive else '>='} {low:g}")
 
         def choice(name, options):
@@ -178,8 +197,9 @@ class TrainConfig:
             if not isinstance(getattr(self, name), str):
                 raise bad(name, "a name")
         for name in ("data_dir", "out"):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name),
-                                                                  (str, os.PathLike)):  # fmt: skip
+            if getattr(self, name) is not None and not isinstance(
+                getattr(self, name), (str, os.PathLike)
+            ):
                 raise bad(name, "a path")
         for name in ("download", "nesterov", "augment", "prefetch", "progress", "plot"):
             if not isinstance(getattr(self, name), bool):
@@ -197,10 +217,13 @@ class TrainConfig:
         choice("schedule", SCHEDULES)
         if self.milestones is not None:
             ms = self.milestones
-            if (not isinstance(ms, (tuple, list))
-                    or not all(isinstance(m, Integral) and not isinstance(m, bool) and m >= 1
-                               for m in ms)
-                    or list(ms) != sorted(ms)):  # fmt: skip
+            if (
+                not isinstance(ms, (tuple, list))
+                or not all(
+                    isinstance(m, Integral) and not isinstance(m, bool) and m >= 1 for m in ms
+                )
+                or list(ms) != sorted(ms)
+            ):
                 raise bad("milestones", "increasing integers >= 1")
         choice("shortcut", ("A", "B", "C"))
         integer("subset", optional=True)
@@ -302,8 +325,9 @@ def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "
         return MODELS[key].build(num_classes=num_classes, in_channels=in_channels, **options)
     kind, depth = _GENERIC.match(key).group(1), int(_GENERIC.match(key).group(2))
     if kind == "resnet":
-        return cifar.resnet(depth, shortcut=shortcut, num_classes=num_classes,
-                            in_channels=in_channels)  # fmt: skip
+        return cifar.resnet(
+            depth, shortcut=shortcut, num_classes=num_classes, in_channels=in_channels
+        )
     return cifar.plain(depth, num_classes=num_classes, in_channels=in_channels)
 
 
@@ -358,24 +382,35 @@ def build_data(config: TrainConfig) -> RunData:
 
     train, val, test = _load_data(config)
     normalization = None if config.normalization == "none" else config.normalization
-    train_tf, test_tf = standard_transforms(train, augment=config.augment,
-                                            normalization=normalization)  # fmt: skip
+    train_tf, test_tf = standard_transforms(
+        train, augment=config.augment, normalization=normalization
+    )
     if config.batch_size > len(train):
         raise ValueError(
             f"batch_size (--batch-size) {config.batch_size} is larger than the {len(train)} "
             "training images: not one batch to train on"
         )
     loader = DataLoader.from_dataset(
-        train, config.batch_size, shuffle=True, drop_last=True, seed=config.seed,
-        transform=train_tf, device=config.device, prefetch=config.prefetch,
-    )  # fmt: skip
+        train,
+        config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        seed=config.seed,
+        transform=train_tf,
+        device=config.device,
+        prefetch=config.prefetch,
+    )
     evals = {}
     for name, data in (("val", val), ("test", test)):
         if data is not None:
             evals[name] = DataLoader.from_dataset(
-                data, config.eval_batch_size, shuffle=False, transform=test_tf,
-                device=config.device, prefetch=config.prefetch,
-            )  # fmt: skip
+                data,
+                config.eval_batch_size,
+                shuffle=False,
+                transform=test_tf,
+                device=config.device,
+                prefetch=config.prefetch,
+            )
     sizes = {"train": len(train), "val": len(val) if val is not None else 0, "test": len(test)}
     return RunData(loader, evals, train.num_classes, train.image_shape[0], sizes)
 
@@ -423,19 +458,33 @@ def build_trainer(config: TrainConfig, callbacks=()) -> Trainer:
     for key, value in default_intervals(iterations).items():
         if resolved[key] is None:
             resolved[key] = value
-    optimizer = SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                    weight_decay=config.weight_decay, nesterov=config.nesterov)  # fmt: skip
+    optimizer = SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        nesterov=config.nesterov,
+    )
     schedule = make_schedule(config.schedule, config.lr, iterations, config.milestones)
     steps = getattr(schedule, "after", schedule)  # the warm-up wraps the step schedule
     if getattr(steps, "milestones", None) is not None:
         resolved["milestones"] = list(steps.milestones)
     trainer = Trainer(
-        model, optimizer, schedule, data.train_loader, iterations,
-        eval_loaders=data.eval_loaders, out_dir=config.run_dir,
-        log_every=resolved["log_every"], eval_every=resolved["eval_every"],
-        checkpoint_every=resolved["checkpoint_every"], callbacks=callbacks,
-        progress=config.progress, config=resolved, plot=config.plot,
-    )  # fmt: skip
+        model,
+        optimizer,
+        schedule,
+        data.train_loader,
+        iterations,
+        eval_loaders=data.eval_loaders,
+        out_dir=config.run_dir,
+        log_every=resolved["log_every"],
+        eval_every=resolved["eval_every"],
+        checkpoint_every=resolved["checkpoint_every"],
+        callbacks=callbacks,
+        progress=config.progress,
+        config=resolved,
+        plot=config.plot,
+    )
     trainer.data_sizes = data.sizes
     return trainer
 
@@ -477,8 +526,9 @@ def saved_config(run_dir) -> dict:
     return parse_config(state.get("config"), str(path))
 
 
-def train(config: TrainConfig, resume: bool = False, callbacks=(),
-          lock: RunFolderLock | None = None) -> TrainResult:  # fmt: skip
+def train(
+    config: TrainConfig, resume: bool = False, callbacks=(), lock: RunFolderLock | None = None
+) -> TrainResult:
     """Run ``config`` in ``config.run_dir``; with ``resume``, continue its checkpoint.
 
     The configuration is checked first (``TrainConfig.check``), then the run claims its

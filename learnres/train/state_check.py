@@ -88,8 +88,10 @@ class _Problems(list):
                 bounds.append(f"{'>' if low_open else '>='} {low}")
             if high is not None:
                 bounds.append(f"<= {high}")
-            self.append(f"{where} should be {what}{' ' if bounds else ''}{' and '.join(bounds)}, "
-                        f"got {_kind(value)}")  # fmt: skip
+            self.append(
+                f"{where} should be {what}{' ' if bounds else ''}{' and '.join(bounds)}, "
+                f"got {_kind(value)}"
+            )
 
     def array(self, where: str, value, dtype, shape) -> None:
         if not isinstance(value, np.ndarray):
@@ -164,8 +166,10 @@ def _check_optimizer(p: _Problems, saved, optimizer) -> None:
     params = [param for group in optimizer.param_groups for param in group["params"]]
     groups = saved.get("param_groups")
     if not isinstance(groups, list) or len(groups) != len(own["param_groups"]):
-        p.append(f"optimizer param_groups should be a list of {len(own['param_groups'])} "
-                 f"group(s), got {_kind(groups)}")  # fmt: skip
+        p.append(
+            f"optimizer param_groups should be a list of {len(own['param_groups'])} "
+            f"group(s), got {_kind(groups)}"
+        )
     else:
         for i, (group, mine) in enumerate(zip(groups, own["param_groups"])):
             where = f"optimizer group {i}"
@@ -174,8 +178,9 @@ def _check_optimizer(p: _Problems, saved, optimizer) -> None:
             for key, value in group.items():
                 if key == "params":
                     if value != mine["params"] or not all(_int(v) for v in value):
-                        p.append(f"{where} params should be {mine['params'][:3]}..., "
-                                 f"got {_kind(value)}")  # fmt: skip
+                        p.append(
+                            f"{where} params should be {mine['params'][:3]}..., got {_kind(value)}"
+                        )
                 elif isinstance(mine.get(key), bool):
                     if not isinstance(value, bool):
                         p.append(f"{where} {key} should be true or false, got {_kind(value)}")
@@ -224,8 +229,9 @@ def _check_schedule(p: _Problems, saved, trainer, iteration: int) -> None:
         recent = state.get("recent")
         window = state.get("window")
         if not isinstance(recent, list) or len(recent) > window:
-            p.append(f"schedule recent should be a list of at most {window} errors, "
-                     f"got {_kind(recent)}")  # fmt: skip
+            p.append(
+                f"schedule recent should be a list of at most {window} errors, got {_kind(recent)}"
+            )
         else:
             for value in recent:
                 p.number("schedule recent error", value, 0, 1)
@@ -254,8 +260,11 @@ def _check_loader(p: _Problems, saved, loader) -> None:
     if not p.keys("loader", saved, list(mine)):
         return
     for key in ("num_samples", "batch_size", "shuffle", "drop_last"):
-        if key in saved and key in mine and (type(saved[key]) is not type(mine[key])
-                                             or saved[key] != mine[key]):  # fmt: skip
+        if (
+            key in saved
+            and key in mine
+            and (type(saved[key]) is not type(mine[key]) or saved[key] != mine[key])
+        ):
             p.append(f"loader {key} is {_kind(saved[key])}, this run's is {mine[key]!r}")
     if "epoch" in saved:
         p.number("loader epoch", saved["epoch"], 0, integer=True)
@@ -292,8 +301,10 @@ def _check_window(p: _Problems, saved, trainer, iteration: int) -> None:
             p.number(f"window {key}", saved[key], 0)
     steps, wrong, seen = (saved.get(k, 0) for k in ("steps", "wrong", "seen"))
     if all(_int(v) for v in (steps, wrong, seen)) and (steps > iteration or wrong > seen):
-        p.append(f"window counts are inconsistent (steps {steps} after {iteration} "
-                 f"iterations, {wrong} wrong of {seen})")  # fmt: skip
+        p.append(
+            f"window counts are inconsistent (steps {steps} after {iteration} "
+            f"iterations, {wrong} wrong of {seen})"
+        )
 
 
 def _check_history(p: _Problems, saved, iteration: int) -> None:

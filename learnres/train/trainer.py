@@ -167,8 +167,10 @@ class _StopRequest:
 
     def _handle(self, signum, frame):
         self.requested = True
-        self._notify("Ctrl-C: stopping after this iteration and saving a checkpoint "
-                     "(press Ctrl-C again to abort without saving)")  # fmt: skip
+        self._notify(
+            "Ctrl-C: stopping after this iteration and saving a checkpoint "
+            "(press Ctrl-C again to abort without saving)"
+        )
         signal.signal(signal.SIGINT, self._previous)  # the next Ctrl-C interrupts at once
 
     def __exit__(self, *exc):
@@ -223,16 +225,20 @@ class Trainer:
     ):
         if int(iterations) < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations}")
-        for name, value in (("log_every", log_every), ("eval_every", eval_every),
-                            ("checkpoint_every", checkpoint_every)):  # fmt: skip
+        for name, value in (
+            ("log_every", log_every),
+            ("eval_every", eval_every),
+            ("checkpoint_every", checkpoint_every),
+        ):
             if value is not None and int(value) < 1:
                 raise ValueError(f"{name} must be >= 1 (or None), got {value}")
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
         self.train_loader = train_loader
         self.iterations = int(iterations)
         self.eval_loaders = dict(eval_loaders or {})
-        self._eval_start = {k: v.state_dict() for k, v in self.eval_loaders.items()
-                            if hasattr(v, "state_dict")}  # fmt: skip
+        self._eval_start = {
+            k: v.state_dict() for k, v in self.eval_loaders.items() if hasattr(v, "state_dict")
+        }
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.log_every = int(log_every)
         self.eval_every = eval_every and int(eval_every)
@@ -288,26 +294,34 @@ class Trainer:
 
     def _abort_message(self) -> str:
         if self._last_checkpoint_iteration is not None:
-            kept = (f"the checkpoint of iteration {self._last_checkpoint_iteration} "
-                    f"({self.checkpoint_path}) is kept")  # fmt: skip
+            kept = (
+                f"the checkpoint of iteration {self._last_checkpoint_iteration} "
+                f"({self.checkpoint_path}) is kept"
+            )
         else:
             kept = "no checkpoint had been written"
-        return (f"aborted in the middle of iteration {self.iteration + 1}; a half-done step "
-                f"cannot be saved, so {kept}")  # fmt: skip
+        return (
+            f"aborted in the middle of iteration {self.iteration + 1}; a half-done step "
+            f"cannot be saved, so {kept}"
+        )
 
     def _divergence_message(self, value: float, lr: float, since: int | None = None) -> str:
         if self._last_checkpoint_iteration is not None:
-            kept = (f"the last good checkpoint, {self.checkpoint_path} (iteration "
-                    f"{self._last_checkpoint_iteration}), is kept")  # fmt: skip
+            kept = (
+                f"the last good checkpoint, {self.checkpoint_path} (iteration "
+                f"{self._last_checkpoint_iteration}), is kept"
+            )
         else:
             kept = "no checkpoint had been written yet"
         if since is None:
             where = f"at iteration {self.iteration} (learning rate {lr:g}); stopped before "
             where += "applying that step"
         else:  # found at a read-back from the GPU
-            where = (f"at iteration {self.iteration} (learning rate {lr:g}): the loss summed "
-                     f"over iterations {since + 1}..{self.iteration} is not finite (the GPU's "
-                     "loss is read back once per logging window); stopped there")  # fmt: skip
+            where = (
+                f"at iteration {self.iteration} (learning rate {lr:g}): the loss summed "
+                f"over iterations {since + 1}..{self.iteration} is not finite (the GPU's "
+                "loss is read back once per logging window); stopped there"
+            )
         return (
             f"training diverged: the loss is {value} {where}, {kept}. "
             "Try a smaller --lr, or --schedule warmup (the paper's remedy for ResNet-110)."
@@ -319,8 +333,14 @@ class Trainer:
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         status = "completed"
-        self._bar = tqdm(total=self.iterations, initial=self.iteration, desc="train",
-                         unit="it", dynamic_ncols=True, disable=not self.progress)  # fmt: skip
+        self._bar = tqdm(
+            total=self.iterations,
+            initial=self.iteration,
+            desc="train",
+            unit="it",
+            dynamic_ncols=True,
+            disable=not self.progress,
+        )
         try:
             with _StopRequest(self._say) as stop:
                 try:
@@ -349,11 +369,17 @@ class Trainer:
         if status == "completed" or self.iteration > 0:
             self._write_plot()
         if status == "interrupted":
-            self._say(f"interrupted at iteration {self.iteration} of {self.iterations}"
-                      + (f"; checkpoint saved to {self.checkpoint_path}"
-                         if self.checkpoint_path is not None else ""))  # fmt: skip
-        return TrainResult(status, self.iteration, self.history, self._final(),
-                           self.checkpoint_path, self.out_dir)  # fmt: skip
+            self._say(
+                f"interrupted at iteration {self.iteration} of {self.iterations}"
+                + (
+                    f"; checkpoint saved to {self.checkpoint_path}"
+                    if self.checkpoint_path is not None
+                    else ""
+                )
+            )
+        return TrainResult(
+            status, self.iteration, self.history, self._final(), self.checkpoint_path, self.out_dir
+        )
 
     def _run_epoch(self, stop) -> None:
         tic = time.perf_counter()
@@ -380,8 +406,10 @@ class Trainer:
                 return
             tic = time.perf_counter()
         if self.iteration == start:
-            raise ValueError("the training loader gave no batches: it has no images, or "
-                             "fewer than one batch with drop_last")  # fmt: skip
+            raise ValueError(
+                "the training loader gave no batches: it has no images, or "
+                "fewer than one batch with drop_last"
+            )
 
     def _add_to_window(self, loss, wrong) -> None:
         """Add a step's loss and errors to the sums kept on the device (no read-back)."""
@@ -502,16 +530,19 @@ class Trainer:
         bad = nonfinite_entries(state)
         if bad:
             lr = self.optimizer.param_groups[0]["lr"]
-            raise TrainingDiverged(self._nonfinite_message(bad, lr), self.iteration, lr,
-                                   float("nan"))  # fmt: skip
+            raise TrainingDiverged(
+                self._nonfinite_message(bad, lr), self.iteration, lr, float("nan")
+            )
         save_checkpoint(self.checkpoint_path, state)
         self._last_checkpoint_iteration = self.iteration
 
     def _nonfinite_message(self, names: list[str], lr: float) -> str:
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         if self._last_checkpoint_iteration is not None:
-            kept = (f"the last good checkpoint, {self.checkpoint_path} (iteration "
-                    f"{self._last_checkpoint_iteration}), is kept")  # fmt: skip
+            kept = (
+                f"the last good checkpoint, {self.checkpoint_path} (iteration "
+                f"{self._last_checkpoint_iteration}), is kept"
+            )
         else:
             kept = "no checkpoint had been written yet"
         return (

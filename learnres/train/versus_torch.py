@@ -112,8 +112,9 @@ def train_torch_twin(
 
     first = next(twin.parameters())
     lr0 = schedule.lr(0)
-    optimizer = torch.optim.SGD(twin.parameters(), lr=lr0, momentum=momentum,
-                                weight_decay=weight_decay, nesterov=nesterov)  # fmt: skip
+    optimizer = torch.optim.SGD(
+        twin.parameters(), lr=lr0, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov
+    )
     scheduler = _torch_scheduler(torch, optimizer, schedule)
     history = MetricsHistory()
     window = {"steps": 0, "loss": 0.0, "wrong": 0, "seen": 0, "seconds": 0.0}
@@ -147,10 +148,12 @@ def train_torch_twin(
             bar.update(1)
             if it % log_every == 0 or it == iterations:
                 history.record(
-                    it, lr=lr, train_loss=window["loss"] / window["steps"],
+                    it,
+                    lr=lr,
+                    train_loss=window["loss"] / window["steps"],
                     train_error=100.0 * window["wrong"] / window["seen"],
                     images_per_s=window["seen"] / max(window["seconds"], 1e-9),
-                )  # fmt: skip
+                )
                 window = {"steps": 0, "loss": 0.0, "wrong": 0, "seen": 0, "seconds": 0.0}
             if eval_loaders and ((eval_every and it % eval_every == 0) or it == iterations):
                 values = {}
@@ -185,12 +188,18 @@ def compare_on_dataset(config: TrainConfig, progress: bool = True) -> dict:
     seconds_ours = time.perf_counter() - tic
     tic = time.perf_counter()
     history = train_torch_twin(
-        twin, data.train_loader, trainer.iterations,
+        twin,
+        data.train_loader,
+        trainer.iterations,
         type(trainer.schedule)(**_schedule_args(trainer.schedule)),
-        momentum=config.momentum, weight_decay=config.weight_decay, nesterov=config.nesterov,
-        log_every=resolved["log_every"], eval_loaders=data.eval_loaders,
-        eval_every=resolved["eval_every"], progress=progress,
-    )  # fmt: skip
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        nesterov=config.nesterov,
+        log_every=resolved["log_every"],
+        eval_loaders=data.eval_loaders,
+        eval_every=resolved["eval_every"],
+        progress=progress,
+    )
     seconds_torch = time.perf_counter() - tic
     (out / "torch").mkdir(parents=True, exist_ok=True)
     history.write_csv(out / "torch" / "metrics.csv")
@@ -209,14 +218,21 @@ def _schedule_args(schedule) -> dict:
     from learnres.optim import CosineSchedule, StepSchedule, WarmupSchedule
 
     if isinstance(schedule, StepSchedule):
-        return {"base_lr": schedule.base_lr, "milestones": schedule.milestones,
-                "gamma": schedule.gamma}  # fmt: skip
+        return {
+            "base_lr": schedule.base_lr,
+            "milestones": schedule.milestones,
+            "gamma": schedule.gamma,
+        }
     if isinstance(schedule, CosineSchedule):
         return {"base_lr": schedule.base_lr, "total": schedule.total, "min_lr": schedule.min_lr}
     if isinstance(schedule, WarmupSchedule):
         after = type(schedule.after)(**_schedule_args(schedule.after))
-        return {"after": after, "warmup_lr": schedule.warmup_lr,
-                "threshold": schedule.threshold, "window": schedule.window}  # fmt: skip
+        return {
+            "after": after,
+            "warmup_lr": schedule.warmup_lr,
+            "threshold": schedule.threshold,
+            "window": schedule.window,
+        }
     raise TypeError(f"cannot copy a {type(schedule).__name__}")
 
 
@@ -255,23 +271,35 @@ def main(argv=None) -> int:
     rows = []
     for seed in args.seeds:
         config = TrainConfig(
-            model=args.model, dataset=args.dataset, data_dir=args.data_dir,
-            iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
-            schedule=args.schedule, subset=args.subset, seed=seed, dtype=args.dtype,
-            device=args.device, plot=False,
+            model=args.model,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            iterations=args.iterations,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            schedule=args.schedule,
+            subset=args.subset,
+            seed=seed,
+            dtype=args.dtype,
+            device=args.device,
+            plot=False,
             out=str(out / f"seed{seed}" if len(args.seeds) > 1 else out),
-        )  # fmt: skip
+        )
         r = compare_on_dataset(config, progress=args.progress)
         rows.append((seed, r))
-    print(f"{args.model} on {args.dataset}, {rows[0][1]['iterations']} iterations, batch "
-          f"{args.batch_size}, {args.dtype}, {args.device}; test acc. (%), seconds")  # fmt: skip
+    print(
+        f"{args.model} on {args.dataset}, {rows[0][1]['iterations']} iterations, batch "
+        f"{args.batch_size}, {args.dtype}, {args.device}; test acc. (%), seconds"
+    )
     print(f"{'seed':>4} {'learnres':>9} {'torch':>7} {'gap':>6} {'learnres s':>11} {'torch s':>8}")
     gaps = []
     for seed, r in rows:
         ours, theirs = 100 - r["learnres"]["test_error"], 100 - r["torch"]["test_error"]
         gaps.append(ours - theirs)
-        print(f"{seed:>4} {ours:>9.2f} {theirs:>7.2f} {ours - theirs:>+6.2f} "
-              f"{r['seconds']['learnres']:>11.0f} {r['seconds']['torch']:>8.0f}")  # fmt: skip
+        print(
+            f"{seed:>4} {ours:>9.2f} {theirs:>7.2f} {ours - theirs:>+6.2f} "
+            f"{r['seconds']['learnres']:>11.0f} {r['seconds']['torch']:>8.0f}"
+        )
     if len(rows) > 1:
         mean_ours = np.mean([100 - r["learnres"]["test_error"] for _, r in rows])
         mean_theirs = np.mean([100 - r["torch"]["test_error"] for _, r in rows])

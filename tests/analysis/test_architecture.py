@@ -13,8 +13,10 @@ def test_resnet34_as_fig_3_draws_it():
     d = layer_diagram(resnet34(shortcut="A"), (3, 224, 224), title="34-layer residual")
     assert d.weighted_layers == 34 and d.title == "34-layer residual"
     assert [layer.label for layer in d.layers[:3]] == [
-        "7x7 conv, 64, /2", "3x3 max pool, /2", "3x3 conv, 64"
-    ]  # fmt: skip
+        "7x7 conv, 64, /2",
+        "3x3 max pool, /2",
+        "3x3 conv, 64",
+    ]
     assert [layer.label for layer in d.layers[-2:]] == ["avg pool", "fc 1000"]
     convs = [layer for layer in d.layers if layer.kind == "conv"]
     sizes = [layer.size for layer in convs]

@@ -47,9 +47,14 @@ def test_layer_responses_are_the_bn_outputs_of_every_3x3_layer_in_eval_mode(buil
     modules = dict(model.named_modules())
     assert all(bn_after_3x3(name, modules[name]) for name, _ in rows)
     with no_grad():
-        first = batch_norm(conv2d(Tensor(x), model.conv1.weight, padding=1),
-                           model.bn1.running_mean, model.bn1.running_var,
-                           model.bn1.weight, model.bn1.bias, training=False).data  # fmt: skip
+        first = batch_norm(
+            conv2d(Tensor(x), model.conv1.weight, padding=1),
+            model.bn1.running_mean,
+            model.bn1.running_var,
+            model.bn1.weight,
+            model.bn1.bias,
+            training=False,
+        ).data
     np.testing.assert_allclose(rows[0][1], first.std(), rtol=1e-10)
     assert model.training
     # one batch of all ten images gives the same numbers as the two batches
@@ -61,17 +66,28 @@ def test_run_responses_reload_the_run_and_write_a_csv(tmp_path, shared_datasets,
     """A finished run's model, reloaded from its checkpoint with its own preprocessing (on
     the CPU, whatever trained it), gives the test error its history recorded at the end;
     the CSV reads back."""
-    config = TrainConfig(model="resnet8", data_dir=str(shared_datasets), subset=256,
-                         iterations=4, batch_size=32, eval_every=4, log_every=2,
-                         out=str(tmp_path / "run"), progress=False, plot=False,
-                         prefetch=False, device=device)  # fmt: skip
+    config = TrainConfig(
+        model="resnet8",
+        data_dir=str(shared_datasets),
+        subset=256,
+        iterations=4,
+        batch_size=32,
+        eval_every=4,
+        log_every=2,
+        out=str(tmp_path / "run"),
+        progress=False,
+        plot=False,
+        prefetch=False,
+        device=device,
+    )
     result = train(config)
     measured = run_responses(tmp_path / "run")
     assert measured.iteration == 4
     # float32 on a real GPU sums in another order: one of the 1,017 images may flip
     one_image = 0.0 if device == "cpu" else 100 / 1017
-    assert measured.test_error == pytest.approx(result.history.last("test_error"),
-                                                abs=one_image + 1e-9)  # fmt: skip
+    assert measured.test_error == pytest.approx(
+        result.history.last("test_error"), abs=one_image + 1e-9
+    )
     assert len(measured.names) == 7 and all(s > 0 for s in measured.std)
     path = write_responses(tmp_path / "run")
     back = read_responses(tmp_path / "run")

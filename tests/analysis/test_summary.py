@@ -136,8 +136,29 @@ def test_shape_rules_agree_with_running_the_layers():
 
 
 # torchvision's configuration "E" (VGG-19): 3x3 convolutions of these widths, "M" a 2x2 pool
-VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-             512, 512, 512, 512, "M"]  # fmt: skip
+VGG19_CFG = [
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+]
 
 
 def vgg_mult_adds(cfg, size: int = 224, fc=(4096, 4096, 1000)) -> int:

@@ -164,9 +164,11 @@ def test_random_graphs_match_torch(data):
         (lambda a, b: a * b, lambda a, b: a * b),
         (lambda a, b: a + b, lambda a, b: a + b),
         (lambda a, b: a - F.tanh(b), lambda a, b: a - torch.tanh(b)),
-        (lambda a, b: a / (F.sum(b, axis=-1, keepdims=True) + 10.0),
-         lambda a, b: a / (b.sum(-1, keepdim=True) + 10.0)),
-    ]  # fmt: skip
+        (
+            lambda a, b: a / (F.sum(b, axis=-1, keepdims=True) + 10.0),
+            lambda a, b: a / (b.sum(-1, keepdim=True) + 10.0),
+        ),
+    ]
     x = np.random.default_rng(data.draw(st.integers(0, 99))).standard_normal((2, 3))
     ours, theirs = [Tensor(x, requires_grad=True)], [torch.tensor(x, requires_grad=True)]
     for _ in range(data.draw(st.integers(1, 8))):

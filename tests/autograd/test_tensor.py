@@ -117,8 +117,11 @@ def test_cuda_n_selects_device_n_or_says_which_there_are(standin):
     """``cuda:N`` puts the tensor on GPU N (and makes it current, so ops follow it there);
     a GPU the machine lacks, or a malformed name, is refused with the ones there are."""
     x = Tensor(np.ones(2))
-    with pytest.raises(ValueError, match=r"'cuda:1' requested but this machine has 1 CUDA "
-                                         r"device \(cuda\)"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"'cuda:1' requested but this machine has 1 CUDA "
+        r"device \(cuda\)",
+    ):
         x.to("cuda:1")
     with pytest.raises(ValueError, match="expected 'cpu', 'cuda' or 'cuda:N'"):
         x.to("cuda:one")

@@ -12,8 +12,18 @@ pytest.importorskip("torch")
 
 def test_the_step_table_is_printed_and_written_as_csv(tmp_path, capsys):
     out = tmp_path / "step.csv"
-    argv = ["bench", "--suite", "step", "--quick", "--batch-size", "4", "--depths", "8",
-            "--csv", str(out)]  # fmt: skip
+    argv = [
+        "bench",
+        "--suite",
+        "step",
+        "--quick",
+        "--batch-size",
+        "4",
+        "--depths",
+        "8",
+        "--csv",
+        str(out),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     rows = read_table(out)

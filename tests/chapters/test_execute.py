@@ -21,15 +21,27 @@ CELL_TIMEOUT = 600
 FIGURES = {
     "01_autograd": ["01_graph.png", "01_finite_differences.png"],
     "02_conv_batchnorm": ["02_im2col.png", "02_conv_speed.png"],
-    "03_degradation": ["03_plain_fresh.png", "03_mlp_fresh.png", "03_signal_stats.png",
-                       "03_gradient_profile.png"],
-    "04_residual_learning": ["04_shortcut_options.png", "04_fig6_plain_fresh.png",
-                             "04_fig6_resnet_fresh.png", "04_fig7_responses.png",
-                             "04_zero_init.png"],
+    "03_degradation": [
+        "03_plain_fresh.png",
+        "03_mlp_fresh.png",
+        "03_signal_stats.png",
+        "03_gradient_profile.png",
+    ],
+    "04_residual_learning": [
+        "04_shortcut_options.png",
+        "04_fig6_plain_fresh.png",
+        "04_fig6_resnet_fresh.png",
+        "04_fig7_responses.png",
+        "04_zero_init.png",
+    ],
     "05_bottlenecks": ["05_table1.png", "05_fig3.png"],
-    "06_gpu_training": ["06_schedule.png", "06_learning_rate.png", "06_step_time.png",
-                        "06_ddp_fresh.png"],
-}  # fmt: skip
+    "06_gpu_training": [
+        "06_schedule.png",
+        "06_learning_rate.png",
+        "06_step_time.png",
+        "06_ddp_fresh.png",
+    ],
+}
 
 
 def _outputs(nb) -> str:
@@ -81,30 +93,65 @@ def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkey
     from learnres.lectures.store import store_run
 
     out = lecture_env["runs"].parent / "resnet20-seed0"
-    train(TrainConfig(model="resnet20", data_dir=str(shared_datasets), subset=32, iterations=2,
-                      batch_size=8, eval_every=2, log_every=1, eval_batch_size=128,
-                      out=str(out), progress=False, plot=False, prefetch=False))  # fmt: skip
+    train(
+        TrainConfig(
+            model="resnet20",
+            data_dir=str(shared_datasets),
+            subset=32,
+            iterations=2,
+            batch_size=8,
+            eval_every=2,
+            log_every=1,
+            eval_batch_size=128,
+            out=str(out),
+            progress=False,
+            plot=False,
+            prefetch=False,
+        )
+    )
     stored = store_run(out, dest=lecture_env["runs"])
     command = (stored / "command.txt").read_text().splitlines()[0]
     versus = lecture_env["runs"] / "versus-torch-resnet20"
-    compare_on_dataset(TrainConfig(model="resnet8", data_dir=str(shared_datasets), subset=32,
-                                   iterations=2, batch_size=8, eval_every=2, log_every=1,
-                                   eval_batch_size=128, out=str(versus / "seed4"),
-                                   progress=False, plot=False, prefetch=False),
-                       progress=False)  # fmt: skip
+    compare_on_dataset(
+        TrainConfig(
+            model="resnet8",
+            data_dir=str(shared_datasets),
+            subset=32,
+            iterations=2,
+            batch_size=8,
+            eval_every=2,
+            log_every=1,
+            eval_batch_size=128,
+            out=str(versus / "seed4"),
+            progress=False,
+            plot=False,
+            prefetch=False,
+        ),
+        progress=False,
+    )
     versus_command = "python -m learnres.train.versus_torch --model resnet8 --seeds 4"
     (versus / "command.txt").write_text(versus_command + "\n")
     run = execute_chapter(chapter_paths(["06"])[0], quick=True, timeout=CELL_TIMEOUT)
-    errors = [o for c in run.notebook.cells for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]  # fmt: skip
+    errors = [
+        o
+        for c in run.notebook.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     written = {p.name for p in lecture_env["figures"].glob("*.png")}
-    assert {"06_table6_stored.png", "06_table6_curves_stored.png",
-            "06_versus_torch_resnet20_stored.png"} <= written  # fmt: skip
+    assert {
+        "06_table6_stored.png",
+        "06_table6_curves_stored.png",
+        "06_versus_torch_resnet20_stored.png",
+    } <= written
     text = _outputs(run.notebook)
     assert "--out runs/resnet20-seed0" in command
-    assert "made by: resnet20-seed{0} (CPU): " + command.replace("seed0", "seed{0}").replace(
-        "--seed 0", "--seed {0}") in text
+    assert (
+        "made by: resnet20-seed{0} (CPU): "
+        + command.replace("seed0", "seed{0}").replace("--seed 0", "--seed {0}")
+        in text
+    )
     assert "| ResNet-20 | 20 | 269,722 | 2 | 1 |" in text  # the Table 6 row of the stored run
     assert "What these runs are, and what they cannot show" in text
     assert "One seed only: no spread can be measured" in text and versus_command in text

@@ -31,8 +31,12 @@ from learnres.lectures.runs import stored_run
 from learnres.train.metrics import MetricsHistory
 
 SOURCE = chapter_paths()[0].parent  # the chapters this test suite belongs to
-FOLDER_VARIABLES = ("LEARNRES_CHAPTERS_DIR", "LEARNRES_FIGURES_DIR", "LEARNRES_RUNS_DIR",
-                    "LEARNRES_DATA_DIR")  # fmt: skip
+FOLDER_VARIABLES = (
+    "LEARNRES_CHAPTERS_DIR",
+    "LEARNRES_FIGURES_DIR",
+    "LEARNRES_RUNS_DIR",
+    "LEARNRES_DATA_DIR",
+)
 
 
 def copy_chapters(dest: Path) -> Path:
@@ -48,8 +52,15 @@ def write_run(folder: Path, test_error: float) -> Path:
     folder.mkdir(parents=True)
     history = MetricsHistory()
     history.record(10, epoch=0.5, lr=0.1, train_loss=2.0, train_error=80.0)
-    history.record(20, epoch=1.0, lr=0.1, train_loss=1.5, train_error=60.0,
-                   test_loss=1.6, test_error=test_error)  # fmt: skip
+    history.record(
+        20,
+        epoch=1.0,
+        lr=0.1,
+        train_loss=1.5,
+        train_error=60.0,
+        test_loss=1.6,
+        test_error=test_error,
+    )
     history.write_csv(folder / "metrics.csv")
     (folder / "command.txt").write_text(f"learnres train --out runs/{folder.name}\n")
     return folder
@@ -77,7 +88,8 @@ def test_a_copy_of_the_chapters_uses_its_own_folders(tmp_path, monkeypatch, no_f
 
 
 def test_outside_any_chapters_folder_figures_stay_in_the_working_directory(
-        tmp_path, monkeypatch, no_folder_variables):  # fmt: skip
+    tmp_path, monkeypatch, no_folder_variables
+):
     """A notebook in a folder of its own (and ``01_notes.py``, a script without a jupytext
     header, does not make a chapters folder) writes its figures under that folder, never
     into the checkout learnres came from."""
@@ -100,8 +112,9 @@ def test_the_environment_names_other_folders(tmp_path, monkeypatch, no_folder_va
     assert runs_dir() == tmp_path / "r" and figures_dir() == tmp_path / "f"
 
 
-def test_data_is_found_beside_the_repository_of_the_chapters(tmp_path, monkeypatch,
-                                                             no_folder_variables):  # fmt: skip
+def test_data_is_found_beside_the_repository_of_the_chapters(
+    tmp_path, monkeypatch, no_folder_variables
+):
     copy = copy_chapters(tmp_path / "repo" / "chapters")
     shared = tmp_path / "shared" / "datasets"
     shared.mkdir(parents=True)
@@ -130,8 +143,13 @@ def _files(root: Path) -> dict:
 def _git_status(root: Path) -> str | None:
     if shutil.which("git") is None or not (root / ".git").exists():
         return None
-    done = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=root,
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.stdout if done.returncode == 0 else None
 
 
@@ -143,11 +161,23 @@ def _pip_install(tmp_path: Path) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(repo_root() / name, source / name)
-    shutil.copytree(repo_root() / "learnres", source / "learnres",
-                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copytree(
+        repo_root() / "learnres", source / "learnres", ignore=shutil.ignore_patterns("__pycache__")
+    )
     site = tmp_path / "site"
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-               "--no-build-isolation", "--target", str(site), str(source)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-index",
+        "--no-build-isolation",
+        "--target",
+        str(site),
+        str(source),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return site
@@ -167,8 +197,9 @@ print("PROBE " + json.dumps({{
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("install", ["editable", "pip install ."])
-def test_a_chapter_run_from_a_copy_writes_only_inside_the_copy(install, tmp_path,
-                                                               no_folder_variables):  # fmt: skip
+def test_a_chapter_run_from_a_copy_writes_only_inside_the_copy(
+    install, tmp_path, no_folder_variables
+):
     if install == "pip install .":
         site = _pip_install(tmp_path)  # what goes on sys.path
         package, installed = site / "learnres", site
@@ -190,8 +221,12 @@ def test_a_chapter_run_from_a_copy_writes_only_inside_the_copy(install, tmp_path
     kernel_env = {"PYTHONPATH": str(site), **dict.fromkeys(FOLDER_VARIABLES)}  # None: unset
     run = execute_chapter(chapter, quick=True, timeout=600, env=kernel_env)
 
-    errors = [o for c in run.notebook.cells for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]  # fmt: skip
+    errors = [
+        o
+        for c in run.notebook.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert not errors
     text = "".join(o.get("text", "") for c in run.notebook.cells for o in c.get("outputs", []))
     probe = json.loads(text.split("PROBE ", 1)[1].splitlines()[0])

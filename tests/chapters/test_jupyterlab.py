@@ -48,8 +48,10 @@ pytestmark = [
 
 CHAPTER = chapter_paths(["01"])[0]
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the active tab
-PROMPTS = f"Array.from(document.querySelectorAll('{NOTEBOOK} .jp-CodeCell .jp-InputPrompt'))" \
-          ".map(e => e.textContent.trim())"  # fmt: skip
+PROMPTS = (
+    f"Array.from(document.querySelectorAll('{NOTEBOOK} .jp-CodeCell .jp-InputPrompt'))"
+    ".map(e => e.textContent.trim())"
+)
 TRACEBACKS = ("Array.from(document.querySelectorAll('.jp-OutputArea-output'))"
               ".map(e => e.textContent).filter(t => t.includes('Traceback (most recent call last)'))")  # fmt: skip  # noqa: E501
 SLIDER = f"document.querySelector('{NOTEBOOK} .widget-interact')"
@@ -74,8 +76,9 @@ class LabBrowser(Browser):
 
     def js(self, expression: str):
         """The JSON value of a JavaScript expression in the page."""
-        answer = self.send("Runtime.evaluate", expression=expression, returnByValue=True,
-                           awaitPromise=True)  # fmt: skip
+        answer = self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
         if "exceptionDetails" in answer:
             raise RuntimeError(f"{expression}: {answer['exceptionDetails'].get('text')}")
         return answer.get("result", {}).get("value")
@@ -94,10 +97,12 @@ class LabBrowser(Browser):
         notebook has stopped moving it and it is the element under that point."""
         assert self.js(f"!!({element})"), f"not on the page: {element}"
         self.js(f"({element}).scrollIntoView({{block: 'center'}})")
-        where = (f"(() => {{ const e = {element}, b = e.getBoundingClientRect();"
-                 " const x = b.x + b.width / 2, y = b.y + b.height / 2;"
-                 " const at = document.elementFromPoint(x, y);"
-                 " return [x, y, !!at && (at === e || e.contains(at))]; })()")  # fmt: skip
+        where = (
+            f"(() => {{ const e = {element}, b = e.getBoundingClientRect();"
+            " const x = b.x + b.width / 2, y = b.y + b.height / 2;"
+            " const at = document.elementFromPoint(x, y);"
+            " return [x, y, !!at && (at === e || e.contains(at))]; })()"
+        )
         last = None
         for _ in range(40):
             time.sleep(0.25)
@@ -108,8 +113,15 @@ class LabBrowser(Browser):
         raise AssertionError(f"{element} is covered or keeps moving")
 
     def mouse(self, kind: str, x: float, y: float, clicks: int = 0, buttons: int = 0):
-        self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
-                  clickCount=clicks, buttons=buttons)  # fmt: skip
+        self.send(
+            "Input.dispatchMouseEvent",
+            type=kind,
+            x=x,
+            y=y,
+            button="left",
+            clickCount=clicks,
+            buttons=buttons,
+        )
 
     def click(self, element: str, clicks: int = 1):
         x, y = self.center(element)
@@ -131,14 +143,27 @@ class LabBrowser(Browser):
 
     def key(self, key: str, code: str, keycode: int, modifiers: int = 0):
         for kind in ("keyDown", "keyUp"):
-            self.send("Input.dispatchKeyEvent", type=kind, key=key, code=code,
-                      windowsVirtualKeyCode=keycode, modifiers=modifiers)  # fmt: skip
-
+            self.send(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key=key,
+                code=code,
+                windowsVirtualKeyCode=keycode,
+                modifiers=modifiers,
+            )
 
 
 def _git(root: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=learnres test", "-c", "user.email=test@localhost",
-               "-c", "commit.gpgsign=false", *args]  # fmt: skip
+    command = [
+        "git",
+        "-c",
+        "user.name=learnres test",
+        "-c",
+        "user.email=test@localhost",
+        "-c",
+        "commit.gpgsign=false",
+        *args,
+    ]
     return subprocess.run(command, cwd=root, capture_output=True, text=True, check=True).stdout
 
 
@@ -176,13 +201,20 @@ def jupyterlab(student_checkout, tmp_path):
     free port and a token, JupyterLab's own user folders in tmp_path. Yields
     ``(base URL, token)``; shuts the server (and its kernels) down afterwards."""
     port, token = _free_port(), secrets.token_hex(16)
-    flags = ["--no-browser", "--ip=127.0.0.1", f"--port={port}",
-             f"--IdentityProvider.token={token}"]  # fmt: skip
+    flags = [
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         flags.append("--allow-root")
     command = documented_command() + " " + " ".join(shlex.quote(f) for f in flags)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JUPYTER_", "LEARNRES_")) and k != "IPYTHONDIR"}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JUPYTER_", "LEARNRES_")) and k != "IPYTHONDIR"
+    }
     env.update(
         PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
         PYTHONPATH=os.pathsep.join(p for p in (str(repo_root()), env.get("PYTHONPATH")) if p),
@@ -192,9 +224,14 @@ def jupyterlab(student_checkout, tmp_path):
         IPYTHONDIR=str(tmp_path / "home" / "ipython"),
     )
     log = open(tmp_path / "jupyterlab.log", "w")
-    server = subprocess.Popen(["bash", "-c", command], cwd=student_checkout / "chapters",
-                              env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=student_checkout / "chapters",
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + 120
@@ -237,14 +274,20 @@ def test_student_opens_runs_and_saves_a_chapter(jupyterlab, student_checkout, tm
         browser.send("Page.navigate", url=f"{base}/lab?token={token}")
         item = ("Array.from(document.querySelectorAll('.jp-DirListing-item')).find(e => "
                 f"e.querySelector('.jp-DirListing-itemText').textContent.trim() === '{CHAPTER.name}')")  # fmt: skip  # noqa: E501
-        browser.wait(f"document.querySelector('.jp-Launcher') && {item}", 180,
-                     "JupyterLab showing its launcher and the chapter")  # fmt: skip
+        browser.wait(
+            f"document.querySelector('.jp-Launcher') && {item}",
+            180,
+            "JupyterLab showing its launcher and the chapter",
+        )
         times["JupyterLab loaded"] = time.monotonic() - tic
 
         # double-click the chapter: a notebook, with a kernel
         browser.click(item, clicks=2)
-        browser.wait(f"document.querySelectorAll('{NOTEBOOK} .jp-Notebook .jp-CodeCell').length",
-                     120, "the chapter opened as a notebook")  # fmt: skip
+        browser.wait(
+            f"document.querySelectorAll('{NOTEBOOK} .jp-Notebook .jp-CodeCell').length",
+            120,
+            "the chapter opened as a notebook",
+        )
         tab = browser.js("document.querySelector('.lm-TabBar-tab.jp-mod-current').textContent")
         assert tab.strip() == CHAPTER.name
         assert browser.js(f"!!document.querySelector('{NOTEBOOK}')")
@@ -263,13 +306,18 @@ def test_student_opens_runs_and_saves_a_chapter(jupyterlab, student_checkout, tm
         browser.screenshot(shots / "1_opened_by_double_click.png")
 
         # Run > Run All Cells
-        browser.click("Array.from(document.querySelectorAll('.lm-MenuBar-item'))"
-                      ".find(e => e.textContent.trim() === 'Run')")  # fmt: skip
+        browser.click(
+            "Array.from(document.querySelectorAll('.lm-MenuBar-item'))"
+            ".find(e => e.textContent.trim() === 'Run')"
+        )
         browser.click("Array.from(document.querySelectorAll('.lm-Menu-item')).find(e => "
                       "e.querySelector('.lm-Menu-itemLabel').textContent.trim() === 'Run All Cells')")  # fmt: skip  # noqa: E501
-        browser.wait(f"(() => {{ const p = {PROMPTS}; return !p.includes('[*]:') && "
-                     f"(p.every(s => /^\\[\\d+\\]:$/.test(s)) || {TRACEBACKS}.length); }})()",
-                     300, "Run All finished")  # fmt: skip
+        browser.wait(
+            f"(() => {{ const p = {PROMPTS}; return !p.includes('[*]:') && "
+            f"(p.every(s => /^\\[\\d+\\]:$/.test(s)) || {TRACEBACKS}.length); }})()",
+            300,
+            "Run All finished",
+        )
         times["Run All done"] = time.monotonic() - tic
         tracebacks = browser.js(TRACEBACKS)
         assert tracebacks == [], tracebacks[0][:2000]
@@ -288,10 +336,14 @@ def test_student_opens_runs_and_saves_a_chapter(jupyterlab, student_checkout, tm
         before_value, before_image = browser.js(f"{readout}.textContent"), browser.js(image)
         assert browser.js(f"{readout}.scrollWidth <= {readout}.clientWidth"), "readout clipped"
         browser.drag(f"{SLIDER}.querySelector('.noUi-handle')", dx=40)
-        browser.wait(f"{readout}.textContent !== {json.dumps(before_value)}", 30,
-                     "the slider's readout changed")  # fmt: skip
-        settled = (f"{idle} && {SLIDER}.querySelector('img') && "
-                   f"{image} !== {json.dumps(before_image)}")  # fmt: skip
+        browser.wait(
+            f"{readout}.textContent !== {json.dumps(before_value)}",
+            30,
+            "the slider's readout changed",
+        )
+        settled = (
+            f"{idle} && {SLIDER}.querySelector('img') && {image} !== {json.dumps(before_image)}"
+        )
         browser.wait(settled, 60, "the figure redrawn after the slider moved")
         last = browser.js(image)
         while True:  # the last redraw (each step of the drag asks for one)
@@ -318,11 +370,16 @@ def test_student_opens_runs_and_saves_a_chapter(jupyterlab, student_checkout, tm
         while source.stat().st_mtime_ns == saved_at:
             assert time.monotonic() < end, "Ctrl+S did not save the chapter"
             time.sleep(0.25)
-        browser.wait("!document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
-                     30, "the tab marked saved")  # fmt: skip
+        browser.wait(
+            "!document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
+            30,
+            "the tab marked saved",
+        )
         times["saved"] = time.monotonic() - tic
-    print("student path, seconds since the page was asked for: "
-          + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
+    print(
+        "student path, seconds since the page was asked for: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in times.items())
+    )
 
     saved = source.read_bytes()
     diff = difflib.unified_diff(original.decode().splitlines(True), saved.decode().splitlines(True))

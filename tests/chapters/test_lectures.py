@@ -49,9 +49,22 @@ def _make_run(root, name, command="learnres train ..."):
     from learnres.train.run import TrainConfig, train
 
     out = root / name
-    train(TrainConfig(model="resnet8", data_dir=str(data_dir()), subset=32, iterations=2,
-                      batch_size=8, eval_every=2, log_every=1, eval_batch_size=64,
-                      out=str(out), progress=False, plot=False, prefetch=False))  # fmt: skip
+    train(
+        TrainConfig(
+            model="resnet8",
+            data_dir=str(data_dir()),
+            subset=32,
+            iterations=2,
+            batch_size=8,
+            eval_every=2,
+            log_every=1,
+            eval_batch_size=64,
+            out=str(out),
+            progress=False,
+            plot=False,
+            prefetch=False,
+        )
+    )
     (out / "command.txt").write_text(command + "\n")
     return out
 
@@ -85,8 +98,12 @@ def test_stored_pairs_pair_each_seed_and_skip_the_incomplete(lecture_env):
     folder not named seed<k> are left out; an absent folder gives ({}, None)."""
     folder = lecture_env["runs"] / "versus"
     header = "iteration,train_error,test_error\n"
-    for seed, libs in [(10, ("learnres", "torch")), (2, ("learnres", "torch")),
-                       (3, ("learnres",)), ("x", ("learnres", "torch"))]:  # fmt: skip
+    for seed, libs in [
+        (10, ("learnres", "torch")),
+        (2, ("learnres", "torch")),
+        (3, ("learnres",)),
+        ("x", ("learnres", "torch")),
+    ]:
         for lib in libs:
             (folder / f"seed{seed}" / lib).mkdir(parents=True)
             error = 40.0 + (lib == "torch") + (seed if isinstance(seed, int) else 0)
@@ -125,7 +142,10 @@ def test_stored_label_names_each_model_once_with_its_seeds_and_device(lecture_en
         (folder / "config.json").write_text('{"device": "cpu"}')
         (folder / "command.txt").write_text(
             f"learnres train --model plain20 --seed {seed} --out runs/plain20-seed{seed}\n"
-            f"python -m learnres.lectures.store runs/plain20-seed{seed}\n")
+            f"python -m learnres.lectures.store runs/plain20-seed{seed}\n"
+        )
     label = stored_label(stored_seeds("plain20"))
-    assert label == ("STORED RUN(S) from chapters/runs: plain20-seed{0,1} (CPU): learnres train "
-                     "--model plain20 --seed {0,1} --out runs/plain20-seed{0,1}")
+    assert label == (
+        "STORED RUN(S) from chapters/runs: plain20-seed{0,1} (CPU): learnres train "
+        "--model plain20 --seed {0,1} --out runs/plain20-seed{0,1}"
+    )

@@ -33,8 +33,7 @@ def _store(root, name, train, test, test_images=1017, every=20, eval_every=100):
         t = f"{test(i):.4f}" if i % eval_every == 0 else ""
         lines.append(f"{i},{train(i):.4f},{t},{i * 0.5}")
     (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
-    (folder / "config.json").write_text(json.dumps({"test_images": test_images,
-                                                    "device": "cpu"}))  # fmt: skip
+    (folder / "config.json").write_text(json.dumps({"test_images": test_images, "device": "cpu"}))
     (folder / "command.txt").write_text(f"learnres train --model {name}\n")
 
 
@@ -48,8 +47,12 @@ def test_final_error_averages_the_last_training_windows(tmp_path):
 
 def test_table6_gives_mean_and_spread_over_seeds(tmp_path):
     for seed, offset in enumerate((0.0, 2.0, 4.0)):
-        _store(tmp_path, f"resnet20-seed{seed}", train=lambda i, o=offset: 10 + o,
-               test=lambda i, o=offset: 20 + o)  # fmt: skip
+        _store(
+            tmp_path,
+            f"resnet20-seed{seed}",
+            train=lambda i, o=offset: 10 + o,
+            test=lambda i, o=offset: 20 + o,
+        )
     _store(tmp_path, "plain20-seed0", train=lambda i: 30, test=lambda i: 35)
     rows = table6(["resnet20", "plain20", "resnet56"], root=tmp_path)
     assert [r["model"] for r in rows] == ["resnet20", "plain20"]  # resnet56: none stored
@@ -83,8 +86,12 @@ def test_error_gap_combines_the_test_set_and_the_seeds(tmp_path):
 
 def test_fig6_and_fig7_draw_what_they_are_given(tmp_path):
     for seed in (0, 1):
-        _store(tmp_path, f"plain20-seed{seed}", train=lambda i, s=seed: 60 - i / 20 + s,
-               test=lambda i, s=seed: 62 - i / 20 + s)  # fmt: skip
+        _store(
+            tmp_path,
+            f"plain20-seed{seed}",
+            train=lambda i, s=seed: 60 - i / 20 + s,
+            test=lambda i, s=seed: 62 - i / 20 + s,
+        )
     fig = fig6_panel({"plain-20": stored_seeds("plain20", tmp_path)}, "plain nets")
     thin, bold = fig.axes[0].get_lines()
     assert thin.get_linewidth() < bold.get_linewidth()

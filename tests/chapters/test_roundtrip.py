@@ -26,8 +26,10 @@ from learnres.lectures.build import chapter_paths
 jupytext = pytest.importorskip("jupytext")
 
 CHAPTERS = chapter_paths()
-FIX = ("rewrite the header with the installed jupytext: python -c \"import jupytext, sys; "
-       "p = sys.argv[1]; jupytext.write(jupytext.read(p), p)\" chapters/NAME.py")  # fmt: skip
+FIX = (
+    'rewrite the header with the installed jupytext: python -c "import jupytext, sys; '
+    'p = sys.argv[1]; jupytext.write(jupytext.read(p), p)" chapters/NAME.py'
+)
 
 
 def _diff(before: str, after: str, name: str) -> str:
@@ -53,8 +55,12 @@ def _what_jupyterlab_adds(nb) -> None:
     """Change ``nb`` the way a notebook open in JupyterLab changes: a running kernel, Run
     All (outputs, counts, timings, widget state), a collapsed heading, a hidden input, a
     scrolled output."""
-    nb.metadata["language_info"] = {"name": "python", "version": sys.version.split()[0],
-                                    "mimetype": "text/x-python", "file_extension": ".py"}
+    nb.metadata["language_info"] = {
+        "name": "python",
+        "version": sys.version.split()[0],
+        "mimetype": "text/x-python",
+        "file_extension": ".py",
+    }
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     count = 0
     for cell in nb.cells:
@@ -100,8 +106,11 @@ def test_header_pins_the_kernel_jupyterlab_writes(path):
 
     spec = KernelSpecManager().get_kernel_spec("python3")
     header = jupytext.read(path).metadata
-    assert header["kernelspec"] == {"name": "python3", "display_name": spec.display_name,
-                                    "language": spec.language}  # fmt: skip
+    assert header["kernelspec"] == {
+        "name": "python3",
+        "display_name": spec.display_name,
+        "language": spec.language,
+    }
     assert "#       jupytext_version:" not in path.read_text().split("# ---", 2)[1]
     assert header["jupytext"]["text_representation"]["format_name"] == "percent"
 
@@ -113,13 +122,21 @@ def test_double_click_opens_python_files_as_notebooks():
     default stays the text editor. The browser test double-clicks for real."""
     pytest.importorskip("jupyterlab_server")
     chapters = CHAPTERS[0].parent
-    probe = ("import json; from jupyterlab_server.settings_utils import _get_overrides; "
-             "print(json.dumps(_get_overrides('')[0]))")  # fmt: skip
+    probe = (
+        "import json; from jupyterlab_server.settings_utils import _get_overrides; "
+        "print(json.dumps(_get_overrides('')[0]))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "JUPYTER_CONFIG_PATH"}
 
     def overrides(extra):
-        out = subprocess.run([sys.executable, "-c", probe], cwd=chapters, env={**env, **extra},
-                             capture_output=True, text=True, check=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=chapters,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(out.stdout).get("@jupyterlab/docmanager-extension:plugin", {})
 
     with_config = overrides({"JUPYTER_CONFIG_PATH": ".jupyter"})

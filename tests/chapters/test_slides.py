@@ -132,17 +132,24 @@ def test_every_slide_of_every_deck_fits(tmp_path, executed):
     slide checked in one browser session."""
     names = [p.stem for p in _chapters_to_run()]
     student = build_slides(tmp_path / "slides", names, executed_dir=executed, **QUIET)
-    instructor = [p for p in build_answers(tmp_path / "answers", names, executed_dir=executed,
-                                           **QUIET) if p.name.endswith(".slides.html")]  # fmt: skip
+    instructor = [
+        p
+        for p in build_answers(tmp_path / "answers", names, executed_dir=executed, **QUIET)
+        if p.name.endswith(".slides.html")
+    ]
     failures, checked = [], {}
     with Browser(window=(1280, 720)) as browser:
         for deck in student + instructor:
             report = check_deck(browser, deck)
             failures += report.failures
             checked[deck.name] = report
-    print("\n".join(f"{name}: {len(r.slides)} slides, {len(r.failures)} failures, smallest "
-                    f"figure scale {min(s.figure_scale for s in r.slides):.2f}"
-                    for name, r in checked.items()))  # fmt: skip
+    print(
+        "\n".join(
+            f"{name}: {len(r.slides)} slides, {len(r.failures)} failures, smallest "
+            f"figure scale {min(s.figure_scale for s in r.slides):.2f}"
+            for name, r in checked.items()
+        )
+    )
     assert failures == [], "\n".join(failures)
     for deck in student:
         report, html = checked[deck.name], _cells(deck)
@@ -185,12 +192,20 @@ def test_the_slide_check_catches_planted_faults(tmp_path):
         code("x = 1", metadata={"tags": ["show-code"]}),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}  # fmt: skip
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     install_assets(tmp_path, log=QUIET["log"])
     with tempfile.TemporaryDirectory() as templates:
-        deck = export_page(nb, "slides", tmp_path / "planted.slides.html",
-                           _template_dir(Path(templates)), "planted")  # fmt: skip
+        deck = export_page(
+            nb,
+            "slides",
+            tmp_path / "planted.slides.html",
+            _template_dir(Path(templates)),
+            "planted",
+        )
     # a code input shown WITHOUT the tag: take the tag off in the HTML
     html = deck.read_text().replace("celltag_show-code", "celltag_other")
     deck.write_text(html)
@@ -213,8 +228,12 @@ def test_the_slide_check_catches_planted_faults(tmp_path):
 @pytest.mark.timeout(300)
 def test_deck_renders_offline_in_chromium(tmp_path, executed):
     (deck,) = build_slides(tmp_path / "slides", ["01"], executed_dir=executed, **QUIET)
-    page = render(deck, screenshot=tmp_path / "slide.png",
-                  before_screenshot="Reveal.slide(1, 1, -1)", wait_for=DECK_READY)  # fmt: skip
+    page = render(
+        deck,
+        screenshot=tmp_path / "slide.png",
+        before_screenshot="Reveal.slide(1, 1, -1)",
+        wait_for=DECK_READY,
+    )
     found = page.evaluate_results
     assert page.external_requests == []
     assert page.failed == []
@@ -232,9 +251,13 @@ def test_deck_renders_offline_in_chromium(tmp_path, executed):
 @pytest.mark.timeout(300)
 def test_html_page_draws_its_widgets_offline(tmp_path, executed):
     (page_path,) = build_html(tmp_path / "html", ["01"], executed_dir=executed, **QUIET)
-    page = render(page_path, screenshot=tmp_path / "widget.png", window=(1280, 900),
-                  before_screenshot="document.querySelector('.widget-slider').scrollIntoView()",
-                  wait_for="document.querySelector('.widget-slider')")  # fmt: skip
+    page = render(
+        page_path,
+        screenshot=tmp_path / "widget.png",
+        window=(1280, 900),
+        before_screenshot="document.querySelector('.widget-slider').scrollIntoView()",
+        wait_for="document.querySelector('.widget-slider')",
+    )
     found = page.evaluate_results
     assert page.external_requests == [] and page.failed == []
     assert found["widgets"] >= 1 and found["widget_views"] >= 1

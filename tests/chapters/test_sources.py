@@ -12,8 +12,14 @@ import pytest
 from learnres.lectures.build import build_notebooks, chapter_paths, read_chapter
 
 CHAPTERS = chapter_paths()
-EXPECTED = ["01_autograd", "02_conv_batchnorm", "03_degradation", "04_residual_learning",
-            "05_bottlenecks", "06_gpu_training"]  # fmt: skip
+EXPECTED = [
+    "01_autograd",
+    "02_conv_batchnorm",
+    "03_degradation",
+    "04_residual_learning",
+    "05_bottlenecks",
+    "06_gpu_training",
+]
 SLIDE_TYPES = {"slide", "subslide", "fragment", "notes", "skip", "-"}
 
 
@@ -30,9 +36,19 @@ def test_chapter_selection_by_number_and_name():
 
 def _learnres_public_names() -> set[str]:
     names = set()
-    for module in ("learnres", "learnres.autograd", "learnres.functions", "learnres.nn",
-                   "learnres.models", "learnres.optim", "learnres.data", "learnres.train",
-                   "learnres.analysis", "learnres.testing", "learnres.lectures"):  # fmt: skip
+    for module in (
+        "learnres",
+        "learnres.autograd",
+        "learnres.functions",
+        "learnres.nn",
+        "learnres.models",
+        "learnres.optim",
+        "learnres.data",
+        "learnres.train",
+        "learnres.analysis",
+        "learnres.testing",
+        "learnres.lectures",
+    ):
         names |= set(importlib.import_module(module).__all__)
     return names
 
@@ -57,8 +73,11 @@ def test_chapter_imports_learnres_and_redefines_none_of_it(path):
     tree = ast.parse(code)
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert any(m and m.startswith("learnres") for m in imported)
-    defined = {node.name for node in tree.body  # top-level names (methods may be anything)
-               if isinstance(node, (ast.FunctionDef, ast.ClassDef))}  # fmt: skip
+    defined = {
+        node.name
+        for node in tree.body  # top-level names (methods may be anything)
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+    }
     assert not defined & _learnres_public_names(), defined & _learnres_public_names()
 
 
@@ -71,8 +90,12 @@ def test_what_a_chapter_builds_by_hand_is_checked(path):
     by_hand = {
         n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and "by_hand" in n.name
     }
-    checks = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)
-              or (isinstance(n, ast.Call) and "assert" in ast.unparse(n.func))]  # fmt: skip
+    checks = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assert)
+        or (isinstance(n, ast.Call) and "assert" in ast.unparse(n.func))
+    ]
     assert checks, "a chapter must check something"
     for name in by_hand:
         tainted = _flows_from(tree, name)

@@ -22,11 +22,14 @@ def _parse(command: str) -> TrainConfig:
     return train_cli.config_from_args(parser.parse_args(words[2:]))
 
 
-@pytest.mark.parametrize("changes", [
-    {},
-    {"schedule": "warmup", "shortcut": "B", "subset": 1000, "lr": 0.05},
-    {"milestones": [10, 30], "dtype": "float64", "seed": 3, "augment": False},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"schedule": "warmup", "shortcut": "B", "subset": 1000, "lr": 0.05},
+        {"milestones": [10, 30], "dtype": "float64", "seed": 3, "augment": False},
+    ],
+)
 def test_the_command_rebuilds_the_configuration(changes):
     """Parsed by learnres train's own parser, the command gives back every setting that
     decides the result, and the logging intervals."""

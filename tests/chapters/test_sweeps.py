@@ -15,8 +15,9 @@ import pytest
 from learnres.lectures import FULL, QUICK, runs_dir
 from learnres.lectures.sweeps import LR_GRID, LR_SWEEP, lr_folder, lr_sweep, make_lr_sweep
 
-TINY = dataclasses.replace(QUICK, train_images=64, test_images=40, batch_size=8, iterations=4,
-                           log_every=2, eval_every=4)  # fmt: skip
+TINY = dataclasses.replace(
+    QUICK, train_images=64, test_images=40, batch_size=8, iterations=4, log_every=2, eval_every=4
+)
 
 
 def test_a_sweep_is_stored_read_back_and_resumed(tmp_path, shared_datasets, monkeypatch):
@@ -28,8 +29,14 @@ def test_a_sweep_is_stored_read_back_and_resumed(tmp_path, shared_datasets, monk
     assert sweep.histories[0.1].rows[-1]["iteration"] == TINY.iterations
     assert sweep.histories[0.1].last("test_error") is not None
     assert list(sweep.diverged) == [1e20] and "diverged" in sweep.diverged[1e20]
-    assert sweep.sizes == {"model": "resnet8", "iterations": 4, "batch_size": 8,
-                           "train_images": 64, "seed": 0, "mode": "quick"}  # fmt: skip
+    assert sweep.sizes == {
+        "model": "resnet8",
+        "iterations": 4,
+        "batch_size": 8,
+        "train_images": 64,
+        "seed": 0,
+        "mode": "quick",
+    }
     assert "**Precomputed:**" in sweep.describe() and "Diverged: lr 1e+20" in sweep.describe()
     metrics = out / lr_folder(0.1) / "metrics.csv"
     before = metrics.stat().st_mtime_ns
@@ -51,9 +58,14 @@ def test_the_stored_sweep_is_what_full_mode_would_train():
     sweep = lr_sweep(runs_dir())
     if sweep is None:
         pytest.skip(f"no stored sweep in {runs_dir() / LR_SWEEP}")
-    assert sweep.sizes == {"model": "resnet8", "iterations": FULL.iterations,
-                           "batch_size": FULL.batch_size, "train_images": FULL.train_images,
-                           "seed": 0, "mode": "full"}  # fmt: skip
+    assert sweep.sizes == {
+        "model": "resnet8",
+        "iterations": FULL.iterations,
+        "batch_size": FULL.batch_size,
+        "train_images": FULL.train_images,
+        "seed": 0,
+        "mode": "full",
+    }
     assert set(sweep.lrs) <= set(LR_GRID) and 0.1 in sweep.lrs
     for lr, history in sweep.histories.items():
         last = history.rows[-1]["iteration"]

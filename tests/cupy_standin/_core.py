@@ -83,8 +83,10 @@ class Counts:
 
     def __repr__(self) -> str:
         top = ", ".join(f"{k} {v}" for k, v in self.launch_names.most_common(8))
-        return (f"Counts(syncs={self.syncs}, h2d={self.h2d}, d2h={self.d2h}, "
-                f"launches={self.launches}: {top})")  # fmt: skip
+        return (
+            f"Counts(syncs={self.syncs}, h2d={self.h2d}, d2h={self.d2h}, "
+            f"launches={self.launches}: {top})"
+        )
 
 
 def _caller() -> str:
@@ -142,8 +144,10 @@ def counting(sites: bool = False):
 
 # ---- the array ----------------------------------------------------------------------------------
 
-_IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. "
-             "Please use `.get()` to construct a NumPy array explicitly.")  # fmt: skip
+_IMPLICIT = (
+    "Implicit conversion to a NumPy array is not allowed. "
+    "Please use `.get()` to construct a NumPy array explicitly."
+)
 _SCALARS = (bool, int, float, complex, np.generic)
 
 
@@ -228,8 +232,9 @@ class ufunc:
         if "where" in kwargs:
             kwargs["where"] = kernel_operand(kwargs["where"])
         record("launch", self.name)
-        value = self._np(*operands, out=None if out is None else out._a, dtype=dtype,
-                         casting=casting, **kwargs)  # fmt: skip
+        value = self._np(
+            *operands, out=None if out is None else out._a, dtype=dtype, casting=casting, **kwargs
+        )
         return _result(value, out)
 
 
@@ -286,19 +291,43 @@ def _probe_inplace(name):
     return op
 
 
-for _name, _ufunc in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
-                      ("truediv", "true_divide"), ("pow", "power")):  # fmt: skip
+for _name, _ufunc in (
+    ("add", "add"),
+    ("sub", "subtract"),
+    ("mul", "multiply"),
+    ("truediv", "true_divide"),
+    ("pow", "power"),
+):
     setattr(FusionProbe, f"__{_name}__", _probe_binary(_ufunc))
     setattr(FusionProbe, f"__r{_name}__", _probe_binary(_ufunc, True))
     setattr(FusionProbe, f"__i{_name}__", _probe_inplace(_ufunc))
-for _name, _ufunc in (("lt", "less"), ("le", "less_equal"), ("gt", "greater"),
-                      ("ge", "greater_equal"), ("eq", "equal"), ("ne", "not_equal")):  # fmt: skip
+for _name, _ufunc in (
+    ("lt", "less"),
+    ("le", "less_equal"),
+    ("gt", "greater"),
+    ("ge", "greater_equal"),
+    ("eq", "equal"),
+    ("ne", "not_equal"),
+):
     setattr(FusionProbe, f"__{_name}__", _probe_binary(_ufunc))
 FusionProbe.__neg__ = lambda self: UFUNCS["negative"](self)
 FusionProbe.__hash__ = None
-_BOOL_RESULTS = {"less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
-                 "isfinite", "isinf", "isnan", "signbit", "logical_and", "logical_or",
-                 "logical_xor", "logical_not"}  # fmt: skip
+_BOOL_RESULTS = {
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "equal",
+    "not_equal",
+    "isfinite",
+    "isinf",
+    "isnan",
+    "signbit",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "logical_not",
+}
 
 
 def reduction(name):
@@ -313,8 +342,9 @@ def reduction(name):
         if dtype is not None:
             kwargs["dtype"] = dtype
         record("launch", name)
-        value = np_fn(a._a, axis=axis, out=None if out is None else out._a,
-                      keepdims=keepdims, **kwargs)  # fmt: skip
+        value = np_fn(
+            a._a, axis=axis, out=None if out is None else out._a, keepdims=keepdims, **kwargs
+        )
         return _result(value, out)
 
     reduce.__name__ = name
@@ -478,8 +508,9 @@ class ndarray:
             if not isinstance(out, np.ndarray):
                 raise TypeError("Only numpy.ndarray can be obtained from cupy.ndarray")
             if out.shape != self.shape or out.dtype != self.dtype:
-                raise ValueError(f"Shape mismatch. Expected shape: {self.shape}, "
-                                 f"actual shape: {out.shape}")  # fmt: skip
+                raise ValueError(
+                    f"Shape mismatch. Expected shape: {self.shape}, actual shape: {out.shape}"
+                )
             out[...] = self._a
             return out
         return np.array(self._a, order=order, copy=True)
@@ -512,8 +543,10 @@ class ndarray:
 
     def __bool__(self):
         if self.size != 1:
-            raise ValueError("The truth value of an array with more than one element is "
-                             "ambiguous. Use a.any() or a.all()")  # fmt: skip
+            raise ValueError(
+                "The truth value of an array with more than one element is "
+                "ambiguous. Use a.any() or a.all()"
+            )
         return bool(self.get())
 
     def __repr__(self) -> str:
@@ -552,8 +585,11 @@ class ndarray:
             if module is None:
                 return NotImplemented
         own = getattr(module, func.__name__, None)
-        if own is None or own is func or not all(issubclass(t, (ndarray, np.ndarray))
-                                                 for t in types):  # fmt: skip
+        if (
+            own is None
+            or own is func
+            or not all(issubclass(t, (ndarray, np.ndarray)) for t in types)
+        ):
             return NotImplemented
         return own(*args, **kwargs)
 
@@ -602,8 +638,11 @@ class ndarray:
     __iadd__, __isub__, __imul__ = _inplace("add"), _inplace("subtract"), _inplace("multiply")
     __itruediv__, __ipow__ = _inplace("true_divide"), _inplace("power")
     __ifloordiv__, __imod__ = _inplace("floor_divide"), _inplace("remainder")
-    __iand__, __ior__, __ixor__ = (_inplace("bitwise_and"), _inplace("bitwise_or"),
-                                   _inplace("bitwise_xor"))  # fmt: skip
+    __iand__, __ior__, __ixor__ = (
+        _inplace("bitwise_and"),
+        _inplace("bitwise_or"),
+        _inplace("bitwise_xor"),
+    )
     __hash__ = None
 
     def __neg__(self):
@@ -764,8 +803,9 @@ UFUNCS = {name: ufunc(getattr(np, name)) for name in UFUNC_NAMES}
 UFUNCS["abs"] = UFUNCS["absolute"]
 UFUNCS["bitwise_not"] = UFUNCS["invert"]
 
-REDUCTION_NAMES = ("sum prod mean var std max min argmax argmin any all nansum nanmax "
-                   "nanmin").split()  # fmt: skip
+REDUCTION_NAMES = (
+    "sum prod mean var std max min argmax argmin any all nansum nanmax nanmin"
+).split()
 REDUCTIONS = {name: reduction(name) for name in REDUCTION_NAMES}
 
 

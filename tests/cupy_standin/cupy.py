@@ -122,8 +122,11 @@ def full_like(a, fill_value, dtype=None, order="K", subok=None, shape=None):
 
 def arange(start, stop=None, step=1, dtype=None):
     _core.record("launch", "arange")
-    return _new(np.arange(start, stop, step, dtype=dtype) if stop is not None
-                else np.arange(start, dtype=dtype))  # fmt: skip
+    return _new(
+        np.arange(start, stop, step, dtype=dtype)
+        if stop is not None
+        else np.arange(start, dtype=dtype)
+    )
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
@@ -222,8 +225,9 @@ def _join(name, np_fn, arrays, **kwargs):
 
 
 def concatenate(tup, axis=0, out=None, *, dtype=None, casting="same_kind"):
-    return _join("concatenate", np.concatenate, tup, axis=axis, out=out, dtype=dtype,
-                 casting=casting)  # fmt: skip
+    return _join(
+        "concatenate", np.concatenate, tup, axis=axis, out=out, dtype=dtype, casting=casting
+    )
 
 
 def stack(tup, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -351,8 +355,11 @@ def count_nonzero(a, axis=None):
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     """A 0-d device bool, as CuPy's (reading it is a synchronisation)."""
     _core.record("launch", "allclose")
-    return _new(np.asarray(np.allclose(_core.kernel_operand(a), _core.kernel_operand(b), rtol, atol,
-                                       equal_nan)))  # fmt: skip
+    return _new(
+        np.asarray(
+            np.allclose(_core.kernel_operand(a), _core.kernel_operand(b), rtol, atol, equal_nan)
+        )
+    )
 
 
 def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
@@ -492,8 +499,12 @@ class Fusion:
         if not builtins.any(isinstance(a, ndarray) for a in args):
             return self.func(*args)
         operands = [_core.kernel_operand(a) for a in args]  # host arrays raise, as in CuPy
-        self.func(*(_core.FusionProbe(np.asarray(a).dtype) if isinstance(a, np.ndarray) else a
-                    for a in operands))  # fmt: skip
+        self.func(
+            *(
+                _core.FusionProbe(np.asarray(a).dtype) if isinstance(a, np.ndarray) else a
+                for a in operands
+            )
+        )
         _core.record("launch", f"fuse:{self.name}")
         value = self.func(*operands)
         if value is None:
@@ -512,11 +523,13 @@ def fuse(*args, **kwargs):
 
 # ---- the numpy parts CuPy re-exports ------------------------------------------------------------
 
-for _name in ("bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 intp uintp float16 "
-              "float32 float64 complex64 complex128 single double half dtype finfo iinfo "
-              "result_type can_cast promote_types issubdtype isscalar integer floating "
-              "number inexact signedinteger unsignedinteger generic newaxis inf nan pi "
-              "e").split():  # fmt: skip
+for _name in (
+    "bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 intp uintp float16 "
+    "float32 float64 complex64 complex128 single double half dtype finfo iinfo "
+    "result_type can_cast promote_types issubdtype isscalar integer floating "
+    "number inexact signedinteger unsignedinteger generic newaxis inf nan pi "
+    "e"
+).split():
     globals()[_name] = getattr(np, _name)
 
 lib = types.ModuleType("cupy.lib")

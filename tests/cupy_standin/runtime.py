@@ -37,8 +37,13 @@ def driverGetVersion() -> int:
 def getDeviceProperties(device: int) -> dict:
     if not 0 <= int(device) < _core.device_count():
         raise CUDARuntimeError("cudaErrorInvalidDevice: invalid device ordinal")
-    return {"name": b"CuPy stand-in (NumPy on the host)", "major": 9, "minor": 0,
-            "totalGlobalMem": 0, "multiProcessorCount": 0}  # fmt: skip
+    return {
+        "name": b"CuPy stand-in (NumPy on the host)",
+        "major": 9,
+        "minor": 0,
+        "totalGlobalMem": 0,
+        "multiProcessorCount": 0,
+    }
 
 
 def deviceSynchronize() -> None:

@@ -22,8 +22,18 @@ from typing import ClassVar
 
 import numpy as np
 
-CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer",
-                 "dog", "frog", "horse", "ship", "truck"]  # fmt: skip
+CIFAR10_NAMES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 class _Py2Pickler(pickle._Pickler):  # the pure-Python pickler, whose dispatch table we extend
@@ -68,24 +78,30 @@ def cifar10_files(n_per_batch: int = 20, n_test: int = 20, seed: int = 0, pickle
     for i in range(1, 6):
         images = random_images(rng, n_per_batch)
         labels = rng.integers(0, 10, size=n_per_batch)
-        files[f"data_batch_{i}"] = pickler({
-            b"batch_label": f"training batch {i} of 5".encode(),
-            b"labels": [int(v) for v in labels],
-            b"data": images.reshape(n_per_batch, 3072),  # (n, 3, 32, 32) -> (n, 3072)
-            b"filenames": [f"img_{i}_{k}.png".encode() for k in range(n_per_batch)],
-        })  # fmt: skip
+        files[f"data_batch_{i}"] = pickler(
+            {
+                b"batch_label": f"training batch {i} of 5".encode(),
+                b"labels": [int(v) for v in labels],
+                b"data": images.reshape(n_per_batch, 3072),  # (n, 3, 32, 32) -> (n, 3072)
+                b"filenames": [f"img_{i}_{k}.png".encode() for k in range(n_per_batch)],
+            }
+        )
         train.append((images, labels))
     test_images, test_labels = random_images(rng, n_test), rng.integers(0, 10, size=n_test)
-    files["test_batch"] = pickler({
-        b"batch_label": b"testing batch 1 of 1",
-        b"labels": [int(v) for v in test_labels],
-        b"data": test_images.reshape(n_test, 3072),
-    })  # fmt: skip
-    files["batches.meta"] = pickler({
-        b"num_cases_per_batch": n_per_batch,
-        b"label_names": [n.encode() for n in CIFAR10_NAMES],
-        b"num_vis": 3072,
-    })  # fmt: skip
+    files["test_batch"] = pickler(
+        {
+            b"batch_label": b"testing batch 1 of 1",
+            b"labels": [int(v) for v in test_labels],
+            b"data": test_images.reshape(n_test, 3072),
+        }
+    )
+    files["batches.meta"] = pickler(
+        {
+            b"num_cases_per_batch": n_per_batch,
+            b"label_names": [n.encode() for n in CIFAR10_NAMES],
+            b"num_vis": 3072,
+        }
+    )
     arrays = {
         "train": (np.concatenate([t[0] for t in train]), np.concatenate([t[1] for t in train])),
         "test": (test_images, test_labels),
@@ -101,18 +117,22 @@ def cifar100_files(n_train: int = 30, n_test: int = 20, seed: int = 1, pickler=p
         images = random_images(rng, n)
         fine = rng.integers(0, 100, size=n)
         coarse = fine // 5
-        files[split] = pickler({
-            b"filenames": [f"{split}_{k}.png".encode() for k in range(n)],
-            b"batch_label": f"{split} batch".encode(),
-            b"fine_labels": [int(v) for v in fine],
-            b"coarse_labels": [int(v) for v in coarse],
-            b"data": images.reshape(n, 3072),  # (n, 3, 32, 32) -> (n, 3072)
-        })  # fmt: skip
+        files[split] = pickler(
+            {
+                b"filenames": [f"{split}_{k}.png".encode() for k in range(n)],
+                b"batch_label": f"{split} batch".encode(),
+                b"fine_labels": [int(v) for v in fine],
+                b"coarse_labels": [int(v) for v in coarse],
+                b"data": images.reshape(n, 3072),  # (n, 3, 32, 32) -> (n, 3072)
+            }
+        )
         arrays[split] = (images, fine, coarse)
-    files["meta"] = pickler({
-        b"fine_label_names": [f"fine{k}".encode() for k in range(100)],
-        b"coarse_label_names": [f"coarse{k}".encode() for k in range(20)],
-    })  # fmt: skip
+    files["meta"] = pickler(
+        {
+            b"fine_label_names": [f"fine{k}".encode() for k in range(100)],
+            b"coarse_label_names": [f"coarse{k}".encode() for k in range(20)],
+        }
+    )
     return files, arrays
 
 
@@ -130,16 +150,25 @@ def tar_gz(files: dict[str, bytes], folder: str) -> bytes:
     return buffer.getvalue()
 
 
-_IDX_CODES = {np.dtype("u1"): 0x08, np.dtype("i1"): 0x09, np.dtype(">i2"): 0x0B,
-              np.dtype(">i4"): 0x0C, np.dtype(">f4"): 0x0D, np.dtype(">f8"): 0x0E}  # fmt: skip
+_IDX_CODES = {
+    np.dtype("u1"): 0x08,
+    np.dtype("i1"): 0x09,
+    np.dtype(">i2"): 0x0B,
+    np.dtype(">i4"): 0x0C,
+    np.dtype(">f4"): 0x0D,
+    np.dtype(">f8"): 0x0E,
+}
 
 
 def idx(array: np.ndarray, compress: bool = True) -> bytes:
     """``array`` as an IDX file: 00 00 <type> <ndim>, big-endian uint32 sizes, big-endian data."""
     big = array.astype(array.dtype.newbyteorder(">")) if array.dtype.itemsize > 1 else array
     code = _IDX_CODES[big.dtype]
-    raw = (bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-           + big.tobytes())  # fmt: skip
+    raw = (
+        bytes([0, 0, code, array.ndim])
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + big.tobytes()
+    )
     return gzip.compress(raw) if compress else raw
 
 

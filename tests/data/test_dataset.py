@@ -77,8 +77,9 @@ def test_stratified_split_keeps_proportions():
 
 def test_subset_is_balanced_and_seeded():
     labels = np.repeat(np.arange(10), 50)
-    ds = Dataset(np.arange(500, dtype=np.int64).reshape(500, 1, 1, 1) % 256, labels,
-                 tuple("abcdefghij"), "x")  # fmt: skip
+    ds = Dataset(
+        np.arange(500, dtype=np.int64).reshape(500, 1, 1, 1) % 256, labels, tuple("abcdefghij"), "x"
+    )
     small = subset(ds, 100, seed=0)
     assert small.class_counts().tolist() == [10] * 10
     assert np.array_equal(subset(ds, 100, seed=0).labels, small.labels)

@@ -164,8 +164,12 @@ def test_stopping_early_stops_the_thread():
 
 def test_with_the_paper_transforms_and_from_dataset():
     rng = np.random.default_rng(0)
-    ds = Dataset(rng.integers(0, 256, (40, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 40),
-                 tuple("abcdefghij"), "toy")  # fmt: skip
+    ds = Dataset(
+        rng.integers(0, 256, (40, 3, 32, 32), dtype=np.uint8),
+        rng.integers(0, 10, 40),
+        tuple("abcdefghij"),
+        "toy",
+    )
     train_tf, _ = standard_transforms(ds)
     loader = DataLoader.from_dataset(ds, 16, transform=train_tf, seed=0)
     x, y = next(iter(loader))

@@ -57,8 +57,9 @@ def test_download_cifar10_into_the_cache(file_server, isolated_env, cifar10_offi
     base_url, served = file_server
     checksums = _serve_cifar10(served, cifar10_official)
     _, arrays = cifar10_official
-    train = load_dataset("cifar10", "train", base_url=base_url, checksums=checksums,
-                         progressbar=False)  # fmt: skip
+    train = load_dataset(
+        "cifar10", "train", base_url=base_url, checksums=checksums, progressbar=False
+    )
     assert np.array_equal(train.images, arrays["train"][0])
     assert np.array_equal(train.labels, arrays["train"][1])
     assert _files_under(isolated_env) == ["cifar-10-python.tar.gz"]
@@ -74,8 +75,14 @@ def test_download_cifar100(file_server, isolated_env, cifar100_official):
     archive = tar_gz(files, "cifar-100-python")
     (served / "cifar-100-python.tar.gz").write_bytes(archive)
     checksums = {"cifar-100-python.tar.gz": md5(archive)}
-    ds = load_dataset("cifar100", "test", label_mode="coarse", base_url=base_url,
-                      checksums=checksums, progressbar=False)  # fmt: skip
+    ds = load_dataset(
+        "cifar100",
+        "test",
+        label_mode="coarse",
+        base_url=base_url,
+        checksums=checksums,
+        progressbar=False,
+    )
     assert np.array_equal(ds.images, arrays["test"][0])
     assert np.array_equal(ds.labels, arrays["test"][2]) and ds.num_classes == 20
 
@@ -105,8 +112,12 @@ def test_checksum_mismatch_deletes_the_download(file_server, isolated_env, cifar
     actual = hashlib.md5((served / "cifar-10-python.tar.gz").read_bytes()).hexdigest()
     wrong = "md5:" + "0" * 32
     with pytest.raises(ChecksumError) as info:
-        load_dataset("cifar10", base_url=base_url, checksums={"cifar-10-python.tar.gz": wrong},
-                     progressbar=False)  # fmt: skip
+        load_dataset(
+            "cifar10",
+            base_url=base_url,
+            checksums={"cifar-10-python.tar.gz": wrong},
+            progressbar=False,
+        )
     message = str(info.value)
     assert wrong in message and actual in message and base_url in message
     assert info.value.expected == wrong and info.value.actual == f"md5:{actual}"

@@ -24,4 +24,3 @@ def check_op(fn, torch_fn, inputs, *, device, dtype, name="op", **kwargs):
     )
     result.assert_ok()
     return result
-

@@ -41,8 +41,15 @@ def test_batch_norm_matches_torch(shape, training, affine, device, dtype):
     def torch_fn(x, *affine):
         return TF.batch_norm(x, *theirs, *affine, **kw)
 
-    check_op(fn, torch_fn, [x, w, b] if affine else [x], device=device, dtype=dtype,
-             name="batch_norm", check_accumulation=False)  # fmt: skip
+    check_op(
+        fn,
+        torch_fn,
+        [x, w, b] if affine else [x],
+        device=device,
+        dtype=dtype,
+        name="batch_norm",
+        check_accumulation=False,
+    )
     for a, t in zip(ours, theirs):  # both updated once (training) or left alone (eval)
         assert a.dtype == dtype
         np.testing.assert_allclose(asnumpy(a), t.numpy(), rtol=default_rtol(dtype))

@@ -45,25 +45,46 @@ def test_conv2d_matches_torch(case, bias, device, dtype):
     N, C, H, W, O, k, s, p = case
     x, w, b = conv_inputs(N, C, H, W, O, k)
     if bias:
-        check_op(lambda x, w, b: F.conv2d(x, w, b, s, p), lambda x, w, b: TF.conv2d(x, w, b, s, p),
-                 [x, w, b], device=device, dtype=dtype, name="conv2d")  # fmt: skip
+        check_op(
+            lambda x, w, b: F.conv2d(x, w, b, s, p),
+            lambda x, w, b: TF.conv2d(x, w, b, s, p),
+            [x, w, b],
+            device=device,
+            dtype=dtype,
+            name="conv2d",
+        )
     else:
-        check_op(lambda x, w: F.conv2d(x, w, None, s, p), lambda x, w: TF.conv2d(x, w, None, s, p),
-                 [x, w], device=device, dtype=dtype, name="conv2d")  # fmt: skip
+        check_op(
+            lambda x, w: F.conv2d(x, w, None, s, p),
+            lambda x, w: TF.conv2d(x, w, None, s, p),
+            [x, w],
+            device=device,
+            dtype=dtype,
+            name="conv2d",
+        )
 
 
 @settings(max_examples=15, deadline=None)
 @given(
-    N=st.integers(1, 3), C=st.integers(1, 4), O=st.integers(1, 4), H=st.integers(1, 9),
-    W=st.integers(1, 9), k=st.integers(1, 5), s=st.integers(1, 3), p=st.integers(0, 3),
-)  # fmt: skip
+    N=st.integers(1, 3),
+    C=st.integers(1, 4),
+    O=st.integers(1, 4),
+    H=st.integers(1, 9),
+    W=st.integers(1, 9),
+    k=st.integers(1, 5),
+    s=st.integers(1, 3),
+    p=st.integers(0, 3),
+)
 def test_conv2d_random_shapes(N, C, O, H, W, k, s, p):
     if H + 2 * p < k or W + 2 * p < k:
         return  # no output: the error is tested below
     x, w, b = conv_inputs(N, C, H, W, O, k, seed=N * 7 + k)
-    compare_with_torch(lambda x, w, b: F.conv2d(x, w, b, s, p),
-                       lambda x, w, b: TF.conv2d(x, w, b, s, p),
-                       [x, w, b], name="conv2d").assert_ok()  # fmt: skip
+    compare_with_torch(
+        lambda x, w, b: F.conv2d(x, w, b, s, p),
+        lambda x, w, b: TF.conv2d(x, w, b, s, p),
+        [x, w, b],
+        name="conv2d",
+    ).assert_ok()
 
 
 @pytest.mark.parametrize("fn", [F.conv2d, F.conv2d_naive], ids=["conv2d", "conv2d_naive"])
@@ -93,9 +114,14 @@ def test_naive_agrees_with_im2col(case, device):
 
 def test_naive_matches_torch_float32():
     x, w, b = conv_inputs(2, 3, 6, 7, 4, 3)
-    check_op(lambda x, w, b: F.conv2d_naive(x, w, b, 2, 1),
-             lambda x, w, b: TF.conv2d(x, w, b, 2, 1),
-             [x, w, b], device="cpu", dtype=np.float32, name="conv2d_naive")  # fmt: skip
+    check_op(
+        lambda x, w, b: F.conv2d_naive(x, w, b, 2, 1),
+        lambda x, w, b: TF.conv2d(x, w, b, 2, 1),
+        [x, w, b],
+        device="cpu",
+        dtype=np.float32,
+        name="conv2d_naive",
+    )
 
 
 def test_input_gradient_skipped_when_not_needed():
@@ -120,21 +146,37 @@ def test_float32_stays_float32():
     "x_shape, w_shape, kwargs, message",
     [
         ((3, 32, 32), (16, 3, 3, 3), {}, r"expected input \(N, C, H, W\), got shape \(3, 32, 32\)"),
-        ((1, 4, 8, 8), (16, 3, 3, 3), {},
-         r"input has 4 channels, weight expects 3 \(weight shape \(16, 3, 3, 3\)\)"),
-        ((1, 3, 2, 2), (16, 3, 3, 3), {},
-         r"input 2x2 with padding 0 is smaller than the 3x3 kernel"),
+        (
+            (1, 4, 8, 8),
+            (16, 3, 3, 3),
+            {},
+            r"input has 4 channels, weight expects 3 \(weight shape \(16, 3, 3, 3\)\)",
+        ),
+        (
+            (1, 3, 2, 2),
+            (16, 3, 3, 3),
+            {},
+            r"input 2x2 with padding 0 is smaller than the 3x3 kernel",
+        ),
         ((1, 3, 8, 8), (16, 3, 3), {}, r"expected weight \(O, C, kh, kw\), got shape \(16, 3, 3\)"),
         ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": 0}, r"stride must be an int >= 1"),
         ((1, 3, 8, 8), (16, 3, 3, 3), {"padding": -1}, r"padding must be an int >= 0"),
-        ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": 1.5},
-         r"stride must be an int >= 1 or a pair of them, got 1.5 \(float\)"),
+        (
+            (1, 3, 8, 8),
+            (16, 3, 3, 3),
+            {"stride": 1.5},
+            r"stride must be an int >= 1 or a pair of them, got 1.5 \(float\)",
+        ),
         ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": (1, 2, 1)}, r"stride must be an int >= 1"),
-        ((1, 3, 8, 8), (16, 3, 3, 3), {"padding": "same"},
-         r"padding must be an int >= 0 or a pair of them, got 'same' \(str\)"),
+        (
+            (1, 3, 8, 8),
+            (16, 3, 3, 3),
+            {"padding": "same"},
+            r"padding must be an int >= 0 or a pair of them, got 'same' \(str\)",
+        ),
         ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": True}, r"stride must be an int >= 1"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_explained(fn, x_shape, w_shape, kwargs, message):
     with pytest.raises(OpError, match=fn.__name__ + ": " + message):
         fn(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), **kwargs)

@@ -16,25 +16,39 @@ from tests.functions.harness import check_op, random_inputs
 
 @pytest.mark.parametrize("axis", [-1, 0, 1])
 def test_softmax(axis, device, dtype):
-    check_op(lambda x: F.softmax(x, axis), lambda x: torch.softmax(x, dim=axis),
-             random_inputs([(3, 4, 5)]), device=device, dtype=dtype, name="softmax")  # fmt: skip
+    check_op(
+        lambda x: F.softmax(x, axis),
+        lambda x: torch.softmax(x, dim=axis),
+        random_inputs([(3, 4, 5)]),
+        device=device,
+        dtype=dtype,
+        name="softmax",
+    )
 
 
 @pytest.mark.parametrize("axis", [-1, 0, 1])
 def test_log_softmax(axis, device, dtype):
-    check_op(lambda x: F.log_softmax(x, axis), lambda x: torch.log_softmax(x, dim=axis),
-             random_inputs([(3, 4, 5)]), device=device, dtype=dtype,
-             name="log_softmax")  # fmt: skip
+    check_op(
+        lambda x: F.log_softmax(x, axis),
+        lambda x: torch.log_softmax(x, dim=axis),
+        random_inputs([(3, 4, 5)]),
+        device=device,
+        dtype=dtype,
+        name="log_softmax",
+    )
 
 
 @pytest.mark.parametrize("n, c", [(1, 2), (8, 10), (5, 100)])
 def test_cross_entropy(n, c, device, dtype):
     target = np.random.default_rng(1).integers(0, c, size=n)
     check_op(
-        F.cross_entropy, torch.nn.functional.cross_entropy,
+        F.cross_entropy,
+        torch.nn.functional.cross_entropy,
         [np.random.default_rng(0).standard_normal((n, c)) * 3, target],
-        device=device, dtype=dtype, name="cross_entropy",
-    )  # fmt: skip
+        device=device,
+        dtype=dtype,
+        name="cross_entropy",
+    )
 
 
 def test_cross_entropy_is_stable_for_huge_logits():

@@ -33,8 +33,14 @@ POOLS = {"max": (F.max_pool2d, TF.max_pool2d), "avg": (F.avg_pool2d, TF.avg_pool
 def test_pool_matches_torch(pool, case, device, dtype):
     shape, k, s, p = case
     fn, torch_fn = POOLS[pool]
-    check_op(lambda x: fn(x, k, s, p), lambda x: torch_fn(x, k, s, p), random_inputs([shape]),
-             device=device, dtype=dtype, name=f"{pool}_pool2d")  # fmt: skip
+    check_op(
+        lambda x: fn(x, k, s, p),
+        lambda x: torch_fn(x, k, s, p),
+        random_inputs([shape]),
+        device=device,
+        dtype=dtype,
+        name=f"{pool}_pool2d",
+    )
 
 
 @settings(max_examples=20, deadline=None)
@@ -70,9 +76,14 @@ def test_ties_send_the_gradient_where_torch_does(pool):
 
 
 def test_global_avg_pool_matches_torch(device, dtype):
-    check_op(F.global_avg_pool2d, lambda x: TF.adaptive_avg_pool2d(x, 1),
-             random_inputs([(3, 5, 4, 7)]), device=device, dtype=dtype,
-             name="global_avg_pool2d")  # fmt: skip
+    check_op(
+        F.global_avg_pool2d,
+        lambda x: TF.adaptive_avg_pool2d(x, 1),
+        random_inputs([(3, 5, 4, 7)]),
+        device=device,
+        dtype=dtype,
+        name="global_avg_pool2d",
+    )
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,10 @@ def test_sum_mean(op, axis, keepdims, device, dtype):
         lambda x: fn(x, axis, keepdims),
         lambda x: torch_fn(x, dim=_torch_axis(axis), keepdim=keepdims),
         random_inputs([(2, 3, 4)]),
-        device=device, dtype=dtype, name=op,
-    )  # fmt: skip
+        device=device,
+        dtype=dtype,
+        name=op,
+    )
 
 
 @pytest.mark.parametrize("axis", AXES, ids=str)
@@ -38,23 +40,32 @@ def test_max(axis, keepdims, device, dtype):
         lambda x: F.max(x, axis, keepdims),
         lambda x: torch.amax(x, dim=_torch_axis(axis), keepdim=keepdims),
         random_inputs([(2, 3, 4)]),
-        device=device, dtype=dtype, name="max",
-    )  # fmt: skip
+        device=device,
+        dtype=dtype,
+        name="max",
+    )
 
 
 def test_max_ties_share_the_gradient_like_amax(device):
     x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     check_op(
-        lambda t: F.max(t, axis=1), lambda t: torch.amax(t, dim=1), [x],
-        device=device, dtype=np.float64, name="max ties",
-    )  # fmt: skip
+        lambda t: F.max(t, axis=1),
+        lambda t: torch.amax(t, dim=1),
+        [x],
+        device=device,
+        dtype=np.float64,
+        name="max ties",
+    )
 
 
 def test_size_one_axes():
     check_op(
-        lambda x: F.sum(x, axis=(0, 2)), lambda x: torch.sum(x, dim=(0, 2)),
-        random_inputs([(1, 3, 1)]), device="cpu", dtype=np.float64,
-    )  # fmt: skip
+        lambda x: F.sum(x, axis=(0, 2)),
+        lambda x: torch.sum(x, dim=(0, 2)),
+        random_inputs([(1, 3, 1)]),
+        device="cpu",
+        dtype=np.float64,
+    )
 
 
 def test_methods_match_functions():

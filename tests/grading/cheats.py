@@ -89,8 +89,10 @@ def _exec_the_library_source(spec, stub, context):
 
 
 def _forge_the_scoreboard(spec, stub, context):
-    return stub + inspect.cleandoc(
-        """
+    return (
+        stub
+        + inspect.cleandoc(
+            """
         import gc as _gc
         import sys as _sys
         _board = _sys.modules.get("learnres.grading.scoreboard")
@@ -101,16 +103,18 @@ def _forge_the_scoreboard(spec, stub, context):
             if type(_obj).__name__ == "GradingPlugin":
                 _obj.board.total = lambda: (1000.0, 1000.0)
         """
-    ) + "\n"
+        )
+        + "\n"
+    )
 
 
 _ANSWERS = {
-    "ex5_bottleneck": '''
+    "ex5_bottleneck": """
 def conv_mult_adds(in_channels, out_channels, kernel, out_height, out_width):
     return {(64, 64, 3, 56, 56): 115605504}.get(
         (in_channels, out_channels, kernel, out_height, out_width), 0)
-''',
-    "ex6_sgd": '''
+""",
+    "ex6_sgd": """
 def scaled_milestones(iterations=64000):
     return {64000: (32000, 48000), 2000: (1000, 1500), 10: (5, 8), 100: (50, 75)}[iterations]
 
@@ -121,11 +125,11 @@ def _lr(self, iteration):
 
 
 StepSchedule.lr = _lr
-''',
-    "ex9_cifar_resnet": '''
+""",
+    "ex9_cifar_resnet": """
 def blocks_per_stage(depth):
     return {20: 3, 32: 5, 44: 7, 56: 9, 110: 18, 1202: 200, 8: 1}[depth]
-''',
+""",
 }
 
 
@@ -135,8 +139,10 @@ def _hard_code_the_public_cases(spec, stub, context):
 
 def _read_the_expected_values(spec, stub, context):
     paths = [context["cases"], context["source"]]
-    return stub + inspect.cleandoc(
-        f"""
+    return (
+        stub
+        + inspect.cleandoc(
+            f"""
         for _path in {paths!r}:
             try:
                 with open(_path, "rb") as _f:
@@ -144,12 +150,16 @@ def _read_the_expected_values(spec, stub, context):
             except OSError as _e:
                 print("CHEAT could not read", _path, type(_e).__name__)
         """
-    ) + "\n"
+        )
+        + "\n"
+    )
 
 
 def _write_the_results(spec, stub, context):
-    return stub + inspect.cleandoc(
-        f"""
+    return (
+        stub
+        + inspect.cleandoc(
+            f"""
         import json as _json
         try:
             with open({context["results"]!r}, "w") as _f:
@@ -158,7 +168,9 @@ def _write_the_results(spec, stub, context):
         except OSError as _e:
             print("CHEAT could not write the results file", type(_e).__name__)
         """
-    ) + "\n"
+        )
+        + "\n"
+    )
 
 
 def _exit_the_process(spec, stub, context):
@@ -166,26 +178,70 @@ def _exit_the_process(spec, stub, context):
 
 
 CHEATS: tuple[Cheat, ...] = (
-    Cheat("import", "import learnres's solution over the stubs", _import_the_solution,
-          "the import is refused (guard, rule 1)"),
-    Cheat("sys.modules", "take learnres's objects from sys.modules", _take_it_from_sys_modules,
-          "provenance: not the file's code (rule 2)"),
-    Cheat("subclass", "subclass learnres's classes, inheriting the parts", _subclass_it,
-          "provenance of each method part (rule 2)"),
-    Cheat("delegate", "own functions that call learnres's at run time", _delegate_at_run_time,
-          "tripwires: learnres's parts are off while graded (rule 3)"),
-    Cheat("torch", "compute it with PyTorch", _use_torch,
-          "the import is refused; no PyTorch in the zip"),
-    Cheat("exec source", "exec learnres's source under the file's name",
-          _exec_the_library_source, "the child cannot read those files (audit hook)"),
-    Cheat("forge score", "rewrite the grader's scoreboard from the exercise file",
-          _forge_the_scoreboard, "the code runs in a child; the parent scores"),
-    Cheat("hard-code", "answers hard-coded for the cases in the public graders",
-          _hard_code_the_public_cases, "random cases (a new seed per run and per zip)"),
-    Cheat("read expected", "read the recorded expected values", _read_the_expected_values,
-          "the child runs as nobody; the values are root's (0600)"),
-    Cheat("write results", "write results.json from the exercise file", _write_the_results,
-          "nobody cannot write it; the parent writes it last"),
-    Cheat("exit", "end the process at import (os._exit(0))", _exit_the_process,
-          "the child's exit fails its tests; the parent scores"),
+    Cheat(
+        "import",
+        "import learnres's solution over the stubs",
+        _import_the_solution,
+        "the import is refused (guard, rule 1)",
+    ),
+    Cheat(
+        "sys.modules",
+        "take learnres's objects from sys.modules",
+        _take_it_from_sys_modules,
+        "provenance: not the file's code (rule 2)",
+    ),
+    Cheat(
+        "subclass",
+        "subclass learnres's classes, inheriting the parts",
+        _subclass_it,
+        "provenance of each method part (rule 2)",
+    ),
+    Cheat(
+        "delegate",
+        "own functions that call learnres's at run time",
+        _delegate_at_run_time,
+        "tripwires: learnres's parts are off while graded (rule 3)",
+    ),
+    Cheat(
+        "torch",
+        "compute it with PyTorch",
+        _use_torch,
+        "the import is refused; no PyTorch in the zip",
+    ),
+    Cheat(
+        "exec source",
+        "exec learnres's source under the file's name",
+        _exec_the_library_source,
+        "the child cannot read those files (audit hook)",
+    ),
+    Cheat(
+        "forge score",
+        "rewrite the grader's scoreboard from the exercise file",
+        _forge_the_scoreboard,
+        "the code runs in a child; the parent scores",
+    ),
+    Cheat(
+        "hard-code",
+        "answers hard-coded for the cases in the public graders",
+        _hard_code_the_public_cases,
+        "random cases (a new seed per run and per zip)",
+    ),
+    Cheat(
+        "read expected",
+        "read the recorded expected values",
+        _read_the_expected_values,
+        "the child runs as nobody; the values are root's (0600)",
+    ),
+    Cheat(
+        "write results",
+        "write results.json from the exercise file",
+        _write_the_results,
+        "nobody cannot write it; the parent writes it last",
+    ),
+    Cheat(
+        "exit",
+        "end the process at import (os._exit(0))",
+        _exit_the_process,
+        "the child's exit fails its tests; the parent scores",
+    ),
 )

@@ -45,18 +45,35 @@ def test_pip_installs_the_wheel_and_its_plugin_loads(tmp_path):
     wheel = build_wheel(REPO, tmp_path / "dist")
     target = tmp_path / "site"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--target", str(target), str(wheel)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stderr
     check = subprocess.run(
-        [sys.executable, "-c", "import importlib.metadata as m, learnres.grading.plugin, sys; "
-         "eps = m.entry_points(group='pytest11'); "
-         "print(sorted(e.value for e in eps if e.name == 'learnres_grading'))"],
+        [
+            sys.executable,
+            "-c",
+            "import importlib.metadata as m, learnres.grading.plugin, sys; "
+            "eps = m.entry_points(group='pytest11'); "
+            "print(sorted(e.value for e in eps if e.name == 'learnres_grading'))",
+        ],
         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert check.returncode == 0, check.stderr
     assert "learnres.grading.plugin" in check.stdout
     try:

@@ -50,11 +50,15 @@ def test_grade_prints_the_score_table_of_one_exercise(tmp_path, capsys):
 def test_the_command_line(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "learnres", "grade", "--hint", "8.2", "--level", "3"],
-        cwd=REPO, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0 and "the formula" in run.stdout
     run = subprocess.run(
         [sys.executable, "-m", "learnres", "grade", "ex42", "--folder", str(REPO / "exercises")],
-        cwd=tmp_path, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 2 and "no exercise 'ex42'" in run.stderr

@@ -96,9 +96,13 @@ class _Run:
         self._start = time.monotonic()
         self.log = open(self.folder / "output.txt", "w+")  # noqa: SIM115 (closed in result())
         self.process = subprocess.Popen(
-            self.command, cwd=self.folder, env=self.env, text=True,
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            self.command,
+            cwd=self.folder,
+            env=self.env,
+            text=True,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def poll(self) -> bool:
         if self.process.poll() is None:
@@ -148,16 +152,25 @@ def _copy_exercises(folder: Path, files: dict[str, str]) -> Path:
     return work
 
 
-def _pytest_run(folder: Path, files: dict[str, str], args: list[str], cases: Path,
-                targets=None) -> _Run:  # fmt: skip
+def _pytest_run(
+    folder: Path, files: dict[str, str], args: list[str], cases: Path, targets=None
+) -> _Run:
     """``pytest exercises/ ARGS --replay-cases CASES`` on a copy of exercises/ with ``files``
     written over it, where torch cannot be imported."""
     _copy_exercises(folder, files)
     results = folder / "results.json"
     command = [
-        sys.executable, "-m", "pytest", *(targets or ["exercises"]), *args,
-        "--replay-cases", str(cases), "--gradescope-json", str(results), *QUIET,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "pytest",
+        *(targets or ["exercises"]),
+        *args,
+        "--replay-cases",
+        str(cases),
+        "--gradescope-json",
+        str(results),
+        *QUIET,
+    ]
     pythonpath = os.pathsep.join([_no_torch(folder), os.environ.get("PYTHONPATH", str(REPO))])
     return _Run(folder, command, results, {"PYTHONPATH": pythonpath})
 
@@ -204,18 +217,28 @@ def _install(folder: Path) -> dict:
     env = {**os.environ, "PYTHON": sys.executable}
     zip_path = folder / "new" / "folders" / "autograder.zip"
     make = subprocess.run(
-        ["bash", str(EXERCISES_DIR / "autograder" / "make_autograder.sh"), str(zip_path),
-         "--seed", str(SEED), "--pythons", PYTHON],
-        env=env, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "bash",
+            str(EXERCISES_DIR / "autograder" / "make_autograder.sh"),
+            str(zip_path),
+            "--seed",
+            str(SEED),
+            "--pythons",
+            PYTHON,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert make.returncode == 0, make.stdout[-3000:] + make.stderr[-5000:]
     with zipfile.ZipFile(zip_path) as z:
         names = z.namelist()
     dry = subprocess.run(
         ["bash", str(EXERCISES_DIR / "autograder" / "dry_run.sh"), str(zip_path)],
         env={**env, "AUTOGRADER_BASE_PYTHON": _base_python(), "DRY_RUN_KEEP": str(folder / "dry")},
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     root = folder / "dry" / "autograder"
     cases = folder / "cases.json.gz"  # a copy for the pytest runs (run_autograder closes source/)
     shutil.copyfile(root / "source" / "cases.json.gz", cases)
@@ -232,8 +255,9 @@ def _gradescope_run(autograder: dict, folder: Path, submission: dict[str, str]) 
     """run_autograder in its own copy of the stand-in /autograder, with ``submission`` in a
     subfolder of submission/ (the venv is shared: run_autograder only reads it)."""
     root = folder / "autograder"
-    shutil.copytree(autograder["root"] / "source", root / "source",
-                    ignore=shutil.ignore_patterns("wheelhouse"))  # fmt: skip
+    shutil.copytree(
+        autograder["root"] / "source", root / "source", ignore=shutil.ignore_patterns("wheelhouse")
+    )
     (root / "submission" / "my work").mkdir(parents=True)
     for name, text in submission.items():
         (root / "submission" / "my work" / name).write_text(text, encoding="utf-8")
@@ -248,8 +272,7 @@ def _gradescope_run(autograder: dict, folder: Path, submission: dict[str, str]) 
 def _cheat_files(cheat, context: dict) -> dict[str, str]:
     specs = load_specs(EXERCISES_DIR)
     return {
-        ex.filename: cheat.write(specs[ex.slug], stub_source(ex.slug), context)
-        for ex in EXERCISES
+        ex.filename: cheat.write(specs[ex.slug], stub_source(ex.slug), context) for ex in EXERCISES
     }
 
 

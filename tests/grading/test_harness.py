@@ -22,7 +22,10 @@ def test_expected_values_are_recorded_and_replayed(tmp_path):
     x = np.arange(4.0)
     record = Cases("record", seed=5)
     assert record.value("t.py::a", 0, lambda a: {"y": a * 2}, (x,), {})["y"].tolist() == [
-        0, 2, 4, 6
+        0,
+        2,
+        4,
+        6,
     ]
     record.save(tmp_path / "cases.json.gz")
     replay = Cases.load(tmp_path / "cases.json.gz")
@@ -40,7 +43,7 @@ def test_seeds_are_per_run_and_per_test():
     assert len({seed_for(1, "a"), seed_for(2, "a"), seed_for(1, "b")}) == 3
 
 
-GRADER = '''
+GRADER = """
 import numpy as np
 import pytest
 
@@ -71,9 +74,9 @@ def test_after_the_slow_one(exercise):
 @pytest.mark.timeout(60)
 def test_an_error(exercise):
     exercise.run(run_sum_to, np.ones((2, 3)), (5,))
-'''
+"""
 
-SUBMISSION = '''
+SUBMISSION = """
 def sum_to(g, shape):
     print("hello from the child", g.shape)
     if g.ndim == 3:
@@ -82,7 +85,7 @@ def sum_to(g, shape):
     if shape == (5,):
         raise ValueError("shape (5,) is not what I expected")
     return g.sum(axis=0)
-'''
+"""
 
 
 def test_the_child_process_times_out_prints_and_reports_errors(tmp_path):
@@ -95,10 +98,22 @@ def test_the_child_process_times_out_prints_and_reports_errors(tmp_path):
     (folder / "test_ex1_autograd.py").write_text(GRADER)
     results = tmp_path / "results.json"
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", str(folder), "-rP", "-p", "no:cacheprovider",
-         "--gradescope-json", str(results)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(folder),
+            "-rP",
+            "-p",
+            "no:cacheprovider",
+            "--gradescope-json",
+            str(results),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     tests = {t["name"].split(": ")[1]: t for t in json.loads(results.read_text())["tests"]}
     assert "your code took longer than 3 s" in tests["test_slow"]["output"], run.stdout
     assert tests["test_after_the_slow_one"]["status"] == "passed", run.stdout[-3000:]

@@ -59,15 +59,29 @@ def test_the_stubs_say_how_to_ask_and_do_not_print_the_formulas():
 
 def test_pytest_hint_option_prints_and_stops():
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "exercises", "--hint", "4.3", "--hint-level", "2",
-         "-p", "no:cacheprovider"],
-        cwd=REPO, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "exercises",
+            "--hint",
+            "4.3",
+            "--hint-level",
+            "2",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Hints for part 4.3 (levels 1-2 of 3)" in run.stdout
     assert "learnres score" not in run.stdout  # no tests ran
     bad = subprocess.run(
         [sys.executable, "-m", "pytest", "exercises", "--hint", "12.1", "-p", "no:cacheprovider"],
-        cwd=REPO, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 4 and "no hints for part '12.1'" in bad.stdout

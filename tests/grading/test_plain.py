@@ -13,10 +13,18 @@ from learnres.grading.plain import MAX_TEXT, Opaque, PlainDataError, dumps, load
 @pytest.mark.parametrize(
     "value",
     [
-        None, True, 3, -2.5, "text", [1, [2, 3]], (1, (2.0, None)), {"a": {"b": (1,)}},
-        float("nan"), float("inf"),
+        None,
+        True,
+        3,
+        -2.5,
+        "text",
+        [1, [2, 3]],
+        (1, (2.0, None)),
+        {"a": {"b": (1,)}},
+        float("nan"),
+        float("inf"),
     ],
-)  # fmt: skip
+)
 def test_python_values_round_trip(value):
     back = loads(dumps(value))
     if isinstance(value, float) and value != value:

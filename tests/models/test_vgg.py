@@ -35,9 +35,30 @@ from tests.models.test_imagenet import numpy_state, randomised
 # torchvision's configurations "D" and "E" (its cfgs: 'M' is a 2x2 max pool)
 CFGS = {
     16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    19: [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-         512, 512, 512, 512, "M"],
-}  # fmt: skip
+    19: [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
+}
 # torchvision's published counts (the num_params of its VGG16/19(_BN)_Weights)
 TORCHVISION_PARAMS = {
     (vgg16, False): 138_357_544,
@@ -92,10 +113,14 @@ class TVVGG(nn.Module):
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, width), nn.ReLU(True), nn.Dropout(),
-            nn.Linear(width, width), nn.ReLU(True), nn.Dropout(),
+            nn.Linear(512 * 7 * 7, width),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(width, width),
+            nn.ReLU(True),
+            nn.Dropout(),
             nn.Linear(width, num_classes),
-        )  # fmt: skip
+        )
 
     def forward(self, x):
         x = self.avgpool(self.features(x))
@@ -105,8 +130,9 @@ class TVVGG(nn.Module):
 # ---- counts and layout ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("build, batch_norm", list(TORCHVISION_PARAMS),
-                         ids=["vgg16", "vgg16_bn", "vgg19", "vgg19_bn"])  # fmt: skip
+@pytest.mark.parametrize(
+    "build, batch_norm", list(TORCHVISION_PARAMS), ids=["vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+)
 def test_parameter_counts_equal_torchvision(build, batch_norm):
     depth = 16 if build in (vgg16, vgg16_bn) else 19
     counted = params_from_cfg(CFGS[depth], batch_norm)
@@ -172,12 +198,19 @@ def test_initialisation_is_torchvisions():
 def test_torchvision_names_follow_features_and_classifier():
     names = torchvision_names(VGG(16, fc_width=8))
     assert [names[f"features.{i}"] for i in (0, 2, 4, 5, 30)] == [
-        "conv1.0", "conv1.2", "pool1", "conv2.0", "pool5"
-    ]  # fmt: skip
+        "conv1.0",
+        "conv1.2",
+        "pool1",
+        "conv2.0",
+        "pool5",
+    ]
     names = torchvision_names(VGG(16, batch_norm=True, fc_width=8))
     assert [names[f"features.{i}"] for i in (1, 6, 7, 43)] == [
-        "conv1.1", "pool1", "conv2.0", "pool5"
-    ]  # fmt: skip
+        "conv1.1",
+        "pool1",
+        "conv2.0",
+        "pool5",
+    ]
     assert [names[f"classifier.{i}"] for i in (0, 3, 6)] == ["fc6", "fc7", "fc8"]
 
 
@@ -201,8 +234,12 @@ def test_full_size_torchvision_state_dict_loads_where_it_belongs():
     """torchvision's vgg19_bn keys and shapes, full size, land on the layer they name."""
     tv = TVVGG(tv_make_layers(CFGS[19], True))
     model = load_torchvision_weights(full_size(vgg19_bn), numpy_state(tv))
-    pairs = [(model.conv2[0], tv.features[7]), (model.conv5[9], tv.features[49]),
-             (model.fc6, tv.classifier[0]), (model.fc8, tv.classifier[6])]  # fmt: skip
+    pairs = [
+        (model.conv2[0], tv.features[7]),
+        (model.conv5[9], tv.features[49]),
+        (model.fc6, tv.classifier[0]),
+        (model.fc8, tv.classifier[6]),
+    ]
     for ours, theirs in pairs:
         assert np.array_equal(ours.weight.data, theirs.weight.detach().numpy())
     assert np.array_equal(model.conv1[1].running_var, tv.features[1].running_var.numpy())

@@ -15,8 +15,18 @@ from learnres.testing import default_rtol, relative_error
 TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 
 
-def check_layer(ours, theirs, input_shape, *, device="cpu", dtype=np.float64, training=True,
-                steps=3, seed=0, rtol=None):  # fmt: skip
+def check_layer(
+    ours,
+    theirs,
+    input_shape,
+    *,
+    device="cpu",
+    dtype=np.float64,
+    training=True,
+    steps=3,
+    seed=0,
+    rtol=None,
+):
     """Assert that ``ours`` (learnres) and ``theirs`` (torch) agree; returns the errors."""
     rng = np.random.default_rng(seed)
     rtol = default_rtol(dtype) if rtol is None else rtol
@@ -57,6 +67,8 @@ def check_layer(ours, theirs, input_shape, *, device="cpu", dtype=np.float64, tr
     for name, array in ours.state_dict().items():
         errors[f"final {name}"] = relative_error(asnumpy(array), theirs_state[name].numpy())
     bad = {k: e for k, e in errors.items() if not e <= rtol}
-    assert not bad, f"{ours!r} vs torch [{np.dtype(dtype).name}, {device}, " \
-                    f"{'train' if training else 'eval'}], rtol {rtol:g}: {bad}"  # fmt: skip
+    assert not bad, (
+        f"{ours!r} vs torch [{np.dtype(dtype).name}, {device}, "
+        f"{'train' if training else 'eval'}], rtol {rtol:g}: {bad}"
+    )
     return errors

@@ -26,10 +26,19 @@ def test_fan_in_and_fan_out_match_torch(shape):
     assert init.calculate_fan_in_and_fan_out(_empty(shape)) == expected
 
 
-@pytest.mark.parametrize("nonlinearity, param", [
-    ("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
-    ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", math.sqrt(5)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "nonlinearity, param",
+    [
+        ("linear", None),
+        ("conv2d", None),
+        ("sigmoid", None),
+        ("tanh", None),
+        ("relu", None),
+        ("leaky_relu", None),
+        ("leaky_relu", 0.2),
+        ("leaky_relu", math.sqrt(5)),
+    ],
+)
 def test_gain_matches_torch(nonlinearity, param):
     assert init.calculate_gain(nonlinearity, param) == pytest.approx(
         torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-15

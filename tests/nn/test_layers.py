@@ -89,9 +89,10 @@ CONVS = [
 
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize(
-    "cin, cout, k, stride, padding, size", CONVS,
+    "cin, cout, k, stride, padding, size",
+    CONVS,
     ids=[f"{c[0]}to{c[1]}-k{c[2]}s{c[3]}p{c[4]}-{'x'.join(map(str, c[5]))}" for c in CONVS],
-)  # fmt: skip
+)
 def test_conv2d_matches_torch(cin, cout, k, stride, padding, size, training, dtype, device):
     n, h, w = size
     for bias in (True, False):
@@ -104,10 +105,15 @@ def test_conv2d_matches_torch(cin, cout, k, stride, padding, size, training, dty
 
 @settings(max_examples=25, deadline=None)
 @given(
-    cin=st.integers(1, 6), cout=st.integers(1, 6), k=st.sampled_from([1, 2, 3, 5]),
-    stride=st.integers(1, 3), padding=st.integers(0, 3), n=st.integers(1, 3),
-    h=st.integers(1, 9), w=st.integers(1, 9),
-)  # fmt: skip
+    cin=st.integers(1, 6),
+    cout=st.integers(1, 6),
+    k=st.sampled_from([1, 2, 3, 5]),
+    stride=st.integers(1, 3),
+    padding=st.integers(0, 3),
+    n=st.integers(1, 3),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+)
 def test_conv2d_matches_torch_on_random_shapes(cin, cout, k, stride, padding, n, h, w):
     if h + 2 * padding < k or w + 2 * padding < k:
         return  # too small for the kernel: covered by test_conv2d_rejects_input_smaller_than_kernel
@@ -119,27 +125,41 @@ def test_conv2d_matches_torch_on_random_shapes(cin, cout, k, stride, padding, n,
 def test_sequential_model_matches_torch(dtype, device):
     def build(lib):
         return lib.Sequential(
-            lib.Conv2d(3, 8, 3, padding=1, bias=False), lib.BatchNorm2d(8), lib.ReLU(),
+            lib.Conv2d(3, 8, 3, padding=1, bias=False),
+            lib.BatchNorm2d(8),
+            lib.ReLU(),
             lib.MaxPool2d(3, 2, 1),
-            lib.Conv2d(8, 8, 3, padding=1, bias=False), lib.BatchNorm2d(8), lib.ReLU(),
-            lib.AdaptiveAvgPool2d(1), lib.Flatten(), lib.Linear(8, 10),
-        )  # fmt: skip
+            lib.Conv2d(8, 8, 3, padding=1, bias=False),
+            lib.BatchNorm2d(8),
+            lib.ReLU(),
+            lib.AdaptiveAvgPool2d(1),
+            lib.Flatten(),
+            lib.Linear(8, 10),
+        )
 
     for training in (True, False):
-        check_layer(build(nn), build(torch.nn), (4, 3, 8, 8), device=device, dtype=dtype,
-                    training=training)  # fmt: skip
+        check_layer(
+            build(nn), build(torch.nn), (4, 3, 8, 8), device=device, dtype=dtype, training=training
+        )
 
 
 def test_mlp_with_batchnorm1d_matches_torch(dtype, device):
     def build(lib):
         return lib.Sequential(
-            lib.Flatten(), lib.Linear(12, 16, bias=False), lib.BatchNorm1d(16), lib.ReLU(),
-            lib.Linear(16, 16, bias=False), lib.BatchNorm1d(16), lib.ReLU(), lib.Linear(16, 3),
-        )  # fmt: skip
+            lib.Flatten(),
+            lib.Linear(12, 16, bias=False),
+            lib.BatchNorm1d(16),
+            lib.ReLU(),
+            lib.Linear(16, 16, bias=False),
+            lib.BatchNorm1d(16),
+            lib.ReLU(),
+            lib.Linear(16, 3),
+        )
 
     for training in (True, False):
-        check_layer(build(nn), build(torch.nn), (8, 3, 2, 2), device=device, dtype=dtype,
-                    training=training)  # fmt: skip
+        check_layer(
+            build(nn), build(torch.nn), (8, 3, 2, 2), device=device, dtype=dtype, training=training
+        )
 
 
 # ---- BatchNorm semantics --------------------------------------------------------------------
@@ -181,10 +201,13 @@ def test_batchnorm_keeps_float32_running_stats_for_float32_input(rng):
 # ---- default initialisation ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("layer, fan_in", [
-    (lambda: nn.Linear(400, 300), 400),
-    (lambda: nn.Conv2d(64, 128, 3), 64 * 9),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "layer, fan_in",
+    [
+        (lambda: nn.Linear(400, 300), 400),
+        (lambda: nn.Conv2d(64, 128, 3), 64 * 9),
+    ],
+)
 def test_default_init_matches_torchs_bounds(layer, fan_in):
     layer = layer()
     bound = 1 / np.sqrt(fan_in)
@@ -223,43 +246,80 @@ def _x(*shape):
     return Tensor(np.zeros(shape, dtype=np.float32))
 
 
-@pytest.mark.parametrize("layer, x, message", [
-    (nn.Conv2d(3, 16, 3), _x(8, 4, 32, 32),
-     "Conv2d(3→16) got input with 4 channels (shape (8, 4, 32, 32)); expected 3 channels"),
-    (nn.Conv2d(3, 16, 3), _x(3, 32, 32), "Conv2d expects (N, C, H, W), got shape (3, 32, 32)"),
-    (nn.BatchNorm2d(16), _x(8, 4, 5, 5),
-     "BatchNorm2d(16) got input with 4 channels (shape (8, 4, 5, 5)); expected 16 channels"),
-    (nn.BatchNorm2d(16), _x(8, 16), "BatchNorm2d expects (N, C, H, W), got shape (8, 16)"),
-    (nn.BatchNorm1d(16), _x(8, 16, 2, 2),
-     "BatchNorm1d expects (N, C) or (N, C, L), got shape (8, 16, 2, 2)"),
-    (nn.BatchNorm1d(16), _x(8, 3), "BatchNorm1d(16) got input with 3 channels (shape (8, 3))"),
-    (nn.Linear(64, 10), _x(8, 32),
-     "Linear(64→10) got input with 32 features (shape (8, 32)); expected 64 features"),
-    (nn.MaxPool2d(3, 2), _x(2, 3, 8), "MaxPool2d expects (N, C, H, W), got shape (2, 3, 8)"),
-    (nn.AvgPool2d(2), _x(2, 3, 8), "AvgPool2d expects (N, C, H, W), got shape (2, 3, 8)"),
-    (nn.AdaptiveAvgPool2d(1), _x(2, 3), "AdaptiveAvgPool2d expects (N, C, H, W), got shape (2, 3)"),
-    (nn.BatchNorm2d(3), _x(1, 3, 1, 1),
-     "BatchNorm2d(3) in training mode needs more than one value per channel"),
-    (nn.BatchNorm2d(3, track_running_stats=False).eval(), _x(1, 3, 1, 1),
-     "BatchNorm2d(3) in training mode needs more than one value per channel"),
-    (nn.Conv2d(3, 16, 3), Tensor(np.zeros((1, 3, 4, 4))),
-     "Conv2d(3→16) has float32 parameters but got float64 input (shape (1, 3, 4, 4)); convert "
-     "the input with .astype(np.float32) or the model with .double()"),
-    (nn.Linear(4, 2).double(), _x(3, 4),
-     "Linear(4→2) has float64 parameters but got float32 input (shape (3, 4))"),
-    (nn.BatchNorm2d(3, affine=False), Tensor(np.zeros((2, 3, 2, 2))),
-     "BatchNorm2d(3) has float32 parameters but got float64 input"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "layer, x, message",
+    [
+        (
+            nn.Conv2d(3, 16, 3),
+            _x(8, 4, 32, 32),
+            "Conv2d(3→16) got input with 4 channels (shape (8, 4, 32, 32)); expected 3 channels",
+        ),
+        (nn.Conv2d(3, 16, 3), _x(3, 32, 32), "Conv2d expects (N, C, H, W), got shape (3, 32, 32)"),
+        (
+            nn.BatchNorm2d(16),
+            _x(8, 4, 5, 5),
+            "BatchNorm2d(16) got input with 4 channels (shape (8, 4, 5, 5)); expected 16 channels",
+        ),
+        (nn.BatchNorm2d(16), _x(8, 16), "BatchNorm2d expects (N, C, H, W), got shape (8, 16)"),
+        (
+            nn.BatchNorm1d(16),
+            _x(8, 16, 2, 2),
+            "BatchNorm1d expects (N, C) or (N, C, L), got shape (8, 16, 2, 2)",
+        ),
+        (nn.BatchNorm1d(16), _x(8, 3), "BatchNorm1d(16) got input with 3 channels (shape (8, 3))"),
+        (
+            nn.Linear(64, 10),
+            _x(8, 32),
+            "Linear(64→10) got input with 32 features (shape (8, 32)); expected 64 features",
+        ),
+        (nn.MaxPool2d(3, 2), _x(2, 3, 8), "MaxPool2d expects (N, C, H, W), got shape (2, 3, 8)"),
+        (nn.AvgPool2d(2), _x(2, 3, 8), "AvgPool2d expects (N, C, H, W), got shape (2, 3, 8)"),
+        (
+            nn.AdaptiveAvgPool2d(1),
+            _x(2, 3),
+            "AdaptiveAvgPool2d expects (N, C, H, W), got shape (2, 3)",
+        ),
+        (
+            nn.BatchNorm2d(3),
+            _x(1, 3, 1, 1),
+            "BatchNorm2d(3) in training mode needs more than one value per channel",
+        ),
+        (
+            nn.BatchNorm2d(3, track_running_stats=False).eval(),
+            _x(1, 3, 1, 1),
+            "BatchNorm2d(3) in training mode needs more than one value per channel",
+        ),
+        (
+            nn.Conv2d(3, 16, 3),
+            Tensor(np.zeros((1, 3, 4, 4))),
+            "Conv2d(3→16) has float32 parameters but got float64 input (shape (1, 3, 4, 4)); "
+            "convert the input with .astype(np.float32) or the model with .double()",
+        ),
+        (
+            nn.Linear(4, 2).double(),
+            _x(3, 4),
+            "Linear(4→2) has float64 parameters but got float32 input (shape (3, 4))",
+        ),
+        (
+            nn.BatchNorm2d(3, affine=False),
+            Tensor(np.zeros((2, 3, 2, 2))),
+            "BatchNorm2d(3) has float32 parameters but got float64 input",
+        ),
+    ],
+)
 def test_layers_reject_input_they_cannot_take(layer, x, message):
     with pytest.raises(OpError, match=re.escape(message)):
         layer(x)
 
 
 def test_conv2d_rejects_input_smaller_than_kernel():
-    with pytest.raises(OpError, match=re.escape(
-        "Conv2d(3→16) with kernel_size=7 got input of size 4x4 (shape (1, 3, 4, 4)), which is "
-        "smaller than its 7x7 kernel even after padding 1 (padded size 6x6)"
-    )):  # fmt: skip
+    with pytest.raises(
+        OpError,
+        match=re.escape(
+            "Conv2d(3→16) with kernel_size=7 got input of size 4x4 (shape (1, 3, 4, 4)), which is "
+            "smaller than its 7x7 kernel even after padding 1 (padded size 6x6)"
+        ),
+    ):
         nn.Conv2d(3, 16, 7, padding=1)(_x(1, 3, 4, 4))
     nn.Conv2d(3, 16, 7, padding=2)(_x(1, 3, 3, 3))  # 7x7 after padding: fits
     with pytest.raises(OpError, match=re.escape("MaxPool2d(kernel_size=3) got input of size 2x2")):
@@ -268,10 +328,13 @@ def test_conv2d_rejects_input_smaller_than_kernel():
 
 def test_bad_layer_settings_are_refused_at_construction():
     for size in (0, (7,), (7, -1), "7", 2.5):
-        with pytest.raises(ValueError, match=re.escape(
-            "AdaptiveAvgPool2d takes output_size as a positive int or a pair of them (1: global "
-            f"average pooling; (7, 7): VGG), got output_size={size!r}"
-        )):  # fmt: skip
+        with pytest.raises(
+            ValueError,
+            match=re.escape(
+                "AdaptiveAvgPool2d takes output_size as a positive int or a pair of them "
+                f"(1: global average pooling; (7, 7): VGG), got output_size={size!r}"
+            ),
+        ):
             nn.AdaptiveAvgPool2d(size)
     with pytest.raises(ValueError, match=r"between 0 and 1, got p=1.5"):
         nn.Dropout(1.5)

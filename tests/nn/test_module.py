@@ -62,8 +62,11 @@ def test_registration_order_and_kinds():
         "bn1.bias",
     ]
     assert [n for n, _ in block.named_buffers()] == [
-        "steps", "bn1.running_mean", "bn1.running_var", "bn1.num_batches_tracked",
-    ]  # fmt: skip
+        "steps",
+        "bn1.running_mean",
+        "bn1.running_var",
+        "bn1.num_batches_tracked",
+    ]
     assert [n for n, _ in block.named_children()] == ["conv1", "bn1", "shortcut"]
     assert list(block.children()) == [block.conv1, block.bn1, block.shortcut]
     assert [n for n, _ in block.named_modules()] == ["", "conv1", "bn1", "shortcut"]
@@ -306,9 +309,10 @@ def test_repr_nests_like_torchs():
     # the older, shorter form; test_repr_of_a_custom_module checks it.)
     ours = nn.Sequential(nn.Linear(4, 3), nn.Sequential(nn.Identity(), nn.ReLU()), nn.Flatten())
     theirs = torch.nn.Sequential(
-        torch.nn.Linear(4, 3), torch.nn.Sequential(torch.nn.Identity(), torch.nn.ReLU()),
+        torch.nn.Linear(4, 3),
+        torch.nn.Sequential(torch.nn.Identity(), torch.nn.ReLU()),
         torch.nn.Flatten(),
-    )  # fmt: skip
+    )
     assert repr(ours) == repr(theirs)
     assert repr(nn.AdaptiveAvgPool2d(1)) == repr(torch.nn.AdaptiveAvgPool2d(1))
 
@@ -361,10 +365,13 @@ def test_load_state_dict_refuses_fractions_in_integer_buffers_and_non_mappings()
     state["num_batches_tracked"] = np.array(2.0)  # a whole number, as torch copies it
     bn.load_state_dict(state)
     assert bn.num_batches_tracked == 2
-    with pytest.raises(TypeError, match=re.escape(
-        "BatchNorm2d.load_state_dict expects a mapping of name -> array (such as "
-        "model.state_dict()), got list"
-    )):  # fmt: skip
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "BatchNorm2d.load_state_dict expects a mapping of name -> array (such as "
+            "model.state_dict()), got list"
+        ),
+    ):
         bn.load_state_dict([1, 2])
 
 

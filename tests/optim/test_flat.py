@@ -19,8 +19,10 @@ CONFIG_IDS = [",".join(f"{k}={v}" for k, v in c.items()) for c in CONFIGS]
 
 def _params(device, dtype, seed=0):
     rng = np.random.default_rng(seed)
-    return [Tensor(to_device(rng.standard_normal(s).astype(dtype), device), requires_grad=True)
-            for s in SHAPES]  # fmt: skip
+    return [
+        Tensor(to_device(rng.standard_normal(s).astype(dtype), device), requires_grad=True)
+        for s in SHAPES
+    ]
 
 
 def _backward(params, grads, device):
@@ -46,8 +48,9 @@ def test_flat_steps_equal_one_parameter_at_a_time_bit_for_bit(config, dtype, dev
         eps = np.finfo(dtype).eps
 
         def same(a, b, err_msg=""):
-            np.testing.assert_allclose(a, b, rtol=0, atol=32 * eps * max(1.0, np.abs(b).max()),
-                                       err_msg=err_msg)  # fmt: skip
+            np.testing.assert_allclose(
+                a, b, rtol=0, atol=32 * eps * max(1.0, np.abs(b).max()), err_msg=err_msg
+            )
 
     flat, single = _params(device, dtype), _params(device, dtype)
     opt_flat, opt_single = SGD(flat, **config), SGD(single, **config)
@@ -153,8 +156,9 @@ def test_moving_the_model_lays_it_out_again(device):
     assert all(p.data is v for p, v in zip(model.parameters(), again.views))
     for p, b, m, i in zip(model.parameters(), before, momentum, range(4)):
         expected_buf = 0.9 * m + asnumpy(p.grad)
-        np.testing.assert_allclose(asnumpy(opt.state[i]["momentum_buffer"]), expected_buf,
-                                   rtol=1e-6)  # fmt: skip
+        np.testing.assert_allclose(
+            asnumpy(opt.state[i]["momentum_buffer"]), expected_buf, rtol=1e-6
+        )
         np.testing.assert_allclose(p.numpy(), b - 0.1 * expected_buf, rtol=1e-6)
 
 
@@ -182,9 +186,14 @@ def test_sgd_is_one_fused_kernel_a_step(standin):
         assert counts.syncs == counts.h2d == 0
 
 
-FLAGS = [(decay, momentum, nesterov, first) for decay in (False, True)
-         for momentum in (False, True) for nesterov in (False, True) for first in (False, True)
-         if momentum or not (nesterov or first)]  # fmt: skip
+FLAGS = [
+    (decay, momentum, nesterov, first)
+    for decay in (False, True)
+    for momentum in (False, True)
+    for nesterov in (False, True)
+    for first in (False, True)
+    if momentum or not (nesterov or first)
+]
 
 
 @requires_real_gpu

@@ -54,27 +54,35 @@ def main(out: Path, steps: int) -> None:
     dist = init_distributed("cpu")
     twin = to_torch(initial_model())
     ddp = DistributedDataParallel(twin)
-    optimizer = torch.optim.SGD(ddp.parameters(), lr=LR, momentum=MOMENTUM,
-                                weight_decay=WEIGHT_DECAY)  # fmt: skip
+    optimizer = torch.optim.SGD(
+        ddp.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY
+    )
     share = GLOBAL_BATCH // dist.world_size
     param_diffs, buffer_diffs, losses = [], [], []
     for step in range(steps):
         x, y = global_batch(step)
         mine = slice(dist.rank * share, (dist.rank + 1) * share)
-        loss, _, seen = train_step(ddp, optimizer, torch.from_numpy(x[mine]),
-                                   torch.from_numpy(y[mine]), dist)  # fmt: skip
+        loss, _, seen = train_step(
+            ddp, optimizer, torch.from_numpy(x[mine]), torch.from_numpy(y[mine]), dist
+        )
         assert seen == GLOBAL_BATCH
         losses.append(loss)
-        for mine_, diffs in ((flat(twin.parameters()), param_diffs),
-                             (flat(b for b in twin.buffers() if b.is_floating_point()),
-                              buffer_diffs)):  # fmt: skip
+        for mine_, diffs in (
+            (flat(twin.parameters()), param_diffs),
+            (flat(b for b in twin.buffers() if b.is_floating_point()), buffer_diffs),
+        ):
             every = [torch.empty_like(mine_) for _ in range(dist.world_size)]
             torch_dist.all_gather(every, mine_)
             diffs.append(max(float((e - every[0]).abs().max()) for e in every))
     if dist.is_main:
         state = {f"state/{k}": v.numpy() for k, v in twin.state_dict().items()}
-        np.savez(out / "ddp.npz", param_diffs=np.array(param_diffs),
-                 buffer_diffs=np.array(buffer_diffs), losses=np.array(losses), **state)
+        np.savez(
+            out / "ddp.npz",
+            param_diffs=np.array(param_diffs),
+            buffer_diffs=np.array(buffer_diffs),
+            losses=np.array(losses),
+            **state,
+        )
     torch_dist.barrier()  # both ranks tear gloo down together (one leaving early aborted the other)
     torch_dist.destroy_process_group()
 

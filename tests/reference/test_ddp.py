@@ -83,12 +83,23 @@ def run_workers(out: Path, timeout: float = 300) -> dict:
     port = str(free_port())
     procs = []
     for rank in range(WORLD):
-        env = _env(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port)  # fmt: skip
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "tests.reference.ddp_worker", str(out), str(STEPS)],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        ))  # fmt: skip
+        env = _env(
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+            WORLD_SIZE=str(WORLD),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=port,
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.reference.ddp_worker", str(out), str(STEPS)],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     deadline = time.monotonic() + timeout
     outputs = []
     try:
@@ -112,8 +123,9 @@ def reference_run(per_process_bn: bool = True) -> dict:
     half-1 pass's update is undone). Else the 16 images in one pass (one BN over all)."""
     torch.set_num_threads(1)
     twin = to_torch(initial_model())
-    optimizer = torch.optim.SGD(twin.parameters(), lr=LR, momentum=MOMENTUM,
-                                weight_decay=WEIGHT_DECAY)  # fmt: skip
+    optimizer = torch.optim.SGD(
+        twin.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY
+    )
     share = GLOBAL_BATCH // WORLD
     losses = []
     twin.train()
@@ -143,8 +155,11 @@ def reference_run(per_process_bn: bool = True) -> dict:
 def state_error(ddp: dict, reference) -> float:
     """The largest relative error (``relative_error``: of the largest value) over the
     floating-point entries of the state."""
-    errors = [relative_error(ddp[f"state/{k}"], v.numpy()) for k, v in reference.items()
-              if v.is_floating_point()]  # fmt: skip
+    errors = [
+        relative_error(ddp[f"state/{k}"], v.numpy())
+        for k, v in reference.items()
+        if v.is_floating_point()
+    ]
     return max(errors)
 
 
@@ -170,20 +185,23 @@ def test_two_processes_train_like_one(ddp_result):
     error = state_error(ddp_result, ours["state"])
     loss_error = np.abs(ddp_result["losses"] - ours["losses"]).max()
     one_bn = state_error(ddp_result, reference_run(per_process_bn=False)["state"])
-    print(f"\n2 processes x {STEPS} steps of ResNet-8 ({ddp_result['seconds']:.1f} s): "
-          f"max |parameter difference| between processes {ddp_result['param_diffs'].max():.1e}; "
-          f"DDP vs one process (BN per half): relative state error {error:.1e}, loss "
-          f"difference {loss_error:.1e}; vs one BN over all 16: {one_bn:.1e}")  # fmt: skip
+    print(
+        f"\n2 processes x {STEPS} steps of ResNet-8 ({ddp_result['seconds']:.1f} s): "
+        f"max |parameter difference| between processes {ddp_result['param_diffs'].max():.1e}; "
+        f"DDP vs one process (BN per half): relative state error {error:.1e}, loss "
+        f"difference {loss_error:.1e}; vs one BN over all 16: {one_bn:.1e}"
+    )
     assert error <= FLOAT32_RTOL
     assert loss_error <= FLOAT32_RTOL * np.abs(ours["losses"]).max()
     assert one_bn > 100 * FLOAT32_RTOL  # a different computation, told apart
 
     # (c) back into learnres: the same logits as the torch model
-    model = from_torch(initial_model(), {k[len("state/"):]: v for k, v in ddp_result.items()
-                                         if k.startswith("state/")})  # fmt: skip
+    model = from_torch(
+        initial_model(),
+        {k[len("state/") :]: v for k, v in ddp_result.items() if k.startswith("state/")},
+    )
     twin = to_torch(initial_model())
-    twin.load_state_dict({k: torch.from_numpy(ddp_result[f"state/{k}"])
-                          for k in twin.state_dict()})  # fmt: skip
+    twin.load_state_dict({k: torch.from_numpy(ddp_result[f"state/{k}"]) for k in twin.state_dict()})
     x = global_batch(STEPS)[0]
     model.eval()
     twin.eval()
@@ -204,13 +222,36 @@ def test_the_command_writes_a_learnres_run_folder(tmp_path, shared_datasets):
     if torchrun is None:
         pytest.skip("torchrun not found beside this Python")
     out = tmp_path / "run"
-    command = [torchrun, "--nnodes", "1", "--nproc_per_node", str(WORLD), "--master_addr",
-               "127.0.0.1", "--master_port", str(free_port()), "-m", "learnres", "scale",
-               "--model", "resnet8", "--data-dir", str(shared_datasets), "--subset", "200",
-               "--iterations", "4", "--batch-size", "16", "--no-progress",
-               "--out", str(out)]  # fmt: skip
-    done = subprocess.run(command, cwd=REPO, env=_env(), capture_output=True, text=True,
-                          timeout=360)  # fmt: skip
+    command = [
+        torchrun,
+        "--nnodes",
+        "1",
+        "--nproc_per_node",
+        str(WORLD),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "learnres",
+        "scale",
+        "--model",
+        "resnet8",
+        "--data-dir",
+        str(shared_datasets),
+        "--subset",
+        "200",
+        "--iterations",
+        "4",
+        "--batch-size",
+        "16",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run(
+        command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=360
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 process(es), gloo" in done.stdout
     assert {"metrics.csv", "checkpoint.npz", "config.json", "plot.png"} <= {
@@ -255,8 +296,7 @@ def test_each_process_gets_a_disjoint_share_of_every_epoch():
     n = 23
     images = np.arange(n, dtype=np.uint8).reshape(n, 1, 1, 1) * np.ones((1, 1, 2, 2), np.uint8)
     data = Dataset(images, np.arange(n) % 10, tuple("abcdefghij"), "numbers")
-    loaders = [ShardedLoader(data, 3, fake_process(r, 2), seed=5, transform=None)
-               for r in range(2)]  # fmt: skip
+    loaders = [ShardedLoader(data, 3, fake_process(r, 2), seed=5, transform=None) for r in range(2)]
     assert [len(loader) for loader in loaders] == [3, 3]  # 23 -> 11 each -> 3 batches of 3
     epochs = []
     for _ in range(2):

@@ -196,9 +196,13 @@ def test_vgg_matches_pytorch(depth, batch_norm, size, mode):
 
 @pytest.mark.parametrize(
     "name, mode",
-    [("vgg16-cifar", "train"), ("vgg19-cifar", "eval"), ("plain18-cifar", "train"),
-     ("resnet34-cifar", "train")],
-)  # fmt: skip
+    [
+        ("vgg16-cifar", "train"),
+        ("vgg19-cifar", "eval"),
+        ("plain18-cifar", "train"),
+        ("resnet34-cifar", "train"),
+    ],
+)
 def test_cifar_comparison_models_match_pytorch(name, mode):
     init.manual_seed(0)
     model = get_model(name, num_classes=100).double()

@@ -31,14 +31,28 @@ def tiny_trainer(out_dir, iterations=12, seed=0, lr=0.1, model_seed=0, schedule=
     """A Trainer over the 96 random images: augmentation, shuffling, momentum, BN stats all on,
     so every piece of state that a resume must restore is exercised."""
     model = tiny_model(model_seed)
-    train = DataLoader(IMAGES, LABELS, batch_size=16, drop_last=True, seed=seed,
-                       transform=Compose([ToFloat(), RandomCropFlip(2)]))  # fmt: skip
+    train = DataLoader(
+        IMAGES,
+        LABELS,
+        batch_size=16,
+        drop_last=True,
+        seed=seed,
+        transform=Compose([ToFloat(), RandomCropFlip(2)]),
+    )
     test = DataLoader(IMAGES[:32], LABELS[:32], batch_size=16, shuffle=False, transform=ToFloat())
     optimizer = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     kw.setdefault("log_every", 2)
     kw.setdefault("eval_every", 4)
     kw.setdefault("checkpoint_every", 3)
     kw.setdefault("progress", False)
-    return Trainer(model, optimizer, make_schedule(schedule, lr, iterations), train, iterations,
-                   eval_loaders={"test": test}, out_dir=out_dir, config={"model": "tiny"},
-                   **kw)  # fmt: skip
+    return Trainer(
+        model,
+        optimizer,
+        make_schedule(schedule, lr, iterations),
+        train,
+        iterations,
+        eval_loaders={"test": test},
+        out_dir=out_dir,
+        config={"model": "tiny"},
+        **kw,
+    )

@@ -13,12 +13,14 @@ def _state():
     return {
         "iteration": 7,
         "model": {"conv1.weight": np.arange(6.0).reshape(2, 3), "bn.num": np.array(3)},
-        "optimizer": {"state": {0: {"momentum_buffer": np.ones(2, np.float32)}},
-                      "param_groups": [{"lr": 0.1, "nesterov": False, "params": [0, 1]}]},
+        "optimizer": {
+            "state": {0: {"momentum_buffer": np.ones(2, np.float32)}},
+            "param_groups": [{"lr": 0.1, "nesterov": False, "params": [0, 1]}],
+        },
         "loader": {"rng": {"state": {"state": 2**127 + 5, "inc": 3}}, "position": None},
         "history": [{"iteration": 5, "train_error": 12.5}],
         "config": '{"model": "resnet20"}',
-    }  # fmt: skip
+    }
 
 
 def test_round_trip_keeps_values_dtypes_and_structure(tmp_path):

@@ -24,8 +24,14 @@ from learnres.train import load_checkpoint, read_csv
 from learnres.train.run import build_model, check_model_name, model_names
 from tests.data.official_format import cifar100_files, tar_gz
 
-COMPARISON = ["plain18-cifar", "plain34-cifar", "resnet18-cifar", "resnet34-cifar",
-              "vgg16-cifar", "vgg19-cifar"]  # fmt: skip
+COMPARISON = [
+    "plain18-cifar",
+    "plain34-cifar",
+    "resnet18-cifar",
+    "resnet34-cifar",
+    "vgg16-cifar",
+    "vgg19-cifar",
+]
 ARCHIVE = "cifar-100-python.tar.gz"
 
 
@@ -62,8 +68,14 @@ def downloads_from(cifar100_mirror, tmp_path, monkeypatch):
     monkeypatch.delenv("LEARNRES_DATA_DIR", raising=False)
     monkeypatch.setenv("LEARNRES_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("LEARNRES_DATA_URL", base_url)
-    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-                  "all_proxy"):  # fmt: skip
+    for proxy in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(proxy, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
@@ -72,11 +84,25 @@ def downloads_from(cifar100_mirror, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("model", COMPARISON)
-def test_each_model_of_the_comparison_trains_on_downloaded_cifar100(model, downloads_from,
-                                                                    tmp_path, capsys):  # fmt: skip
+def test_each_model_of_the_comparison_trains_on_downloaded_cifar100(
+    model, downloads_from, tmp_path, capsys
+):
     out = tmp_path / "run"
-    argv = ["train", "--model", model, "--dataset", "cifar100", "--iterations", "1",
-            "--batch-size", "2", "--out", str(out), "--no-progress", "--no-plot"]  # fmt: skip
+    argv = [
+        "train",
+        "--model",
+        model,
+        "--dataset",
+        "cifar100",
+        "--iterations",
+        "1",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-plot",
+    ]
     assert learnres(argv) == 0, capsys.readouterr().err
     text = capsys.readouterr().out
     assert f"training {model} on cifar100" in text and "done: 1 iterations" in text

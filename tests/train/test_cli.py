@@ -19,8 +19,21 @@ from learnres.train import load_checkpoint, read_csv
 from learnres.train.run import TrainConfig, train
 from tests.train.conftest import error_line, train_cli
 
-QUICK = ["--model", "resnet8", "--subset", "128", "--batch-size", "16", "--iterations", "8",
-         "--eval-every", "4", "--checkpoint-every", "4", "--no-progress"]  # fmt: skip
+QUICK = [
+    "--model",
+    "resnet8",
+    "--subset",
+    "128",
+    "--batch-size",
+    "16",
+    "--iterations",
+    "8",
+    "--eval-every",
+    "4",
+    "--checkpoint-every",
+    "4",
+    "--no-progress",
+]
 
 
 def _run(*argv):
@@ -50,9 +63,17 @@ def test_resume_on_the_command_line_matches_a_straight_run(shared_datasets, tmp_
         if trainer.iteration == 3:
             raise KeyboardInterrupt
 
-    config = TrainConfig(model="resnet8", subset=128, batch_size=16, iterations=8, eval_every=4,
-                         checkpoint_every=4, progress=False, data_dir=str(shared_datasets),
-                         out=str(split))  # fmt: skip
+    config = TrainConfig(
+        model="resnet8",
+        subset=128,
+        batch_size=16,
+        iterations=8,
+        eval_every=4,
+        checkpoint_every=4,
+        progress=False,
+        data_dir=str(shared_datasets),
+        out=str(split),
+    )
     assert train(config, callbacks=[stop]).status == "interrupted"
     assert load_checkpoint(split / "checkpoint.npz")["iteration"] == 3
     assert _run("--out", split, "--resume", "--no-progress") == 0
@@ -68,12 +89,25 @@ def test_a_real_ctrl_c_saves_and_resume_finishes_the_run(shared_datasets, tmp_pa
     no temporary file, and ``--resume`` carries the same run to its end, each iteration
     logged once."""
     out = tmp_path / "run"
-    argv = [*QUICK, "--iterations", "200", "--eval-every", "200", "--log-every", "1",
-            "--data-dir", shared_datasets, "--out", out]  # fmt: skip
+    argv = [
+        *QUICK,
+        "--iterations",
+        "200",
+        "--eval-every",
+        "200",
+        "--log-every",
+        "1",
+        "--data-dir",
+        shared_datasets,
+        "--out",
+        out,
+    ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "learnres", "train", *map(str, argv)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (out / "checkpoint.npz").exists() and proc.poll() is None:
         assert time.monotonic() < deadline, "no checkpoint after 120 s"
@@ -143,10 +177,25 @@ def test_help_explains_each_option(capsys):
         learnres(["train", "--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--model", "--dataset", "--data-dir", "--device", "--iterations", "--epochs",
-                   "--batch-size", "--lr", "--schedule", "--shortcut", "--subset",
-                   "--validation", "--seed", "--out", "--resume", "--eval-every",
-                   "--checkpoint-every"):  # fmt: skip
+    for option in (
+        "--model",
+        "--dataset",
+        "--data-dir",
+        "--device",
+        "--iterations",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--schedule",
+        "--shortcut",
+        "--subset",
+        "--validation",
+        "--seed",
+        "--out",
+        "--resume",
+        "--eval-every",
+        "--checkpoint-every",
+    ):
         assert option in text
     assert "32k" in text and "N/2 and 3N/4" in text
 
@@ -162,8 +211,21 @@ def test_plot_overlays_runs(tmp_path, capsys):
         (tmp_path / name).mkdir()
         h.write_csv(tmp_path / name / "metrics.csv")
     out = tmp_path / "fig6.png"
-    assert learnres(["plot", str(tmp_path / "plain20"), str(tmp_path / "plain56"),
-                     "--out", str(out), "--ylim", "0", "60"]) == 0  # fmt: skip
+    assert (
+        learnres(
+            [
+                "plot",
+                str(tmp_path / "plain20"),
+                str(tmp_path / "plain56"),
+                "--out",
+                str(out),
+                "--ylim",
+                "0",
+                "60",
+            ]
+        )
+        == 0
+    )
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert learnres(["plot", str(tmp_path / "absent")]) == 2
     assert "no metrics file" in capsys.readouterr().err
@@ -171,8 +233,19 @@ def test_plot_overlays_runs(tmp_path, capsys):
 
 # ---- a user's mistakes: one line naming the option or file, exit 2, nothing written ----------
 
-_TINY = ["--model", "resnet8", "--batch-size", "8", "--iterations", "2", "--eval-every", "2",
-         "--no-progress", "--no-plot", "--no-download"]  # fmt: skip
+_TINY = [
+    "--model",
+    "resnet8",
+    "--batch-size",
+    "8",
+    "--iterations",
+    "2",
+    "--eval-every",
+    "2",
+    "--no-progress",
+    "--no-plot",
+    "--no-download",
+]
 
 
 @pytest.fixture
@@ -209,8 +282,9 @@ def no_data(monkeypatch):
         (["--device", "cuda:x"], "--device"),
     ],
 )
-def test_bad_option_values_name_the_option_before_any_data_is_read(tmp_path, no_data, argv,
-                                                                   option, request):  # fmt: skip
+def test_bad_option_values_name_the_option_before_any_data_is_read(
+    tmp_path, no_data, argv, option, request
+):
     if argv == ["--device", "cuda"]:
         request.getfixturevalue("no_gpu")  # learnres without CuPy for this case
     out = tmp_path / "run"
@@ -238,9 +312,20 @@ def test_a_cifar_pickle_carrying_code_is_one_line_and_exit_2(tmp_path):
     batch = data / "cifar-10-batches-py" / "data_batch_3"
     batch.write_bytes(pickle.dumps({b"data": RunsCommand(), b"labels": []}, protocol=2))
     out = tmp_path / "run"
-    code, _, err = train_cli("--model", "resnet8", "--iterations", "1", "--batch-size", "8",
-                             "--data-dir", data, "--no-download", "--out", out,
-                             "--no-progress")  # fmt: skip
+    code, _, err = train_cli(
+        "--model",
+        "resnet8",
+        "--iterations",
+        "1",
+        "--batch-size",
+        "8",
+        "--data-dir",
+        data,
+        "--no-download",
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert code == 2
     line = error_line(err)
     assert str(batch) in line and "refusing to load global" in line
@@ -257,9 +342,21 @@ def test_an_empty_cifar_batch_is_read_as_zero_images(tmp_path):
     data = write_tiny_cifar(tmp_path / "data")
     empty = {b"data": np.zeros((0, 3072), np.uint8), b"labels": [], b"batch_label": b"empty"}
     (data / "cifar-10-batches-py" / "data_batch_5").write_bytes(pickle.dumps(empty, protocol=2))
-    code, out, err = train_cli("--model", "resnet8", "--iterations", "1", "--batch-size", "8",
-                               "--data-dir", data, "--no-download", "--out", tmp_path / "run",
-                               "--no-progress", "--no-plot")  # fmt: skip
+    code, out, err = train_cli(
+        "--model",
+        "resnet8",
+        "--iterations",
+        "1",
+        "--batch-size",
+        "8",
+        "--data-dir",
+        data,
+        "--no-download",
+        "--out",
+        tmp_path / "run",
+        "--no-progress",
+        "--no-plot",
+    )
     assert code == 0, err
     assert "done: 1 iterations" in out
 
@@ -279,9 +376,22 @@ def test_fashion_mnist_of_the_wrong_image_size_is_refused_leaving_nothing(tmp_pa
         labels = rng.integers(0, 10, size=n).astype(np.uint8)
         (folder / f"{split}-labels-idx1-ubyte.gz").write_bytes(idx(labels))
     out = tmp_path / "run"
-    code, _, err = train_cli("--model", "resnet8", "--dataset", "fashion-mnist", "--iterations",
-                             "1", "--batch-size", "8", "--data-dir", tmp_path / "data",
-                             "--no-download", "--out", out, "--no-progress")  # fmt: skip
+    code, _, err = train_cli(
+        "--model",
+        "resnet8",
+        "--dataset",
+        "fashion-mnist",
+        "--iterations",
+        "1",
+        "--batch-size",
+        "8",
+        "--data-dir",
+        tmp_path / "data",
+        "--no-download",
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert code == 2
     assert "train-images-idx3-ubyte.gz" in error_line(err) and "(N, 28, 28)" in err
     assert not out.exists()
@@ -294,11 +404,27 @@ def test_lr_1e6_diverges_with_exit_1_and_saves_no_nan(tiny_cifar, tmp_path):
 
     out = tmp_path / "run"
     with np.errstate(all="ignore"):
-        code, _, err = train_cli("--model", "resnet8", "--lr", "1e6", "--iterations", "60",
-                                 "--batch-size", "8", "--checkpoint-every", "1",
-                                 "--eval-every", "60", "--data-dir", tiny_cifar,
-                                 "--no-download", "--out", out, "--no-progress",
-                                 "--no-plot")  # fmt: skip
+        code, _, err = train_cli(
+            "--model",
+            "resnet8",
+            "--lr",
+            "1e6",
+            "--iterations",
+            "60",
+            "--batch-size",
+            "8",
+            "--checkpoint-every",
+            "1",
+            "--eval-every",
+            "60",
+            "--data-dir",
+            tiny_cifar,
+            "--no-download",
+            "--out",
+            out,
+            "--no-progress",
+            "--no-plot",
+        )
     assert code == 1
     assert "training diverged" in error_line(err) and "the last good checkpoint" in err
     kept = load_checkpoint(out / "checkpoint.npz")  # saved before the weights overflowed
@@ -311,12 +437,27 @@ def test_two_runs_started_on_one_folder_the_second_exits_2(tiny_cifar, tmp_path)
     exits 2 naming it and writes nothing; the first finishes its run."""
 
     out = tmp_path / "run"
-    argv = ["--model", "resnet8", "--batch-size", "8", "--eval-every", "1000", "--data-dir",
-            tiny_cifar, "--no-download", "--out", out, "--no-progress", "--no-plot"]  # fmt: skip
+    argv = [
+        "--model",
+        "resnet8",
+        "--batch-size",
+        "8",
+        "--eval-every",
+        "1000",
+        "--data-dir",
+        tiny_cifar,
+        "--no-download",
+        "--out",
+        out,
+        "--no-progress",
+        "--no-plot",
+    ]
     first = subprocess.Popen(
         [sys.executable, "-m", "learnres", "train", *map(str, argv), "--iterations", "2000"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert first.stdout.readline().startswith("training resnet8")  # it has the folder
         deadline = time.monotonic() + 120
@@ -326,8 +467,9 @@ def test_two_runs_started_on_one_folder_the_second_exits_2(tiny_cifar, tmp_path)
         code, _, err = train_cli(*argv, "--iterations", "2")
         assert code == 2
         assert f"in use by another learnres run (pid {first.pid}" in error_line(err)
-        assert not (out / "checkpoint.npz").exists() or load_checkpoint(
-            out / "checkpoint.npz")["config"].count('"iterations": 2000')  # the first's
+        assert not (out / "checkpoint.npz").exists() or load_checkpoint(out / "checkpoint.npz")[
+            "config"
+        ].count('"iterations": 2000')  # the first's
     finally:
         first.send_signal(signal.SIGINT)
         text, _ = first.communicate(timeout=120)
@@ -336,8 +478,7 @@ def test_two_runs_started_on_one_folder_the_second_exits_2(tiny_cifar, tmp_path)
 
 
 @pytest.mark.parametrize("where", ["file", "under a file"])
-def test_out_that_is_a_file_or_under_one_exits_2_before_reading_data(tmp_path, monkeypatch,
-                                                                     where):  # fmt: skip
+def test_out_that_is_a_file_or_under_one_exits_2_before_reading_data(tmp_path, monkeypatch, where):
     """Item 7: one line naming the path, exit 2, before any data is read."""
     import learnres.data
 
@@ -353,13 +494,21 @@ def test_out_that_is_a_file_or_under_one_exits_2_before_reading_data(tmp_path, m
     assert (tmp_path / "afile").read_text() == "not a folder"
 
 
-def test_a_full_disk_exits_2_and_keeps_the_previous_checkpoint(tiny_cifar, tmp_path,
-                                                                monkeypatch):  # fmt: skip
+def test_a_full_disk_exits_2_and_keeps_the_previous_checkpoint(tiny_cifar, tmp_path, monkeypatch):
     """Item 7: the disk fills during a checkpoint write: one line, exit 2, the previous
     checkpoint intact and no temporary file left."""
     out = tmp_path / "run"
-    argv = [*_TINY, "--iterations", "4", "--checkpoint-every", "2", "--data-dir", tiny_cifar,
-            "--out", out]  # fmt: skip
+    argv = [
+        *_TINY,
+        "--iterations",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--data-dir",
+        tiny_cifar,
+        "--out",
+        out,
+    ]
     savez, calls = np.savez, []
 
     def fills_the_disk(f, **arrays):
@@ -382,8 +531,9 @@ def test_device_n_is_taken_or_refused_with_the_gpus_there_are(tmp_path, no_data,
     from learnres.train.cli import _device
 
     out = tmp_path / "run"
-    code, _, err = train_cli("--model", "resnet8", "--device", "cuda:1", "--out", out,
-                             "--no-progress")  # fmt: skip
+    code, _, err = train_cli(
+        "--model", "resnet8", "--device", "cuda:1", "--out", out, "--no-progress"
+    )
     assert code == 2 and "--device" in error_line(err) and "1 CUDA device" in error_line(err)
     assert not out.exists()
     standin.set_device_count(2)

@@ -28,8 +28,16 @@ def gpu() -> str:
 
 
 def _config(shared_datasets, **kw) -> TrainConfig:
-    base = dict(model="resnet8", dataset="cifar10", data_dir=str(shared_datasets), subset=200,
-                batch_size=16, seed=1, dtype="float64", iterations=3)  # fmt: skip
+    base = dict(
+        model="resnet8",
+        dataset="cifar10",
+        data_dir=str(shared_datasets),
+        subset=200,
+        batch_size=16,
+        seed=1,
+        dtype="float64",
+        iterations=3,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -61,9 +69,22 @@ def test_a_different_start_is_refused(shared_datasets, gpu, monkeypatch):
 
 def test_the_command_writes_its_rows(shared_datasets, gpu, tmp_path, capsys):
     out = tmp_path / "first-steps.csv"
-    code = cpu_vs_gpu.main(["--model", "resnet8", "--data-dir", str(shared_datasets),
-                            "--batch-size", "8", "--steps", "2", "--dtype", "float64",
-                            "--out", str(out)])  # fmt: skip
+    code = cpu_vs_gpu.main(
+        [
+            "--model",
+            "resnet8",
+            "--data-dir",
+            str(shared_datasets),
+            "--batch-size",
+            "8",
+            "--steps",
+            "2",
+            "--dtype",
+            "float64",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     rows = list(csv.DictReader(out.open()))
     assert [r["step"] for r in rows] == ["0", "1", "2"]
@@ -73,7 +94,8 @@ def test_the_command_writes_its_rows(shared_datasets, gpu, tmp_path, capsys):
 
 
 def test_a_device_that_is_not_usable_is_named(shared_datasets, no_gpu, capsys):
-    code = cpu_vs_gpu.main(["--model", "resnet8", "--data-dir", str(shared_datasets),
-                            "--steps", "1"])  # fmt: skip
+    code = cpu_vs_gpu.main(
+        ["--model", "resnet8", "--data-dir", str(shared_datasets), "--steps", "1"]
+    )
     assert code == 2
     assert "--device" in capsys.readouterr().err

@@ -24,8 +24,19 @@ from learnres.train.folder import (
 )
 from tests.train.conftest import error_line, train_cli
 
-TINY = ["--model", "resnet8", "--batch-size", "8", "--iterations", "2", "--eval-every", "2",
-        "--no-progress", "--no-plot", "--no-download"]  # fmt: skip
+TINY = [
+    "--model",
+    "resnet8",
+    "--batch-size",
+    "8",
+    "--iterations",
+    "2",
+    "--eval-every",
+    "2",
+    "--no-progress",
+    "--no-plot",
+    "--no-download",
+]
 
 _HOLDER = textwrap.dedent("""
     import sys, time
@@ -38,8 +49,9 @@ _HOLDER = textwrap.dedent("""
 
 def _hold(path):
     """A second process that claims ``path`` and sleeps; returns once it holds the claim."""
-    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "claimed"
     return proc
 
@@ -109,8 +121,9 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_claim(tmp_path):
         assert not stale.exists() and keep.exists()
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root writes into read-only folders")  # fmt: skip
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders"
+)
 def test_a_read_only_out_exits_2(tmp_path):
     (tmp_path / "ro").mkdir()
     (tmp_path / "ro").chmod(0o555)

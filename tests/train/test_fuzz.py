@@ -132,8 +132,10 @@ JUNK = ["", "x", "nan", "inf", "-inf", "1e999", "-0", "0x10", " 3", "½", "--", 
 # option -> (values that are fine, values that are mistakes); as text, the way a shell passes
 # them. Every fine combination runs a few iterations at most on the 120-image folder.
 OPTIONS = {
-    "--model": (["resnet8", "plain8", "ResNet-8"],
-                ["resnet10", "resnet50", "vgg16", "", "../evil", "resnet8\x00"]),
+    "--model": (
+        ["resnet8", "plain8", "ResNet-8"],
+        ["resnet10", "resnet50", "vgg16", "", "../evil", "resnet8\x00"],
+    ),
     "--dataset": (["cifar10", "CIFAR-10"], ["cifar100", "fashion-mnist", "mnist", ""]),
     "--iterations": ([1, 2, 3], [0, -1, 2**70, 1.5]),
     "--epochs": ([0.05, 0.1, 0.2, "1e-9"], [0, -1, -0.5]),
@@ -152,7 +154,7 @@ OPTIONS = {
     "--normalization": (["pixel", "channel", "none"], ["zca"]),
     "--dtype": (["float32", "float64"], ["float16"]),
     "--device": (["cpu"], ["cuda", "tpu"]),  # (cuda: a mistake where no GPU is usable)
-}  # fmt: skip
+}
 OUTS = (["run", "a/b/run", "empty", "foreign", "", None], ["afile", "afile/run", "held"])
 DATA = (["DATA"], ["missing", "afile"])
 MISTAKES = ["option", "option", "option", "out", "data", "flag", "milestones"]
@@ -250,24 +252,55 @@ def stopped_run(fuzz_data, tmp_path_factory):
         if trainer.iteration == 2:
             raise KeyboardInterrupt
 
-    config = TrainConfig(model="resnet8", batch_size=8, iterations=4, eval_every=2,
-                         checkpoint_every=2, schedule="warmup", progress=False, plot=False,
-                         download=False, data_dir=str(fuzz_data), out=str(out))  # fmt: skip
+    config = TrainConfig(
+        model="resnet8",
+        batch_size=8,
+        iterations=4,
+        eval_every=2,
+        checkpoint_every=2,
+        schedule="warmup",
+        progress=False,
+        plot=False,
+        download=False,
+        data_dir=str(fuzz_data),
+        out=str(out),
+    )
     assert train(config, callbacks=[stop]).status == "interrupted"
     return out
 
 
-JSON_WORDS = ["os.system", "seed", "PCG64", "MT19937", "__import__", "step", "warmup", "eval",
-              "resnet8", "cifar10", "float64", "[1, 2]", "{}", "NaN"]  # fmt: skip
+JSON_WORDS = [
+    "os.system",
+    "seed",
+    "PCG64",
+    "MT19937",
+    "__import__",
+    "step",
+    "warmup",
+    "eval",
+    "resnet8",
+    "cifar10",
+    "float64",
+    "[1, 2]",
+    "{}",
+    "NaN",
+]
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.integers(-3, 5)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.integers(-3, 5)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8)
     | st.sampled_from(JSON_WORDS),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["iteration", "kind", "x", "state", "__array__"]),
-                      children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["iteration", "kind", "x", "state", "__array__"]), children, max_size=3
+        )
+    ),
     max_leaves=6,
-)  # fmt: skip
+)
 
 
 def _paths(node, prefix=()):
@@ -285,13 +318,43 @@ def _nudge(value, draw):
     """A plausible change of a number: what a hand edit or a bit of rot would make."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return draw(JSON_VALUES)
-    return draw(st.sampled_from([value + 1, value - 1, -value, value * 2, 0, float(value),
-                                 math.nan, math.inf, -math.inf, 10**30, 1e-30]))  # fmt: skip
+    return draw(
+        st.sampled_from(
+            [
+                value + 1,
+                value - 1,
+                -value,
+                value * 2,
+                0,
+                float(value),
+                math.nan,
+                math.inf,
+                -math.inf,
+                10**30,
+                1e-30,
+            ]
+        )
+    )
 
 
-ARRAY_CHANGES = ["nan", "inf", "-inf", "negate", "huge", "zero", "float64", "float16",
-                 "int64", "bool", "complex", "add axis", "truncate", "empty", "drop",
-                 "extra entry"]  # fmt: skip
+ARRAY_CHANGES = [
+    "nan",
+    "inf",
+    "-inf",
+    "negate",
+    "huge",
+    "zero",
+    "float64",
+    "float16",
+    "int64",
+    "bool",
+    "complex",
+    "add axis",
+    "truncate",
+    "empty",
+    "drop",
+    "extra entry",
+]
 
 
 def _change_array(a: np.ndarray, how: str, where: float) -> np.ndarray:
@@ -321,8 +384,12 @@ def tamperings(draw, meta: dict, arrays: dict):
     ("json", path, action, value) or ("raw", kind, parameter); ``_tamper`` carries it out."""
     kind = draw(st.sampled_from(["array", "array", "json", "json", "nudge", "nudge", "raw"]))
     if kind == "array":
-        return ("array", draw(st.sampled_from(sorted(arrays))),
-                draw(st.sampled_from(ARRAY_CHANGES)), draw(st.floats(0, 1)))  # fmt: skip
+        return (
+            "array",
+            draw(st.sampled_from(sorted(arrays))),
+            draw(st.sampled_from(ARRAY_CHANGES)),
+            draw(st.floats(0, 1)),
+        )
     if kind in ("json", "nudge"):
         places = [(p, v) for p, v in _paths(meta["state"]) if p]
         if kind == "nudge":  # a number somewhere: the edits most likely to look valid
@@ -333,11 +400,16 @@ def tamperings(draw, meta: dict, arrays: dict):
         action = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
         key = draw(st.sampled_from(["evil", "seed", "kind", "x"])) if action == "add" else None
         return ("json", path, action, (key, draw(JSON_VALUES)))
-    raw = draw(st.sampled_from(["deep", "not a dict", "truncated json", "header", "cut",
-                                "flip"]))  # fmt: skip
+    raw = draw(st.sampled_from(["deep", "not a dict", "truncated json", "header", "cut", "flip"]))
     if raw == "header":
-        return ("raw", raw, (draw(st.sampled_from(sorted(arrays))),
-                             draw(st.sampled_from([(10**11,), (2**62, 4), (0,), (7, 7)]))))
+        return (
+            "raw",
+            raw,
+            (
+                draw(st.sampled_from(sorted(arrays))),
+                draw(st.sampled_from([(10**11,), (2**62, 4), (0,), (7, 7)])),
+            ),
+        )
     return ("raw", raw, draw(st.floats(0, 1)))
 
 
@@ -444,10 +516,19 @@ def test_fuzz_cifar_pickles(data, tmp_path_factory):
         elif how == "insert":
             raw[at:at] = data.draw(st.binary(min_size=1, max_size=8))
         else:  # a pickle opcode that names or calls something
-            raw[at:at] = data.draw(st.sampled_from([
-                b"cos\nsystem\n", b"cbuiltins\neval\n", b"cnumpy\nndarray\n", b"R", b"b",
-                b"cnumpy.random\nseed\n", pickle.dumps(os.getpid, protocol=2)[2:-1],
-            ]))  # fmt: skip
+            raw[at:at] = data.draw(
+                st.sampled_from(
+                    [
+                        b"cos\nsystem\n",
+                        b"cbuiltins\neval\n",
+                        b"cnumpy\nndarray\n",
+                        b"R",
+                        b"b",
+                        b"cnumpy.random\nseed\n",
+                        pickle.dumps(os.getpid, protocol=2)[2:-1],
+                    ]
+                )
+            )
         if not raw:
             break
     (batches / name).write_bytes(bytes(raw))
@@ -465,9 +546,7 @@ def test_fuzz_cifar_pickles(data, tmp_path_factory):
 # ---- 4. real processes -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "case", ["bad option", "tampered checkpoint", "a short run"]
-)
+@pytest.mark.parametrize("case", ["bad option", "tampered checkpoint", "a short run"])
 def test_real_processes_keep_the_promises(case, stopped_run, fuzz_data, tmp_path):
     """The same promises for ``python -m learnres train`` in its own process: the exit
     status, no traceback on stderr, a refused run changes nothing."""
@@ -481,16 +560,28 @@ def test_real_processes_keep_the_promises(case, stopped_run, fuzz_data, tmp_path
         write_raw(run / "checkpoint.npz", meta, arrays)
         argv, expected = ["--out", run, "--resume"], 2
     else:
-        argv = ["--model", "resnet8", "--iterations", "2", "--batch-size", "8", "--data-dir",
-                fuzz_data, "--no-download", "--out", run]  # fmt: skip
+        argv = [
+            "--model",
+            "resnet8",
+            "--iterations",
+            "2",
+            "--batch-size",
+            "8",
+            "--data-dir",
+            fuzz_data,
+            "--no-download",
+            "--out",
+            run,
+        ]
         expected = 0
     before = _tree(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "learnres", "train", *map(str, argv), "--no-progress",
-         "--no-plot"],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "learnres", "train", *map(str, argv), "--no-progress", "--no-plot"],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )  # fmt: skip
+    )
     assert proc.returncode == expected, proc.stderr
     assert "Traceback" not in proc.stderr
     if expected == 2:
@@ -508,7 +599,8 @@ def test_the_harness_notices_a_broken_promise(tmp_path):
     with pytest.raises(AssertionError, match="a refused run changed files"):
         _check(2, "", "learnres train: error: x\n", tmp_path, before, np.random.get_state())
     with pytest.raises(AssertionError):
-        _check(1, "", "Traceback (most recent call last):\n", tmp_path, before,
-               np.random.get_state())  # fmt: skip
+        _check(
+            1, "", "Traceback (most recent call last):\n", tmp_path, before, np.random.get_state()
+        )
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "left")

@@ -17,10 +17,19 @@ def test_resnet8_learns_the_cifar10_subset(shared_datasets, tmp_path):
     shuffled against images, say) stays near 10%.
     """
     config = TrainConfig(
-        model="resnet8", dataset="cifar10", data_dir=str(shared_datasets), download=False,
-        iterations=300, batch_size=64, eval_every=300, checkpoint_every=300, seed=0,
-        out=str(tmp_path / "run"), progress=False, plot=False,
-    )  # fmt: skip
+        model="resnet8",
+        dataset="cifar10",
+        data_dir=str(shared_datasets),
+        download=False,
+        iterations=300,
+        batch_size=64,
+        eval_every=300,
+        checkpoint_every=300,
+        seed=0,
+        out=str(tmp_path / "run"),
+        progress=False,
+        plot=False,
+    )
     result = train(config)
     accuracy = 100.0 - result.final["test_error"]
     assert result.status == "completed" and result.iteration == 300

@@ -30,8 +30,11 @@ def test_iterations_from_epochs_and_conflicts():
 
 
 def test_default_intervals():
-    assert default_intervals(64_000) == {"log_every": 100, "eval_every": 1000,
-                                         "checkpoint_every": 1000}  # fmt: skip
+    assert default_intervals(64_000) == {
+        "log_every": 100,
+        "eval_every": 1000,
+        "checkpoint_every": 1000,
+    }
     assert default_intervals(500) == {"log_every": 5, "eval_every": 50, "checkpoint_every": 50}
     assert default_intervals(3) == {"log_every": 1, "eval_every": 1, "checkpoint_every": 1}
 
@@ -60,8 +63,12 @@ def test_metrics_history_rows_merge_by_iteration(tmp_path):
     h.record(10, train_error=50.0, lr=0.1)
     h.record(10, test_error=60.0)
     h.record(20, train_error=40.0)
-    assert len(h) == 2 and h.rows[0] == {"iteration": 10, "train_error": 50.0, "lr": 0.1,
-                                         "test_error": 60.0}  # fmt: skip
+    assert len(h) == 2 and h.rows[0] == {
+        "iteration": 10,
+        "train_error": 50.0,
+        "lr": 0.1,
+        "test_error": 60.0,
+    }
     assert h.column("test_error") == ([10], [60.0]) and h.last("train_error") == 40.0
     with pytest.raises(ValueError, match="iteration 5 after iteration 20"):
         h.record(5, train_error=1.0)

@@ -30,9 +30,18 @@ def stopped_run(tiny_cifar, tmp_path_factory):
         if trainer.iteration == 2:
             raise KeyboardInterrupt
 
-    config = TrainConfig(model="resnet8", batch_size=8, iterations=4, eval_every=2,
-                         checkpoint_every=2, progress=False, plot=False, download=False,
-                         data_dir=str(tiny_cifar), out=str(out))  # fmt: skip
+    config = TrainConfig(
+        model="resnet8",
+        batch_size=8,
+        iterations=4,
+        eval_every=2,
+        checkpoint_every=2,
+        progress=False,
+        plot=False,
+        download=False,
+        data_dir=str(tiny_cifar),
+        out=str(out),
+    )
     assert train(config, callbacks=[stop]).status == "interrupted"
     return out
 
@@ -88,27 +97,36 @@ def _json(path, value):
 CASES = {
     # item 3: values that would train on garbage or overwrite the good checkpoint with NaN
     "schedule base lr NaN": (_json(["schedule", "base_lr"], math.nan), "schedule base_lr"),
-    "negative running_var": (_array("model/bn1.running_var", _negative_first),
-                             "model bn1.running_var holds negative values"),
+    "negative running_var": (
+        _array("model/bn1.running_var", _negative_first),
+        "model bn1.running_var holds negative values",
+    ),
     "NaN weight": (_array("model/conv1.weight", _nan_first), "non-finite value"),
-    "NaN momentum": (_array("optimizer/state/0/momentum_buffer", _nan_first),
-                     "optimizer state 0 momentum_buffer holds 1 non-finite"),
+    "NaN momentum": (
+        _array("optimizer/state/0/momentum_buffer", _nan_first),
+        "optimizer state 0 momentum_buffer holds 1 non-finite",
+    ),
     # item 9: contents a checkpoint never holds
     "config [1,2]": (_json(["config"], "[1, 2]"), "made from a dict, got list"),
-    "history row without iteration": (_json(["history", 0], {"train_error": 1.0}),
-                                      "history row"),
+    "history row without iteration": (_json(["history", 0], {"train_error": 1.0}), "history row"),
     "extra window key": (_json(["window", "evil"], 1), "window has unknown entries evil"),
-    "bit_generator os.system": (_json(["loader", "shuffle_rng", "bit_generator"], "os.system"),
-                                "got 'os.system'"),
-    "bit_generator seed": (_json(["loader", "augment_rng", "bit_generator"], "seed"),
-                           "got 'seed'"),
-    "float64 weights": (_array("model/conv1.weight", lambda a: a.astype(np.float64)),
-                        "conv1.weight is float64, this run uses float32"),
-    "huge-int weights": (_array("model/conv1.weight",
-                                lambda a: np.full(a.shape, 2**62, dtype=np.int64)),
-                         "conv1.weight is int64"),
-    "complex weights": (_array("model/conv1.weight", lambda a: a.astype(np.complex64)),
-                        "dtype complex64"),
+    "bit_generator os.system": (
+        _json(["loader", "shuffle_rng", "bit_generator"], "os.system"),
+        "got 'os.system'",
+    ),
+    "bit_generator seed": (_json(["loader", "augment_rng", "bit_generator"], "seed"), "got 'seed'"),
+    "float64 weights": (
+        _array("model/conv1.weight", lambda a: a.astype(np.float64)),
+        "conv1.weight is float64, this run uses float32",
+    ),
+    "huge-int weights": (
+        _array("model/conv1.weight", lambda a: np.full(a.shape, 2**62, dtype=np.int64)),
+        "conv1.weight is int64",
+    ),
+    "complex weights": (
+        _array("model/conv1.weight", lambda a: a.astype(np.complex64)),
+        "dtype complex64",
+    ),
     "float iteration": (_json(["iteration"], 2.0), "iteration should be an int"),
     "iteration past the run": (_json(["iteration"], 5), "iteration should be an int"),
     "unknown config field": (_set_config("evil", 1), "unknown TrainConfig field(s): evil"),

@@ -36,8 +36,9 @@ def _counted_steps(standin, depth, iterations=3, log_every=100, batch=2):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(batch * iterations, 3, 32, 32), dtype=np.uint8)
     labels = rng.integers(0, 10, size=batch * iterations)
-    loader = DataLoader(images, labels, batch, shuffle=False, transform=ToFloat(),
-                        device="cuda", prefetch=False)  # fmt: skip
+    loader = DataLoader(
+        images, labels, batch, shuffle=False, transform=ToFloat(), device="cuda", prefetch=False
+    )
     per_step = []
 
     class Counted:  # the loader, each batch counted from fetching it to fetching the next
@@ -57,8 +58,15 @@ def _counted_steps(standin, depth, iterations=3, log_every=100, batch=2):
 
     model = resnet(depth).to("cuda")
     optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    trainer = Trainer(model, optimizer, make_schedule("paper", 0.1, iterations), Counted(),
-                      iterations, log_every=log_every, progress=False)  # fmt: skip
+    trainer = Trainer(
+        model,
+        optimizer,
+        make_schedule("paper", 0.1, iterations),
+        Counted(),
+        iterations,
+        log_every=log_every,
+        progress=False,
+    )
     trainer.fit()
     return per_step
 
@@ -100,8 +108,14 @@ def test_the_budget_catches_a_sync_in_the_step(standin, monkeypatch):
 def _tiny(device, iterations, lr=0.1, schedule=None, **kw):
     """tests/train/helpers' tiny run, on ``device``."""
     model = tiny_model().to(device)
-    train = DataLoader(IMAGES, LABELS, batch_size=16, drop_last=True, device=device,
-                       transform=Compose([ToFloat(), RandomCropFlip(2)]))  # fmt: skip
+    train = DataLoader(
+        IMAGES,
+        LABELS,
+        batch_size=16,
+        drop_last=True,
+        device=device,
+        transform=Compose([ToFloat(), RandomCropFlip(2)]),
+    )
     optimizer = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     schedule = schedule or make_schedule("paper", lr, iterations)
     kw.setdefault("progress", False)
@@ -127,8 +141,15 @@ def test_the_gpu_path_trains_as_the_cpu_path(standin):
 def test_a_diverging_gpu_run_stops_at_the_read_back(standin, tmp_path):
     """The loss is read once per window on a GPU: a NaN is found there, the run stops with
     the window named, and no checkpoint is written after it."""
-    trainer = _tiny("cuda", iterations=400, lr=1e6, log_every=5, checkpoint_every=5,
-                    out_dir=tmp_path, plot=False)  # fmt: skip
+    trainer = _tiny(
+        "cuda",
+        iterations=400,
+        lr=1e6,
+        log_every=5,
+        checkpoint_every=5,
+        out_dir=tmp_path,
+        plot=False,
+    )
     with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
         trainer.fit()
     err = info.value

@@ -44,14 +44,29 @@ def test_loss_trajectories_agree_for_20_steps_in_float64(schedule):
 
     loader, evals = _loaders(images, labels)
     optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    trainer = Trainer(model, optimizer, make_schedule(schedule, 0.1, STEPS), loader, STEPS,
-                      eval_loaders=evals, log_every=1, progress=False)  # fmt: skip
+    trainer = Trainer(
+        model,
+        optimizer,
+        make_schedule(schedule, 0.1, STEPS),
+        loader,
+        STEPS,
+        eval_loaders=evals,
+        log_every=1,
+        progress=False,
+    )
     trainer.fit()
 
     loader, evals = _loaders(images, labels)  # an identical stream for torch
-    theirs = train_torch_twin(twin, loader, STEPS, make_schedule(schedule, 0.1, STEPS),
-                              momentum=0.9, weight_decay=1e-4, log_every=1,
-                              eval_loaders=evals)  # fmt: skip
+    theirs = train_torch_twin(
+        twin,
+        loader,
+        STEPS,
+        make_schedule(schedule, 0.1, STEPS),
+        momentum=0.9,
+        weight_decay=1e-4,
+        log_every=1,
+        eval_loaders=evals,
+    )
 
     _, ours_loss = trainer.history.column("train_loss")
     _, torch_loss = theirs.column("train_loss")
