@@ -172,62 +172,6 @@ class ChapterRun:
     quick: bool
 
 
-def _notebook_client_class():
-    """``NotebookClient`` whose wait for a cell's reply polls the shell channel once a second.
-
-    nbclient waits for a cell's ``execute_reply`` with one ``get_msg(timeout=<the cell's
-    whole timeout>)``. After a cell that displays widgets, that wait sometimes misses the
-    reply's arrival and only returns when the timeout expires (nbclient issue #312; seen here
-    as a 600 s pause after an ``interact`` cell, then the run goes on). Short polls in a loop
-    notice the reply within a second; the timeout still applies to the cell as a whole.
-    """
-    import asyncio
-    from queue import Empty
-    from time import monotonic
-
-    from nbclient import NotebookClient
-    from nbclient.client import timestamp
-    from nbclient.exceptions import CellTimeoutError
-    from nbclient.util import ensure_async
-
-    class PollingNotebookClient(NotebookClient):
-        async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg,
-                                        task_poll_kernel_alive):  # fmt: skip
-            deadline = None if timeout is None else monotonic() + timeout
-            while True:
-                left = None if deadline is None else deadline - monotonic()
-                if left is not None and left <= 0:
-                    task_poll_kernel_alive.cancel()
-                    await self._async_check_alive()
-                    reply = await self._async_handle_timeout(timeout, cell)
-                    if reply is not None:  # interrupt_on_timeout with error_on_timeout set
-                        reply["parent_header"] = {"msg_id": msg_id}
-                        return reply
-                    continue
-                try:
-                    wait = 1.0 if left is None else min(1.0, left)
-                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=wait))
-                except Empty:
-                    continue
-                if msg["parent_header"].get("msg_id") != msg_id:
-                    continue
-                if self.record_timing:
-                    cell["metadata"]["execution"]["shell.execute_reply"] = timestamp(msg)
-                try:
-                    await asyncio.wait_for(task_poll_output_msg, self.iopub_timeout)
-                except (TimeoutError, Empty):
-                    if self.raise_on_iopub_timeout:
-                        task_poll_kernel_alive.cancel()
-                        raise CellTimeoutError.error_from_timeout_and_cell(
-                            "Timeout waiting for IOPub output", self.iopub_timeout, cell
-                        ) from None
-                    self.log.warning("Timeout waiting for IOPub output")
-                task_poll_kernel_alive.cancel()
-                return msg
-
-    return PollingNotebookClient
-
-
 def execute_chapter(path: Path, *, quick: bool = True, timeout: int = 600, cwd: Path | None = None,
                     env: dict | None = None, notebook=None) -> ChapterRun:  # fmt: skip
     """Run the chapter at ``path`` top to bottom in a fresh kernel; a failing cell raises
@@ -241,12 +185,20 @@ def execute_chapter(path: Path, *, quick: bool = True, timeout: int = 600, cwd: 
         notebook: run this notebook instead of the chapter's source (e.g. the chapter with
             its answers, ``deck.with_answers``); it is executed in place.
     """
+    from nbclient import NotebookClient
+
+    from learnres.lectures.kernel import PollingKernelManager
+
     nb = notebook if notebook is not None else read_chapter(path)
     cwd = Path(cwd) if cwd is not None else Path(path).parent
-    client = _notebook_client_class()(
-        nb, timeout=timeout, kernel_name=nb.metadata["kernelspec"]["name"],
-        resources={"metadata": {"path": str(cwd)}}, store_widget_state=True,
-    )  # fmt: skip
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=nb.metadata["kernelspec"]["name"],
+        kernel_manager_class=PollingKernelManager,  # notices a cell's reply within a second
+        resources={"metadata": {"path": str(cwd)}},
+        store_widget_state=True,
+    )
     values = {QUICK_ENV: "1" if quick else None, "MPLBACKEND": "module://matplotlib_inline.backend_inline",
               **(env or {})}  # fmt: skip
     tic = time.perf_counter()
