@@ -290,9 +290,9 @@ def _unused_assets(folder, names) -> list[str]:
 
 
 def template_file(name: str):
-    """``learnres/lectures/templates/<name>`` (one of ``TEMPLATES``), as package data: an
-    ``importlib.resources`` Traversable. Raises FileNotFoundError naming the file when the
-    installed package lacks it."""
+    """``learnres/lectures/templates/<name>`` (one of ``TEMPLATES``, or the browser's slide
+    check), as package data: an ``importlib.resources`` Traversable. Raises
+    FileNotFoundError naming the file when the installed package lacks it."""
     path = resources.files("learnres.lectures").joinpath("templates", *name.split("/"))
     if not path.is_file():
         raise FileNotFoundError(

@@ -11,15 +11,18 @@ import pytest
 nbformat = pytest.importorskip("nbformat", reason="nbformat is in the notebooks extra")
 
 from learnres.lectures import build  # noqa: E402
+from learnres.lectures.browser import SLIDE_CHECK_SCRIPT  # noqa: E402
 from learnres.lectures.build import TEMPLATES, template_file  # noqa: E402
 
 
 def test_every_template_named_is_package_data():
-    """``TEMPLATES`` names every file under learnres/lectures/templates/, each one there."""
+    """Every file under learnres/lectures/templates/ is named in the code (nbconvert's
+    ``TEMPLATES``, the browser's slide check), and every name is a file there."""
     folder = resources.files("learnres.lectures") / "templates"
     shipped = {str(p.relative_to(folder)) for p in Path(str(folder)).rglob("*") if p.is_file()}
-    assert shipped == set(TEMPLATES)
-    for name in TEMPLATES:
+    named = {*TEMPLATES, SLIDE_CHECK_SCRIPT}
+    assert shipped == named
+    for name in named:
         assert template_file(name).read_text(encoding="utf-8").strip(), name
 
 
