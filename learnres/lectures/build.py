@@ -15,10 +15,11 @@ Offline. nbconvert's templates load reveal.js, require.js, jQuery, MathJax (and 
 widget renderer, and mermaid) from CDNs. Here every asset is installed once from npm
 (``ASSET_PACKAGES``, pinned) into ``chapters/_build/npm`` and copied into ``<out>/assets``;
 the pages point at those copies with relative URLs, and two small templates
-(``learnres_reveal``, ``learnres_lab``, written to a temporary folder from ``TEMPLATES`` below)
-replace the CDN-only parts: MathJax 3 (SVG output, so no web fonts) instead of MathJax 2
-from cdnjs, no mermaid, and a reveal.js start-up that re-lays out the deck once MathJax
-has typeset. The output folder is self-contained: copy it anywhere, open a deck from disk.
+(``learnres_reveal``, ``learnres_lab``: package data in ``learnres/lectures/templates/``,
+listed in ``TEMPLATES``) replace the CDN-only parts: MathJax 3 (SVG output, so no web
+fonts) instead of MathJax 2 from cdnjs, no mermaid, and a reveal.js start-up that re-lays
+out the deck once MathJax has typeset. The output folder is self-contained: copy it
+anywhere, open a deck from disk.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from learnres.lectures.config import QUICK_ENV, chapters_dir
@@ -48,6 +50,8 @@ __all__ = [
     "chapter_paths",
     "execute_chapter",
     "install_assets",
+    "TEMPLATES",
+    "template_file",
     "read_chapter",
 ]
 
@@ -85,178 +89,19 @@ _URLS = {
     "widget_renderer_url": "assets/html-manager/embed-amd.js",
 }
 
-_MATHJAX_CONFIG = r"""
-<script>
-window.MathJax = {
-  tex: {
-    inlineMath: [['$', '$'], ['\\(', '\\)']],
-    displayMath: [['$$', '$$'], ['\\[', '\\]']],
-    processEscapes: true,
-    processEnvironments: true,
-    tags: 'ams'
-  },
-  svg: {fontCache: 'global'},
-  options: {menuOptions: {settings: {assistiveMml: false}}},
-  startup: {typeset: true}
-};
-</script>
-<script id="MathJax-script" src="{{ resources.mathjax_url }}"></script>
-<script>
-// The widget renderer (html-manager 1.x) typesets with MathJax 2's MathJax.Hub.Queue:
-// forward those calls to MathJax 3.
-if (window.MathJax && !MathJax.Hub) {
-  MathJax.Hub = {Queue: function(job) {
-    var node = job && job[2];
-    MathJax.startup.promise = MathJax.startup.promise.then(function() {
-      return MathJax.typesetPromise(node ? [node] : undefined);
-    });
-  }};
-}
-</script>
-"""
-
-# The look of a lecture deck (1280x720 slides): no prompts, readable type, figures that
-# never exceed the slide's width, code only where a cell is tagged show-code.
-_LECTURE_CSS = r"""
-<style>
-:root {
-  --jp-cell-prompt-width: 0px;
-  --jp-content-font-size1: 24px;
-  --jp-ui-font-size1: 20px;
-  --jp-code-font-size: 18px;
-}
-.reveal .slides section { font-size: 24px; line-height: 1.35; }
-.reveal .slides section h1 { font-size: 46px; }
-.reveal .slides section h2 { font-size: 38px; }
-.reveal .slides section h3 { font-size: 30px; }
-.reveal .slides section h1, .reveal .slides section h2, .reveal .slides section h3 {
-  margin: 0 0 12px 0; text-transform: none; line-height: 1.2;
-}
-.reveal .slides section p, .reveal .slides section ul, .reveal .slides section ol {
-  margin: 0 0 12px 0;
-}
-.reveal .slides section li { margin: 2px 0; }
-.reveal .jp-InputPrompt, .reveal .jp-OutputPrompt, .reveal .jp-Collapser { display: none; }
-.reveal .jp-Cell { padding: 0; }
-.reveal .jp-OutputArea-output { overflow: visible; }
-.reveal .jp-OutputArea-output img { max-width: 100%; height: auto; display: block; }
-.reveal .jp-OutputArea-output pre, .reveal div.jp-OutputArea-output > pre {
-  font-size: 17px; line-height: 1.3; width: auto; white-space: pre; overflow: visible;
-  margin: 4px 0;
-}
-.reveal .jp-RenderedMarkdown.jp-OutputArea-output { font-size: 21px; }
-.reveal table { font-size: 18px; margin: 6px 0; }
-.reveal table th, .reveal table td { padding: 2px 10px; }
-.reveal .jp-RenderedHTMLCommon code { font-size: 85%; }
-.reveal .celltag_show-code .jp-InputArea-editor,
-.reveal .celltag_show-code .jp-InputArea-editor pre { font-size: 17px; line-height: 1.3; }
-.reveal .celltag_show-code .jp-InputArea-editor { border: 1px solid #ddd; background: #f7f7f7; }
-.reveal .jp-InputArea-editor pre, .reveal .jp-OutputArea-output pre { box-sizing: border-box; }
-.reveal .jp-InputArea-editor pre { width: 100%; margin: 0; }
-.reveal .celltag_title { text-align: center; }
-.reveal .celltag_title h1 { font-size: 54px; margin: 20px 0 30px 0; }
-.reveal .celltag_answer, .reveal .jp-CodeCell.celltag_answer {
-  border-left: 6px solid #2e8b57; padding-left: 14px;
-}
-.reveal .widget-output img { max-width: 100%; height: auto; }
-</style>
-"""
-
-# Figures are resized to the room their slide leaves: shrunk (never below FIT_MIN of their
-# size in the notebook) until the slide fits, or grown (up to FIT_MAX, never wider than
-# their column) to fill it. Run on every slide shown and whenever a slide's size changes
-# (an image loads, MathJax typesets, a widget renders). A slide that still does not fit
-# fails the slide check (tests/chapters/test_slides.py): split it.
-_LECTURE_FIT_JS = r"""
-var FIT_MIN = 0.6, FIT_MAX = 1.5;
-function learnresFit(slide) {
-  if (!slide || !window.Reveal || slide.querySelector('section')) return;
-  var H = Reveal.getConfig().height;
-  var images = Array.prototype.filter.call(slide.querySelectorAll('img'), function(img) {
-    return img.naturalHeight > 0 && !img.closest('aside') && img.offsetHeight > 0;
-  });
-  if (!images.length) return;
-  images.forEach(function(img) {
-    if (!img.dataset.learnresHeight) img.dataset.learnresHeight = img.offsetHeight;
-  });
-  for (var round = 0; round < 8; round++) {
-    var room = H - 4 - slide.scrollHeight, total = 0;
-    images.forEach(function(img) { total += img.offsetHeight; });
-    if (Math.abs(room) < 2 || total <= 0) break;
-    var f = (total + room) / total, changed = false;
-    images.forEach(function(img) {
-      var base = Number(img.dataset.learnresHeight);
-      var column = img.parentElement ? img.parentElement.clientWidth : 0;
-      var widest = column > 0 ? column * img.naturalHeight / img.naturalWidth : Infinity;
-      var h = Math.min(Math.max(FIT_MIN * base, img.offsetHeight * f), FIT_MAX * base, widest);
-      if (Math.abs(h - img.offsetHeight) > 0.5) {
-        img.style.height = h + 'px'; img.style.width = 'auto'; img.style.maxWidth = 'none';
-        changed = true;
-      }
-    });
-    if (!changed) break;
-  }
-}
-window.learnresFit = learnresFit;
-"""
-
-TEMPLATES = {
-    "learnres_reveal/conf.json": '{"base_template": "reveal", "mimetypes": {"text/html": true}}\n',
-    "learnres_reveal/index.html.j2": r"""{%- extends 'reveal/index.html.j2' -%}
-{#- learnres: the reveal template with local assets only, laid out for a lecture hall
-    (see learnres/lectures/build.py and learnres/lectures/deck.py) -#}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block html_head_js_mathjax -%}"""
-    + _MATHJAX_CONFIG
-    + r"""{%- endblock html_head_js_mathjax -%}
-{%- block body_header -%}
-{{ super() }}
-"""
-    + _LECTURE_CSS
-    + r"""{%- endblock body_header -%}
-{% block footer_js %}
-<script>
-"""
-    + _LECTURE_FIT_JS
-    + r"""
-require({waitSeconds: 30},
-  ["{{ reveal_url_prefix }}/dist/reveal.js", "{{ reveal_url_prefix }}/plugin/notes/notes.js"],
-  function(Reveal, RevealNotes) {
-    Reveal.initialize({
-      controls: true, progress: true, history: true, hash: true, center: true,
-      transition: "{{ reveal_transition }}", slideNumber: "{{ reveal_number }}",
-      plugins: [RevealNotes], width: {{ reveal_width }}, height: {{ reveal_height }}
-    });
-    window.Reveal = Reveal;
-    function fitCurrent() { learnresFit(Reveal.getCurrentSlide()); Reveal.layout(); }
-    Reveal.on('ready', fitCurrent);
-    Reveal.on('slidechanged', fitCurrent);
-    if (window.ResizeObserver) {
-      var observer = new ResizeObserver(function(entries) {
-        var current = Reveal.getCurrentSlide();
-        entries.forEach(function(entry) { learnresFit(entry.target); });
-        if (entries.some(function(entry) { return entry.target === current; })) Reveal.layout();
-      });
-      document.querySelectorAll('.reveal .slides section').forEach(function(section) {
-        if (!section.querySelector('section')) observer.observe(section);
-      });
-    }
-    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-      MathJax.startup.promise.then(function() { window.learnresTypeset = true; fitCurrent(); });
-    }
-  });
-</script>
-{% endblock footer_js %}
-""",
-    "learnres_lab/conf.json": '{"base_template": "lab", "mimetypes": {"text/html": true}}\n',
-    "learnres_lab/index.html.j2": r"""{%- extends 'lab/index.html.j2' -%}
-{#- learnres: the lab template with local assets only (see learnres/lectures/build.py) -#}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block html_head_js_mathjax -%}"""
-    + _MATHJAX_CONFIG
-    + r"""{%- endblock html_head_js_mathjax -%}
-""",
-}
+# The templates, package data under learnres/lectures/templates/ (pyproject.toml's
+# [tool.setuptools.package-data]): nbconvert's reveal and lab templates with local assets
+# only. learnres_mathjax.html.j2 is shared by both; lecture.css and fit.js are the deck's
+# look and its figure fitting (see learnres_reveal/index.html.j2).
+TEMPLATES = (
+    "learnres_mathjax.html.j2",
+    "learnres_reveal/conf.json",
+    "learnres_reveal/index.html.j2",
+    "learnres_reveal/lecture.css",
+    "learnres_reveal/fit.js",
+    "learnres_lab/conf.json",
+    "learnres_lab/index.html.j2",
+)
 
 # The deck's size: reveal.js lays every slide out at this size and scales it to the screen.
 DECK_SIZE = (1280, 720)
@@ -334,63 +179,6 @@ class ChapterRun:
     quick: bool
 
 
-def _notebook_client_class():
-    """``NotebookClient`` whose wait for a cell's reply polls the shell channel once a second.
-
-    nbclient waits for a cell's ``execute_reply`` with one ``get_msg(timeout=<the cell's
-    whole timeout>)``. After a cell that displays widgets, that wait sometimes misses the
-    reply's arrival and only returns when the timeout expires (nbclient issue #312; seen here
-    as a 600 s pause after an ``interact`` cell, then the run goes on). Short polls in a loop
-    notice the reply within a second; the timeout still applies to the cell as a whole.
-    """
-    import asyncio
-    from queue import Empty
-    from time import monotonic
-
-    from nbclient import NotebookClient
-    from nbclient.client import timestamp
-    from nbclient.exceptions import CellTimeoutError
-    from nbclient.util import ensure_async
-
-    class PollingNotebookClient(NotebookClient):
-        async def _async_poll_for_reply(
-            self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive
-        ):
-            deadline = None if timeout is None else monotonic() + timeout
-            while True:
-                left = None if deadline is None else deadline - monotonic()
-                if left is not None and left <= 0:
-                    task_poll_kernel_alive.cancel()
-                    await self._async_check_alive()
-                    reply = await self._async_handle_timeout(timeout, cell)
-                    if reply is not None:  # interrupt_on_timeout with error_on_timeout set
-                        reply["parent_header"] = {"msg_id": msg_id}
-                        return reply
-                    continue
-                try:
-                    wait = 1.0 if left is None else min(1.0, left)
-                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=wait))
-                except Empty:
-                    continue
-                if msg["parent_header"].get("msg_id") != msg_id:
-                    continue
-                if self.record_timing:
-                    cell["metadata"]["execution"]["shell.execute_reply"] = timestamp(msg)
-                try:
-                    await asyncio.wait_for(task_poll_output_msg, self.iopub_timeout)
-                except (TimeoutError, Empty):
-                    if self.raise_on_iopub_timeout:
-                        task_poll_kernel_alive.cancel()
-                        raise CellTimeoutError.error_from_timeout_and_cell(
-                            "Timeout waiting for IOPub output", self.iopub_timeout, cell
-                        ) from None
-                    self.log.warning("Timeout waiting for IOPub output")
-                task_poll_kernel_alive.cancel()
-                return msg
-
-    return PollingNotebookClient
-
-
 def execute_chapter(
     path: Path,
     *,
@@ -411,12 +199,17 @@ def execute_chapter(
         notebook: run this notebook instead of the chapter's source (e.g. the chapter with
             its answers, ``deck.with_answers``); it is executed in place.
     """
+    from nbclient import NotebookClient
+
+    from learnres.lectures.kernel import PollingKernelManager
+
     nb = notebook if notebook is not None else read_chapter(path)
     cwd = Path(cwd) if cwd is not None else Path(path).parent
-    client = _notebook_client_class()(
+    client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=nb.metadata["kernelspec"]["name"],
+        kernel_manager_class=PollingKernelManager,  # notices a cell's reply within a second
         resources={"metadata": {"path": str(cwd)}},
         store_widget_state=True,
     )
@@ -520,13 +313,27 @@ def _unused_assets(folder, names) -> list[str]:
     return [n for n in names if n.endswith(".map") or n in unused]
 
 
+def template_file(name: str):
+    """``learnres/lectures/templates/<name>`` (one of ``TEMPLATES``, or the browser's slide
+    check), as package data: an ``importlib.resources`` Traversable. Raises
+    FileNotFoundError naming the file when the installed package lacks it."""
+    path = resources.files("learnres.lectures").joinpath("templates", *name.split("/"))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the lecture template {name!r} is missing from the learnres package (expected at "
+            f"{path}); it ships as package data (pyproject.toml, "
+            "[tool.setuptools.package-data]): reinstall learnres"
+        )
+    return path
+
+
 def _template_dir(root: Path) -> Path:
-    """Write ``TEMPLATES`` under ``root`` (a folder nbconvert searches); return it."""
+    """Copy ``TEMPLATES`` under ``root`` (the folder nbconvert searches); return it."""
     root = Path(root)
-    for name, text in TEMPLATES.items():
+    for name in TEMPLATES:
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_bytes(template_file(name).read_bytes())
     return root
 
 
@@ -545,6 +352,7 @@ def _exporter(kind: str, template_root: Path):
         section[key] = url
     section.template_name = name
     section.extra_template_basedirs = [str(template_root)]
+    section.extra_template_paths = [str(template_root)]  # for learnres_mathjax.html.j2
     if cls is SlidesExporter:
         section.reveal_theme = "white"
         section.reveal_scroll = False  # a slide that needs scrolling is a slide that overflows
