@@ -23,7 +23,19 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 
-from learnres.backend import parse_device
+from learnres import backend
+from learnres.data import (
+    DataLoader,
+    DatasetFormatError,
+    load_dataset,
+    split_validation,
+    standard_transforms,
+    subset,
+)
+from learnres.models import MODELS, canonical_name, cifar
+from learnres.models.cifar import blocks_per_stage
+from learnres.nn import init
+from learnres.optim import SCHEDULES, SGD, make_schedule
 from learnres.train.checkpoint import MAX_META_DEPTH, CheckpointError, json_depth, load_checkpoint
 from learnres.train.folder import RunFolderLock, atomic_write, claim_run_folder
 from learnres.train.trainer import CHECKPOINT_NAME, Trainer, TrainResult
@@ -146,7 +158,6 @@ class TrainConfig:
 
         Runs before any data is read or file written, so a mistake costs nothing.
         """
-        from learnres.optim import SCHEDULES
 
         def bad(name: str, expected: str):
             value = getattr(self, name)
@@ -185,7 +196,7 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "true or false")
         try:
-            parse_device(self.device)
+            backend.parse_device(self.device)
         except ValueError:
             raise bad("device", "'cpu', 'cuda' or 'cuda:N'") from None
         integer("iterations", optional=True)
@@ -240,8 +251,6 @@ _GENERIC = re.compile(r"^(resnet|plain)(\d+)$")
 def model_names() -> list[str]:
     """Models ``learnres train`` can build for 32x32 inputs: the paper's CIFAR nets, the MLPs,
     and the "-cifar" models (plain-18/34, ResNet-18/34 with the CIFAR stem, VGG-16/19)."""
-    from learnres.models import MODELS
-
     return [name for name, info in MODELS.items() if tuple(info.input_shape[1:]) == (32, 32)]
 
 
@@ -251,9 +260,6 @@ def check_model_name(name: str) -> str:
 
     Valid: ``model_names()``, or resnetN / plainN for any depth N = 6n + 2 (resnet8, ...).
     """
-    from learnres.models import MODELS, canonical_name
-    from learnres.models.cifar import blocks_per_stage
-
     key = str(name).lower().replace("-", "").replace("_", "")
     match = _GENERIC.match(key)
     try:
@@ -277,8 +283,6 @@ def check_model_name(name: str) -> str:
 def check_device(device: str) -> None:
     """ValueError naming --device when ``device`` ("cuda" or "cuda:N") is not usable here:
     no GPU is usable, or this machine has no GPU N."""
-    from learnres import backend
-
     try:
         backend.check_device(device)
     except RuntimeError:  # no GPU is usable here
@@ -292,8 +296,6 @@ def check_device(device: str) -> None:
 def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "A"):
     """The CIFAR-style model ``name`` for images (in_channels, 32, 32) and ``num_classes``
     (see ``check_model_name`` for the names); ``shortcut`` goes to the ResNets."""
-    from learnres.models import MODELS, cifar
-
     key = check_model_name(name)
     if key.startswith(("mlp", "resmlp")):
         return MODELS[key].build(in_features=in_channels * 32 * 32, num_classes=num_classes)
@@ -308,8 +310,6 @@ def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "
 
 
 def _load_data(config: TrainConfig):
-    from learnres.data import DatasetFormatError, load_dataset, split_validation, subset
-
     train = load_dataset(config.dataset, "train", config.data_dir, download=config.download)
     test = load_dataset(config.dataset, "test", config.data_dir, download=config.download)
     for split in (train, test):
@@ -354,8 +354,6 @@ def build_data(config: TrainConfig) -> RunData:
     """Datasets, transforms and loaders for ``config``: training batches shuffled with
     ``seed``, augmented, the last incomplete batch dropped (every iteration sees
     ``batch_size`` images); validation/test batches in file order, not augmented."""
-    from learnres.data import DataLoader, standard_transforms
-
     train, val, test = _load_data(config)
     normalization = None if config.normalization == "none" else config.normalization
     train_tf, test_tf = standard_transforms(train, augment=config.augment,
@@ -405,9 +403,6 @@ def build_trainer(config: TrainConfig, callbacks=()) -> Trainer:
     returned trainer's ``config`` holds the resolved configuration (iterations, milestones
     and intervals filled in); ``trainer.data_sizes`` the number of images per split.
     """
-    from learnres.nn import init
-    from learnres.optim import SGD, make_schedule
-
     config.check()
     check_model_name(config.model)
     check_device(config.device)

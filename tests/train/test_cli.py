@@ -178,12 +178,12 @@ _TINY = ["--model", "resnet8", "--batch-size", "8", "--iterations", "2", "--eval
 @pytest.fixture
 def no_data(monkeypatch):
     """Fail the test if any data is read: the options must be refused before that."""
-    import learnres.data
+    import learnres.train.run
 
     def refuse(*args, **kwargs):
         raise AssertionError("data was loaded before the options were checked")
 
-    monkeypatch.setattr(learnres.data, "load_dataset", refuse)
+    monkeypatch.setattr(learnres.train.run, "load_dataset", refuse)  # where train looks it up
 
 
 @pytest.mark.parametrize(
@@ -339,12 +339,12 @@ def test_two_runs_started_on_one_folder_the_second_exits_2(tiny_cifar, tmp_path)
 def test_out_that_is_a_file_or_under_one_exits_2_before_reading_data(tmp_path, monkeypatch,
                                                                      where):  # fmt: skip
     """Item 7: one line naming the path, exit 2, before any data is read."""
-    import learnres.data
+    import learnres.train.run
 
     def no_data(*args, **kwargs):
         raise AssertionError("data was loaded before the folder was checked")
 
-    monkeypatch.setattr(learnres.data, "load_dataset", no_data)
+    monkeypatch.setattr(learnres.train.run, "load_dataset", no_data)
     (tmp_path / "afile").write_text("not a folder")
     out = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "run"
     code, _, err = train_cli(*_TINY, "--data-dir", tmp_path, "--out", out)
