@@ -35,6 +35,7 @@ from learnres.data import (
 from learnres.models import MODELS, canonical_name, cifar
 from learnres.models.cifar import blocks_per_stage
 from learnres.nn import init
+from learnres.nn.blocks import SHORTCUT_OPTIONS
 from learnres.optim import SCHEDULES, SGD, make_schedule
 from learnres.train.checkpoint import MAX_META_DEPTH, CheckpointError, json_depth, load_checkpoint
 from learnres.train.folder import RunFolderLock, atomic_write, claim_run_folder
@@ -42,7 +43,9 @@ from learnres.train.trainer import CHECKPOINT_NAME, Trainer, TrainResult
 
 __all__ = [
     "DEFAULT_ITERATIONS",
+    "DTYPES",
     "IDENTITY_KEYS",
+    "NORMALIZATIONS",
     "RunData",
     "TrainConfig",
     "build_data",
@@ -59,6 +62,8 @@ __all__ = [
 ]
 
 DEFAULT_ITERATIONS = 64_000  # section 4.2: "terminate training at 64k iterations"
+NORMALIZATIONS = ("pixel", "channel", "none")  # "pixel": the paper's per-pixel mean
+DTYPES = ("float32", "float64")
 
 # The choices that define a run's result: a resumed run must keep them.
 IDENTITY_KEYS = (
@@ -213,7 +218,7 @@ class TrainConfig:
                                for m in ms)
                     or list(ms) != sorted(ms)):  # fmt: skip
                 raise bad("milestones", "increasing integers >= 1")
-        choice("shortcut", ("A", "B", "C"))
+        choice("shortcut", SHORTCUT_OPTIONS)
         integer("subset", optional=True)
         number("validation")
         if not float(self.validation).is_integer() and not 0 < self.validation < 1:
@@ -221,8 +226,8 @@ class TrainConfig:
         integer("seed", low=0)
         if self.seed >= 2**63:
             raise bad("seed", "an integer in 0..2**63-1")
-        choice("normalization", ("pixel", "channel", "none"))
-        choice("dtype", ("float32", "float64"))
+        choice("normalization", NORMALIZATIONS)
+        choice("dtype", DTYPES)
         for name in ("log_every", "eval_every", "checkpoint_every"):
             integer(name, optional=True)
         integer("eval_batch_size")
