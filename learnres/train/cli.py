@@ -8,6 +8,7 @@ Every option defaults to the paper's recipe; a shorter ``--iterations`` keeps th
 schedule's shape (milestones at 1/2 and 3/4 of the run). The run folder receives
 metrics.csv, checkpoint.npz, config.json and plot.png. ``--resume`` continues the
 checkpoint in ``--out`` with its saved settings (any option given must agree with them).
+The options are ``TrainConfig``'s fields, one each, with its name and default (``_option``).
 
 Exit status: 0 done, 1 diverged (the last finite checkpoint is kept), 2 a user's mistake
 (a bad option value, an unknown name, missing or bad data, a bad checkpoint, a run folder
@@ -19,15 +20,18 @@ data is read or any file written; a traceback means a bug in learnres.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 
 from learnres.backend import check_device
-from learnres.train.run import DEFAULT_ITERATIONS, TrainConfig
+from learnres.nn.blocks import SHORTCUT_OPTIONS
+from learnres.optim import SCHEDULES
+from learnres.train.run import DEFAULT_ITERATIONS, DTYPES, NORMALIZATIONS, TrainConfig
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
-_DEFAULTS = TrainConfig()
+_FIELDS = {field.name: field for field in dataclasses.fields(TrainConfig)}
 
 
 def _device(text: str) -> str:
@@ -83,9 +87,28 @@ def _size(text: str) -> float:
     return int(value) if value.is_integer() else value
 
 
+def _option(group, name: str, text: str, **kwargs) -> None:
+    """Add ``TrainConfig``'s field ``name`` to ``group`` as ``--name`` (``batch_size``:
+    ``--batch-size``); a bool field as the flag that turns its default over (``--no-augment``,
+    ``--nesterov``). ``text`` is the help; ``{default}`` in it shows the field's default.
+
+    The option's own default is None: a value not given comes from ``TrainConfig``, or from
+    the checkpoint when resuming (``config_from_args``).
+    """
+    if name not in _FIELDS:
+        raise ValueError(f"--{name.replace('_', '-')}: TrainConfig has no field {name!r}")
+    default = _FIELDS[name].default
+    flag = "--" + name.replace("_", "-")
+    if isinstance(default, bool):
+        flag = "--no-" + flag[2:] if default else flag
+        kwargs["action"] = "store_false" if default else "store_true"
+    shown = f"{default:g}" if isinstance(default, float) else str(default)
+    group.add_argument(flag, dest=name, default=None, help=text.format(default=shown), **kwargs)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``learnres train`` (defaults None: the run's value comes from
-    ``TrainConfig``, or from the checkpoint when resuming)."""
+    """The options of ``learnres train``: one per ``TrainConfig`` field (``_option``: its
+    name, its kind, its default in the help), and ``--resume``; in four groups."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = (
         "Train a model with the paper's CIFAR protocol (He et al. 2015, section 4.2):\n"
@@ -95,184 +118,170 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Writes metrics.csv, checkpoint.npz, config.json and plot.png into --out;\n"
         "--resume continues that run with its saved settings."
     )
-    what = parser.add_argument_group("what to train")
-    what.add_argument(
-        "--model",
-        help=f"model name (default {_DEFAULTS.model}); resnet20/32/44/"
-        "56/110/1202, plain20..110, mlp20/56, resmlp20/56, or resnetN/plainN for "
-        "any depth N = 6n+2 (e.g. resnet8); for the CIFAR-100 comparison "
-        "plain18-cifar, plain34-cifar, resnet18-cifar, resnet34-cifar (the "
-        "ImageNet nets with a 3x3 stride-1 stem, no max pool), vgg16-cifar, "
-        "vgg19-cifar (VGG with BN, one fc layer)",
+    _what_to_train(parser.add_argument_group("what to train"))
+    _how_long(parser.add_argument_group("how long").add_mutually_exclusive_group())
+    _recipe(parser.add_argument_group("recipe (defaults: the paper's)"))
+    _running(parser.add_argument_group("running"))
+
+
+def _what_to_train(what) -> None:
+    _option(
+        what,
+        "model",
+        "model name (default {default}); resnet20/32/44/56/110/1202, plain20..110, mlp20/56, "
+        "resmlp20/56, or resnetN/plainN for any depth N = 6n+2 (e.g. resnet8); for the "
+        "CIFAR-100 comparison plain18-cifar, plain34-cifar, resnet18-cifar, resnet34-cifar "
+        "(the ImageNet nets with a 3x3 stride-1 stem, no max pool), vgg16-cifar, vgg19-cifar "
+        "(VGG with BN, one fc layer)",
     )
-    what.add_argument("--dataset", help="cifar10 (default), cifar100 or fashion-mnist")
-    what.add_argument(
-        "--data-dir",
-        help="folder holding the data (cifar-10-batches-py/, the "
-        ".tar.gz archives, fashion-mnist/); default $LEARNRES_DATA_DIR, then the "
-        "download cache",
+    _option(what, "dataset", "cifar10, cifar100 or fashion-mnist (default {default})")
+    _option(
+        what,
+        "data_dir",
+        "folder holding the data (cifar-10-batches-py/, the .tar.gz archives, fashion-mnist/); "
+        "default $LEARNRES_DATA_DIR, then the download cache",
     )
-    what.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_false",
-        default=None,
-        help="fail with instructions instead of downloading missing data",
+    _option(what, "download", "fail with instructions instead of downloading missing data")
+    _option(
+        what,
+        "shortcut",
+        "ResNet shortcut option of section 3.3 (default {default}; A: zero-padding, "
+        "B: projections where the shape changes, C: projections everywhere)",
+        choices=SHORTCUT_OPTIONS,
     )
-    what.add_argument(
-        "--shortcut",
-        choices=["A", "B", "C"],
-        help="ResNet shortcut option of section 3.3 (default A: zero-padding)",
-    )
-    what.add_argument(
-        "--subset",
+    _option(
+        what,
+        "subset",
+        "train on N training images (class-balanced draw) for quick runs",
         type=_positive_int,
         metavar="N",
-        help="train on N training images (class-balanced draw) for quick runs",
     )
-    what.add_argument(
-        "--validation",
+    _option(
+        what,
+        "validation",
+        "hold out N training images (or a fraction, e.g. 0.1) as a validation set; the "
+        "paper holds out 5000 of 50000; 0: none (default {default})",
         type=_size,
         metavar="N",
-        help="hold out N training images (or a fraction, e.g. 0.1) as a "
-        "validation set; the paper holds out 5000 of 50000 (default 0: none)",
     )
-    length = parser.add_argument_group("how long").add_mutually_exclusive_group()
-    length.add_argument(
-        "--iterations",
+
+
+def _how_long(length) -> None:
+    """--iterations or --epochs (not both)."""
+    _option(
+        length,
+        "iterations",
+        f"optimizer steps (default {DEFAULT_ITERATIONS}, the paper's)",
         type=_positive_int,
         metavar="N",
-        help=f"optimizer steps (default {DEFAULT_ITERATIONS}, the paper's)",
     )
-    length.add_argument(
-        "--epochs",
+    _option(
+        length,
+        "epochs",
+        "passes over the training images instead of --iterations",
         type=_positive_real,
         metavar="E",
-        help="passes over the training images instead of --iterations",
     )
-    recipe = parser.add_argument_group("recipe (defaults: the paper's)")
-    recipe.add_argument("--batch-size", type=_positive_int, help="images per step (default 128)")
-    recipe.add_argument("--lr", type=_positive_real, help="initial learning rate (default 0.1)")
-    recipe.add_argument("--momentum", type=_real, help="SGD momentum (default 0.9)")
-    recipe.add_argument("--weight-decay", type=_real, help="L2 weight decay (default 1e-4)")
-    recipe.add_argument(
-        "--schedule",
-        choices=["paper", "warmup", "cosine"],
-        help="paper (default): lr/10 at 1/2 and 3/4 of the run (32k, 48k of "
-        "64k); warmup: lr/10 until training error < 80%%, then paper "
-        "(ResNet-110's recipe); cosine: cosine decay to 0",
+
+
+def _recipe(recipe) -> None:
+    _option(recipe, "batch_size", "images per step (default {default})", type=_positive_int)
+    _option(recipe, "lr", "initial learning rate (default {default})", type=_positive_real)
+    _option(recipe, "momentum", "SGD momentum (default {default})", type=_real)
+    _option(recipe, "weight_decay", "L2 weight decay (default {default})", type=_real)
+    _option(recipe, "nesterov", "Nesterov momentum (not the paper's)")
+    _option(
+        recipe,
+        "schedule",
+        "paper: lr/10 at 1/2 and 3/4 of the run (32k, 48k of 64k); warmup: lr/10 until "
+        "training error < 80%%, then paper (ResNet-110's recipe); cosine: cosine decay to 0 "
+        "(default {default})",
+        choices=SCHEDULES,
     )
-    recipe.add_argument(
-        "--milestones",
+    _option(
+        recipe,
+        "milestones",
+        "iterations where the paper schedule divides lr by 10",
         type=_positive_int,
         nargs="+",
         metavar="IT",
-        help="iterations where the paper schedule divides lr by 10",
     )
-    recipe.add_argument(
-        "--no-augment",
-        dest="augment",
-        action="store_false",
-        default=None,
-        help="no random crop and flip",
+    _option(recipe, "augment", "no random crop and flip")
+    _option(
+        recipe,
+        "normalization",
+        "pixel: subtract the per-pixel mean image (the paper); channel: per-channel mean/std; "
+        "none (default {default})",
+        choices=NORMALIZATIONS,
     )
-    recipe.add_argument(
-        "--normalization",
-        choices=["pixel", "channel", "none"],
-        help="pixel (default): subtract the per-pixel mean image (the paper); "
-        "channel: per-channel mean/std",
-    )
-    recipe.add_argument(
-        "--seed",
+    _option(
+        recipe,
+        "seed",
+        "seed of weights, data order, augmentation and subset/validation draws (default {default})",
         type=_seed,
-        help="seed of weights, data order, augmentation and subset/validation draws (default 0)",
     )
-    run = parser.add_argument_group("running")
-    run.add_argument(
-        "--device",
+
+
+def _running(run) -> None:
+    _option(
+        run,
+        "device",
+        "cpu (NumPy), cuda (CuPy, GPU 0) or cuda:N (GPU N); default {default}",
         type=_device,
         metavar="{cpu,cuda,cuda:N}",
-        help="cpu (NumPy, default), cuda (CuPy, GPU 0) or cuda:N (GPU N)",
     )
-    run.add_argument("--dtype", choices=["float32", "float64"], help="default float32")
-    run.add_argument(
-        "--out", metavar="DIR", help="run folder (default runs/<model>-<dataset>-seed<seed>)"
-    )
+    _option(run, "dtype", "default {default}; float64 is slow (for comparisons)", choices=DTYPES)
+    _option(run, "out", "run folder (default runs/<model>-<dataset>-seed<seed>)", metavar="DIR")
     run.add_argument(
         "--resume",
         action="store_true",
         help="continue the checkpoint in --out (same settings; exact same result)",
     )
-    run.add_argument(
-        "--eval-every",
+    _option(
+        run,
+        "eval_every",
+        "iterations between test/validation evaluations (default iterations/10, at most 1000)",
         type=_positive_int,
         metavar="N",
-        help="iterations between test/validation evaluations (default iterations/10, at most 1000)",
     )
-    run.add_argument(
-        "--checkpoint-every",
+    _option(
+        run,
+        "checkpoint_every",
+        "iterations between checkpoints (default: as --eval-every)",
         type=_positive_int,
         metavar="N",
-        help="iterations between checkpoints (default: as --eval-every)",
     )
-    run.add_argument(
-        "--log-every",
+    _option(
+        run,
+        "log_every",
+        "iterations per training-error point (default iterations/100, at most 100)",
         type=_positive_int,
         metavar="N",
-        help="iterations per training-error point (default iterations/100, at most 100)",
     )
-    run.add_argument(
-        "--no-progress", dest="progress", action="store_false", default=None, help="no progress bar"
+    _option(
+        run,
+        "eval_batch_size",
+        "images per evaluation batch (default {default})",
+        type=_positive_int,
+        metavar="N",
     )
-    run.add_argument(
-        "--no-plot", dest="plot", action="store_false", default=None, help="do not write plot.png"
-    )
-
-
-_FIELDS = (
-    "model",
-    "dataset",
-    "data_dir",
-    "download",
-    "shortcut",
-    "subset",
-    "validation",
-    "iterations",
-    "epochs",
-    "batch_size",
-    "lr",
-    "momentum",
-    "weight_decay",
-    "schedule",
-    "milestones",
-    "augment",
-    "normalization",
-    "seed",
-    "device",
-    "dtype",
-    "out",
-    "eval_every",
-    "checkpoint_every",
-    "log_every",
-    "progress",
-    "plot",
-)
+    _option(run, "prefetch", "prepare training batches in the main thread, not in a second one")
+    _option(run, "progress", "no progress bar")
+    _option(run, "plot", "do not write plot.png")
 
 
 def config_from_args(args: argparse.Namespace, saved: dict | None = None) -> TrainConfig:
     """The run's configuration: ``saved`` (a resumed run's) or the defaults, overridden by
     every option given on the command line."""
-    from learnres.train.run import TrainConfig as Config
-
-    base = dict(saved) if saved is not None else Config().to_dict()
-    base = {k: v for k, v in base.items() if k in Config().to_dict()}
+    base = dict(saved) if saved is not None else TrainConfig().to_dict()
+    base = {k: v for k, v in base.items() if k in _FIELDS}
     given = {f: getattr(args, f) for f in _FIELDS if getattr(args, f, None) is not None}
     if saved is not None and ("iterations" in given or "epochs" in given):
         base["iterations"] = base["epochs"] = None
     if given.get("milestones") is not None:
         given["milestones"] = tuple(given["milestones"])
     base.update(given)
-    return Config.from_dict(base)
+    return TrainConfig.from_dict(base)
 
 
 def _check_names(config: TrainConfig) -> None:

@@ -23,14 +23,29 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
 
-from learnres.backend import parse_device
+from learnres import backend
+from learnres.data import (
+    DataLoader,
+    DatasetFormatError,
+    load_dataset,
+    split_validation,
+    standard_transforms,
+    subset,
+)
+from learnres.models import MODELS, canonical_name, cifar
+from learnres.models.cifar import blocks_per_stage
+from learnres.nn import init
+from learnres.nn.blocks import SHORTCUT_OPTIONS
+from learnres.optim import SCHEDULES, SGD, make_schedule
 from learnres.train.checkpoint import MAX_META_DEPTH, CheckpointError, json_depth, load_checkpoint
 from learnres.train.folder import RunFolderLock, atomic_write, claim_run_folder
 from learnres.train.trainer import CHECKPOINT_NAME, Trainer, TrainResult
 
 __all__ = [
     "DEFAULT_ITERATIONS",
+    "DTYPES",
     "IDENTITY_KEYS",
+    "NORMALIZATIONS",
     "RunData",
     "TrainConfig",
     "build_data",
@@ -47,6 +62,8 @@ __all__ = [
 ]
 
 DEFAULT_ITERATIONS = 64_000  # section 4.2: "terminate training at 64k iterations"
+NORMALIZATIONS = ("pixel", "channel", "none")  # "pixel": the paper's per-pixel mean
+DTYPES = ("float32", "float64")
 
 # The choices that define a run's result: a resumed run must keep them.
 IDENTITY_KEYS = (
@@ -161,7 +178,6 @@ class TrainConfig:
 
         Runs before any data is read or file written, so a mistake costs nothing.
         """
-        from learnres.optim import SCHEDULES
 
         def bad(name: str, expected: str):
             value = getattr(self, name)
@@ -205,7 +221,7 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "true or false")
         try:
-            parse_device(self.device)
+            backend.parse_device(self.device)
         except ValueError:
             raise bad("device", "'cpu', 'cuda' or 'cuda:N'") from None
         integer("iterations", optional=True)
@@ -225,7 +241,7 @@ class TrainConfig:
                 or list(ms) != sorted(ms)
             ):
                 raise bad("milestones", "increasing integers >= 1")
-        choice("shortcut", ("A", "B", "C"))
+        choice("shortcut", SHORTCUT_OPTIONS)
         integer("subset", optional=True)
         number("validation")
         if not float(self.validation).is_integer() and not 0 < self.validation < 1:
@@ -233,8 +249,8 @@ class TrainConfig:
         integer("seed", low=0)
         if self.seed >= 2**63:
             raise bad("seed", "an integer in 0..2**63-1")
-        choice("normalization", ("pixel", "channel", "none"))
-        choice("dtype", ("float32", "float64"))
+        choice("normalization", NORMALIZATIONS)
+        choice("dtype", DTYPES)
         for name in ("log_every", "eval_every", "checkpoint_every"):
             integer(name, optional=True)
         integer("eval_batch_size")
@@ -263,8 +279,6 @@ _GENERIC = re.compile(r"^(resnet|plain)(\d+)$")
 def model_names() -> list[str]:
     """Models ``learnres train`` can build for 32x32 inputs: the paper's CIFAR nets, the MLPs,
     and the "-cifar" models (plain-18/34, ResNet-18/34 with the CIFAR stem, VGG-16/19)."""
-    from learnres.models import MODELS
-
     return [name for name, info in MODELS.items() if tuple(info.input_shape[1:]) == (32, 32)]
 
 
@@ -274,9 +288,6 @@ def check_model_name(name: str) -> str:
 
     Valid: ``model_names()``, or resnetN / plainN for any depth N = 6n + 2 (resnet8, ...).
     """
-    from learnres.models import MODELS, canonical_name
-    from learnres.models.cifar import blocks_per_stage
-
     key = str(name).lower().replace("-", "").replace("_", "")
     match = _GENERIC.match(key)
     try:
@@ -300,8 +311,6 @@ def check_model_name(name: str) -> str:
 def check_device(device: str) -> None:
     """ValueError naming --device when ``device`` ("cuda" or "cuda:N") is not usable here:
     no GPU is usable, or this machine has no GPU N."""
-    from learnres import backend
-
     try:
         backend.check_device(device)
     except RuntimeError:  # no GPU is usable here
@@ -315,8 +324,6 @@ def check_device(device: str) -> None:
 def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "A"):
     """The CIFAR-style model ``name`` for images (in_channels, 32, 32) and ``num_classes``
     (see ``check_model_name`` for the names); ``shortcut`` goes to the ResNets."""
-    from learnres.models import MODELS, cifar
-
     key = check_model_name(name)
     if key.startswith(("mlp", "resmlp")):
         return MODELS[key].build(in_features=in_channels * 32 * 32, num_classes=num_classes)
@@ -332,8 +339,6 @@ def build_model(name: str, num_classes: int, in_channels: int, shortcut: str = "
 
 
 def _load_data(config: TrainConfig):
-    from learnres.data import DatasetFormatError, load_dataset, split_validation, subset
-
     train = load_dataset(config.dataset, "train", config.data_dir, download=config.download)
     test = load_dataset(config.dataset, "test", config.data_dir, download=config.download)
     for split in (train, test):
@@ -378,8 +383,6 @@ def build_data(config: TrainConfig) -> RunData:
     """Datasets, transforms and loaders for ``config``: training batches shuffled with
     ``seed``, augmented, the last incomplete batch dropped (every iteration sees
     ``batch_size`` images); validation/test batches in file order, not augmented."""
-    from learnres.data import DataLoader, standard_transforms
-
     train, val, test = _load_data(config)
     normalization = None if config.normalization == "none" else config.normalization
     train_tf, test_tf = standard_transforms(
@@ -440,9 +443,6 @@ def build_trainer(config: TrainConfig, callbacks=()) -> Trainer:
     returned trainer's ``config`` holds the resolved configuration (iterations, milestones
     and intervals filled in); ``trainer.data_sizes`` the number of images per split.
     """
-    from learnres.nn import init
-    from learnres.optim import SGD, make_schedule
-
     config.check()
     check_model_name(config.model)
     check_device(config.device)

@@ -49,6 +49,7 @@ What can go wrong, and what happens:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -148,16 +149,30 @@ def evaluate(model, loader, dtype=None) -> tuple[float, float]:
     return loss_sum / seen, 100.0 * wrong / seen
 
 
-class _StopRequest:
-    """Turns the first Ctrl-C (SIGINT) into a flag the loop checks between steps."""
+class _CtrlC:
+    """What a Ctrl-C (SIGINT, or a ``KeyboardInterrupt``) means for a running ``fit``.
 
-    def __init__(self, notify):
+    * The first Ctrl-C sets ``requested``: the loop stops after the current step, and the
+      run saves a checkpoint and returns "interrupted". The previous SIGINT handler is put
+      back at once, so that the next Ctrl-C raises ``KeyboardInterrupt``.
+    * A ``KeyboardInterrupt`` raised between steps (a callback's, or a second Ctrl-C while
+      a batch is fetched, evaluated or saved) is taken as the same request: ``__exit__``
+      swallows it and sets ``requested``.
+    * A ``KeyboardInterrupt`` raised inside a step (``with ctrl_c.inside_step():``, a
+      second Ctrl-C) leaves the model half-updated, which cannot be saved: ``__exit__``
+      says so (``abort_message()``) and lets it through.
+
+    The handler is installed only in the main thread (the only one Python sends signals to).
+    """
+
+    def __init__(self, say, abort_message):
         self.requested = False
-        self._notify = notify
+        self.in_step = False
+        self._say, self._abort_message = say, abort_message
         self._installed = False
         self._previous = signal.default_int_handler
 
-    def __enter__(self):
+    def __enter__(self) -> _CtrlC:
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
             self._previous = previous if previous is not None else signal.default_int_handler
@@ -167,16 +182,29 @@ class _StopRequest:
 
     def _handle(self, signum, frame):
         self.requested = True
-        self._notify(
+        self._say(
             "Ctrl-C: stopping after this iteration and saving a checkpoint "
             "(press Ctrl-C again to abort without saving)"
         )
         signal.signal(signal.SIGINT, self._previous)  # the next Ctrl-C interrupts at once
 
-    def __exit__(self, *exc):
+    @contextlib.contextmanager
+    def inside_step(self):
+        """Marks a step in progress: from here until its counters have moved, a stop is unsafe."""
+        self.in_step = True
+        yield  # an exception leaves in_step set: __exit__ then knows it came from a step
+        self.in_step = False
+
+    def __exit__(self, kind, error, traceback) -> bool:
         if self._installed:
             signal.signal(signal.SIGINT, self._previous)
-        return False
+        if kind is None or not issubclass(kind, KeyboardInterrupt):
+            return False
+        if self.in_step:  # a second Ctrl-C inside a step: nothing safe to save
+            self._say(self._abort_message())
+            return False
+        self.requested = True  # raised between steps: save and stop
+        return True
 
 
 class Trainer:
@@ -257,7 +285,7 @@ class Trainer:
         self._on_host = True  # whether the last step ran on the CPU (reading back is free)
         self._bar = None
         self._last_checkpoint_iteration: int | None = None
-        self._mid_step = False
+        self._step_started = 0.0  # time.perf_counter() when the current step began
 
     # ---- paths ---------------------------------------------------------------------------
     @property
@@ -329,11 +357,31 @@ class Trainer:
 
     # ---- the loop ------------------------------------------------------------------------
     def fit(self) -> TrainResult:
-        """Train until ``iterations`` steps are done (or Ctrl-C); evaluate, save, plot."""
+        """Train until ``iterations`` steps are done (or Ctrl-C); evaluate, save, plot.
+
+        Per batch: ``train_step``, counted in the logging window (``_count_step``); a log
+        line, an evaluation and a checkpoint when they are due (``_after_step``); the
+        callbacks. Around the loop: the progress bar, metrics.csv written when
+        ``TrainingDiverged`` passes through, and Ctrl-C (``_CtrlC``: between steps, save and
+        stop; inside a step, abort). After it, ``_finish_run``: the last evaluation,
+        checkpoint, metrics.csv and plot.png.
+        """
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        status = "completed"
-        self._bar = tqdm(
+        self._bar = self._progress_bar()
+        with self._bar, self._metrics_written_if_diverged(), self._ctrl_c() as ctrl_c:
+            for images, labels in self._batches(ctrl_c):
+                with ctrl_c.inside_step():  # a Ctrl-C in here aborts the run
+                    loss, wrong = self.train_step(images, labels)
+                    self._count_step(loss, wrong, batch=int(labels.shape[0]))
+                self._after_step()  # log, evaluate, checkpoint when due
+                for callback in self.callbacks:
+                    callback(self)
+        interrupted = ctrl_c.requested and self.iteration < self.iterations
+        return self._finish_run("interrupted" if interrupted else "completed")
+
+    def _progress_bar(self) -> tqdm:
+        return tqdm(
             total=self.iterations,
             initial=self.iteration,
             desc="train",
@@ -341,23 +389,59 @@ class Trainer:
             dynamic_ncols=True,
             disable=not self.progress,
         )
+
+    def _ctrl_c(self) -> _CtrlC:
+        return _CtrlC(say=self._say, abort_message=self._abort_message)
+
+    @contextlib.contextmanager
+    def _metrics_written_if_diverged(self):
+        """On ``TrainingDiverged``, write metrics.csv (the history up to the divergence) and
+        let the error through."""
         try:
-            with _StopRequest(self._say) as stop:
-                try:
-                    while self.iteration < self.iterations and not stop.requested:
-                        self._run_epoch(stop)
-                except KeyboardInterrupt:
-                    if self._mid_step:  # a second Ctrl-C inside a step: nothing safe to save
-                        self._say(self._abort_message())
-                        raise
-                    stop.requested = True  # raised between steps (a callback): save and stop
-                if stop.requested and self.iteration < self.iterations:
-                    status = "interrupted"
+            yield
         except TrainingDiverged:
             self._write_metrics()
             raise
-        finally:
-            self._bar.close()
+
+    def _batches(self, ctrl_c: _CtrlC):
+        """The training batches until ``iterations`` steps are done or Ctrl-C asked to stop.
+
+        One pass over ``train_loader`` is one epoch; iterating it again continues where the
+        last pass stopped. Also starts each step's clock (``_step_started``), so that a
+        step's time includes fetching its batch.
+        """
+        while self.iteration < self.iterations and not ctrl_c.requested:
+            start = self.iteration
+            self._step_started = time.perf_counter()
+            for batch in self.train_loader:
+                yield batch
+                if self.iteration >= self.iterations or ctrl_c.requested:
+                    return
+                self._step_started = time.perf_counter()
+            if self.iteration == start:
+                raise ValueError(
+                    "the training loader gave no batches: it has no images, or "
+                    "fewer than one batch with drop_last"
+                )
+
+    def _count_step(self, loss, wrong, batch: int) -> None:
+        """Count a finished step: the iteration, the window's sums (on the device), its time;
+        the warm-up schedule sees its error (a read-back) while it decides."""
+        if self.schedule.observing:  # the warm-up needs every step's error, now
+            self.schedule.observe(self.iteration, float(asnumpy(wrong)) / batch)
+        self.iteration += 1
+        self._add_to_window(loss, wrong)
+        seconds = time.perf_counter() - self._step_started
+        w = self._window
+        w["steps"] += 1
+        w["seen"] += batch
+        w["seconds"] += seconds
+        self.elapsed += seconds
+
+    def _finish_run(self, status: str) -> TrainResult:
+        """After the loop. A completed run closes its last logging window and evaluates
+        (unless that iteration was evaluated already); any run then saves its checkpoint,
+        writes metrics.csv (even when saving fails) and plot.png (once it has a step)."""
         if status == "completed":
             self._finish_window()
             if self.history.last_iteration_of("test_error", "val_error") != self.iteration:
@@ -369,47 +453,12 @@ class Trainer:
         if status == "completed" or self.iteration > 0:
             self._write_plot()
         if status == "interrupted":
-            self._say(
-                f"interrupted at iteration {self.iteration} of {self.iterations}"
-                + (
-                    f"; checkpoint saved to {self.checkpoint_path}"
-                    if self.checkpoint_path is not None
-                    else ""
-                )
-            )
+            path = self.checkpoint_path
+            saved = f"; checkpoint saved to {path}" if path is not None else ""
+            self._say(f"interrupted at iteration {self.iteration} of {self.iterations}{saved}")
         return TrainResult(
             status, self.iteration, self.history, self._final(), self.checkpoint_path, self.out_dir
         )
-
-    def _run_epoch(self, stop) -> None:
-        tic = time.perf_counter()
-        start = self.iteration
-        for images, labels in self.train_loader:
-            self._mid_step = True  # from here until the counters move, a stop is unsafe
-            loss, wrong = self.train_step(images, labels)
-            batch = int(labels.shape[0])
-            if self.schedule.observing:  # the warm-up needs every step's error, now
-                self.schedule.observe(self.iteration, float(asnumpy(wrong)) / batch)
-            self.iteration += 1
-            self._add_to_window(loss, wrong)
-            toc = time.perf_counter()
-            w = self._window
-            w["steps"] += 1
-            w["seen"] += batch
-            w["seconds"] += toc - tic
-            self.elapsed += toc - tic
-            self._mid_step = False
-            self._after_step()
-            for callback in self.callbacks:
-                callback(self)
-            if self.iteration >= self.iterations or stop.requested:
-                return
-            tic = time.perf_counter()
-        if self.iteration == start:
-            raise ValueError(
-                "the training loader gave no batches: it has no images, or "
-                "fewer than one batch with drop_last"
-            )
 
     def _add_to_window(self, loss, wrong) -> None:
         """Add a step's loss and errors to the sums kept on the device (no read-back)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import errno
 import os
 import re
@@ -16,6 +18,7 @@ import pytest
 from learnres.cli import main as learnres
 from learnres.train import checkpoint as ckpt
 from learnres.train import load_checkpoint, read_csv
+from learnres.train.cli import _option, add_arguments, config_from_args
 from learnres.train.run import TrainConfig, train
 from tests.train.conftest import error_line, train_cli
 
@@ -200,6 +203,89 @@ def test_help_explains_each_option(capsys):
     assert "32k" in text and "N/2 and 3N/4" in text
 
 
+# ---- the options are TrainConfig's fields, and cannot drift from them ---------------------------
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="learnres train")
+    add_arguments(parser)
+    return parser
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cli_drift(config_class=TrainConfig, parser=None) -> list[str]:
+    """Where ``learnres train``'s options and ``config_class``'s fields disagree: a field
+    without an option or an option without a field; an option with a default of its own (it
+    would override a resumed run's saved value); a bool field whose flag does not turn its
+    default over; a default that the help does not show, or that given on the command line
+    does not give the field's value and type back; a choice that ``check()`` refuses."""
+    parser = parser or _train_parser()
+    fields = {f.name: f.default for f in dataclasses.fields(config_class)}
+    options = {a.dest: a for a in parser._actions if a.option_strings}
+    options = {dest: a for dest, a in options.items() if dest not in ("help", "resume")}
+    cls = config_class.__name__
+    problems = [f"{cls}.{name} has no option" for name in fields if name not in options]
+    problems += [
+        f"{a.option_strings[0]} sets {dest!r}, which is no {cls} field"
+        for dest, a in options.items()
+        if dest not in fields
+    ]
+    for name in fields.keys() & options.keys():
+        default, option = fields[name], options[name]
+        flag, expected = option.option_strings[0], "--" + name.replace("_", "-")
+        if option.default is not None:
+            problems.append(f"{flag} has a default of its own, {option.default!r}")
+        if isinstance(default, bool):
+            expected = "--no-" + expected[2:] if default else expected
+            if flag != expected or option.const is default:
+                problems.append(f"{cls}.{name} (default {default}) is not the flag {expected}")
+            continue
+        if flag != expected:
+            problems.append(f"{cls}.{name}'s option is {flag}, not {expected}")
+        if default is None:
+            continue  # the help says in words what None means
+        if f"default {_shown(default)}" not in option.help:
+            problems.append(f"{flag}'s help does not say 'default {_shown(default)}'")
+        try:
+            given = getattr(parser.parse_args([flag, _shown(default)]), name)
+        except SystemExit:
+            given = "refused"
+        if given != default or type(given) is not type(default):
+            problems.append(f"{flag} {_shown(default)} gives {given!r}, not {default!r}")
+        for choice in option.choices or ():
+            try:
+                config_class(**{name: choice}).check()
+            except ValueError as e:
+                problems.append(f"{flag} offers {choice!r}, which {cls}.check refuses: {e}")
+    return sorted(problems)
+
+
+def test_the_options_are_the_config_fields_with_their_defaults():
+    assert cli_drift() == []
+    assert config_from_args(_train_parser().parse_args([])) == TrainConfig()
+
+
+def test_a_drift_between_the_options_and_the_config_is_caught():
+    """A field added without an option, an option without a field, a default changed in
+    TrainConfig but not in the help, an option with a default of its own: each is named."""
+    field = ("label_smoothing", float, 0.0)
+    extra = dataclasses.make_dataclass("Extra", [field], bases=(TrainConfig,))
+    assert cli_drift(extra) == ["Extra.label_smoothing has no option"]
+    moved = dataclasses.make_dataclass("Moved", [("batch_size", int, 256)], bases=(TrainConfig,))
+    assert cli_drift(moved) == ["--batch-size's help does not say 'default 256'"]
+    parser = _train_parser()
+    parser.add_argument("--mixup", type=float)
+    assert cli_drift(parser=parser) == ["--mixup sets 'mixup', which is no TrainConfig field"]
+    parser = _train_parser()
+    next(a for a in parser._actions if a.dest == "seed").default = 0
+    assert cli_drift(parser=parser) == ["--seed has a default of its own, 0"]
+    with pytest.raises(ValueError, match="TrainConfig has no field 'mixup'"):
+        _option(parser, "mixup", "mix images")
+
+
 def test_plot_overlays_runs(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     from learnres.train.metrics import MetricsHistory
@@ -251,12 +337,12 @@ _TINY = [
 @pytest.fixture
 def no_data(monkeypatch):
     """Fail the test if any data is read: the options must be refused before that."""
-    import learnres.data
+    import learnres.train.run
 
     def refuse(*args, **kwargs):
         raise AssertionError("data was loaded before the options were checked")
 
-    monkeypatch.setattr(learnres.data, "load_dataset", refuse)
+    monkeypatch.setattr(learnres.train.run, "load_dataset", refuse)  # where train looks it up
 
 
 @pytest.mark.parametrize(
@@ -467,9 +553,8 @@ def test_two_runs_started_on_one_folder_the_second_exits_2(tiny_cifar, tmp_path)
         code, _, err = train_cli(*argv, "--iterations", "2")
         assert code == 2
         assert f"in use by another learnres run (pid {first.pid}" in error_line(err)
-        assert not (out / "checkpoint.npz").exists() or load_checkpoint(out / "checkpoint.npz")[
-            "config"
-        ].count('"iterations": 2000')  # the first's
+        saved = out / "checkpoint.npz"  # if any, the first run's
+        assert not saved.exists() or '"iterations": 2000' in load_checkpoint(saved)["config"]
     finally:
         first.send_signal(signal.SIGINT)
         text, _ = first.communicate(timeout=120)
@@ -480,12 +565,12 @@ def test_two_runs_started_on_one_folder_the_second_exits_2(tiny_cifar, tmp_path)
 @pytest.mark.parametrize("where", ["file", "under a file"])
 def test_out_that_is_a_file_or_under_one_exits_2_before_reading_data(tmp_path, monkeypatch, where):
     """Item 7: one line naming the path, exit 2, before any data is read."""
-    import learnres.data
+    import learnres.train.run
 
     def no_data(*args, **kwargs):
         raise AssertionError("data was loaded before the folder was checked")
 
-    monkeypatch.setattr(learnres.data, "load_dataset", no_data)
+    monkeypatch.setattr(learnres.train.run, "load_dataset", no_data)
     (tmp_path / "afile").write_text("not a folder")
     out = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "run"
     code, _, err = train_cli(*_TINY, "--data-dir", tmp_path, "--out", out)
