@@ -153,7 +153,9 @@ def _grad_input_col2im(gy, w, x_shape, stride, padding):
     Used for stride > 1, where the transposed convolution would multiply mostly zeros.
     gy (N, O, Ho, Wo), w (O, C, kh, kw), x_shape (N, C, H, W) -> (N, C, H, W)
     """
-    xp, (N, O, Ho, Wo), (C, H, W) = get_array_module(gy), gy.shape, x_shape[1:]
+    xp = get_array_module(gy)
+    N, O, Ho, Wo = gy.shape
+    C, H, W = x_shape[1:]
     (sh, sw), (ph, pw), (kh, kw) = stride, padding, w.shape[2:]
     w2 = w.reshape(O, -1)  # (O, C, kh, kw) -> (O, C*kh*kw)
     gcols = w2.T @ gy.reshape(N, O, Ho * Wo)  # (C*kh*kw, O) @ -> (N, C*kh*kw, Ho*Wo)

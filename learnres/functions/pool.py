@@ -95,7 +95,8 @@ class MaxPool2d(Function):
 
     def backward(self, gy):
         # dL/dx = gy routed to the position of each window's maximum (summed where windows overlap)
-        xp, (kh, kw), (ph, pw) = get_array_module(gy), self.kernel, self.padding
+        xp = get_array_module(gy)
+        (kh, kw), (ph, pw) = self.kernel, self.padding
         N, C, H, W = self.x_shape
         gx_pad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=gy.dtype)
         for k in range(kh * kw):  # offset k of every window: gy where the maximum was there
@@ -134,7 +135,8 @@ class AvgPool2d(Function):
 
     def backward(self, gy):
         # dL/dx[p] = sum over the windows containing p of gy / (kh * kw)
-        xp, (kh, kw), (ph, pw) = get_array_module(gy), self.kernel, self.padding
+        xp = get_array_module(gy)
+        (kh, kw), (ph, pw) = self.kernel, self.padding
         N, C, H, W = self.x_shape
         gx_pad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=gy.dtype)
         g = gy / (kh * kw)
