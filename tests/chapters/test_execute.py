@@ -74,8 +74,8 @@ def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkey
     """Chapter 6 with one real stored run and one real learnres-vs-torch pair: their figures
     are drawn from them and labelled with their commands, and the runs still absent are
     named."""
+    from learnres.reference.versus_torch import compare_on_dataset
     from learnres.train.run import TrainConfig, train
-    from learnres.train.versus_torch import compare_on_dataset
 
     monkeypatch.setenv("LEARNRES_DATA_DIR", str(shared_datasets))
     from learnres.lectures.store import store_run
@@ -92,7 +92,7 @@ def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkey
                                    eval_batch_size=128, out=str(versus / "seed4"),
                                    progress=False, plot=False, prefetch=False),
                        progress=False)  # fmt: skip
-    versus_command = "python -m learnres.train.versus_torch --model resnet8 --seeds 4"
+    versus_command = "python -m learnres.reference.versus_torch --model resnet8 --seeds 4"
     (versus / "command.txt").write_text(versus_command + "\n")
     run = execute_chapter(chapter_paths(["06"])[0], quick=True, timeout=CELL_TIMEOUT)
     errors = [o for c in run.notebook.cells for o in c.get("outputs", [])
@@ -103,8 +103,11 @@ def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkey
             "06_versus_torch_resnet20_stored.png"} <= written  # fmt: skip
     text = _outputs(run.notebook)
     assert "--out runs/resnet20-seed0" in command
-    assert "made by: resnet20-seed{0} (CPU): " + command.replace("seed0", "seed{0}").replace(
-        "--seed 0", "--seed {0}") in text
+    assert (
+        "made by: resnet20-seed{0} (CPU): "
+        + command.replace("seed0", "seed{0}").replace("--seed 0", "--seed {0}")
+        in text
+    )
     assert "| ResNet-20 | 20 | 269,722 | 2 | 1 |" in text  # the Table 6 row of the stored run
     assert "What these runs are, and what they cannot show" in text
     assert "One seed only: no spread can be measured" in text and versus_command in text
