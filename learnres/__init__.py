@@ -1,5 +1,6 @@
 """learnres: Deep Residual Learning (He et al., 2015), built from an autograd engine up."""
 
+# learnres.functions also connects Tensor's operators (a + b) to the ops: see autograd/tensor.py
 from learnres import functions, models, nn
 from learnres.analysis import summary
 from learnres.autograd import Function, OpError, Tensor, enable_grad, is_grad_enabled, no_grad
