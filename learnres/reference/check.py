@@ -574,7 +574,8 @@ def _replay(report: Report, tracer: _Tracer, probe, backward_done: bool) -> None
     probe_modules = dict(probe.named_modules())
     entries = {(m.name, m.call): m for m in report.modules}
     for call in tracer.calls:
-        entry, twin_module = entries[(call.name, call.call)], probe_modules[call.name]
+        entry = entries[(call.name, call.call)]
+        twin_module = probe_modules[call.name]
         replay = _replay_composite if call.module._modules else _replay_layer
         replay(entry, call, twin_module, backward_done, tracer)
 
