@@ -199,7 +199,7 @@ def lr_figure(selected, lrs):
     chosen = lr_history(selected)
     diverged = chosen is None or (sweep is not None and selected in sweep.diverged)
     result = ("diverged" if diverged else
-              f"final test error {chosen.last('test_error'):.1f}%")  # fmt: skip
+              f"final test error {chosen.last('test_error'):.1f}%")
     if losses and max(losses) > 20 * min(losses):
         ax1.set_yscale("log")  # a diverging rate: its loss spans decades
     ax1.set(xlabel="iterations", ylabel="training loss (window mean)")
@@ -477,7 +477,7 @@ for name, label in (("resnet20", "ResNet-20"), ("resnet56", "ResNet-56")):
     pairs, versus_command = stored_pairs(f"versus-torch-{name}")
     if not pairs:
         print(f"Stored learnres-vs-torch runs not found in {runs_dir() / f'versus-torch-{name}'}. "
-              f"Make them with `python -m learnres.train.versus_torch --model {name} --data-dir DIR "
+              f"Make them with `python -m learnres.reference.versus_torch --model {name} --data-dir DIR "
               f"--iterations {500 if name == 'resnet20' else 300} --seeds 0 1 2 --out chapters/runs/versus-torch-{name}`.")
         continue
     versus[name] = pairs

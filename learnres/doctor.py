@@ -144,7 +144,8 @@ def diagnose(report: dict, numpy_version: str = np.__version__, cupy_packages=No
 def notes(report: dict) -> list[str]:
     """Advice that is not a problem: a wheel for an older CUDA major than the driver's."""
     wheel = wheel_cuda_major(report.get("cupy_package"))
-    driver, extra = report.get("cuda_driver"), extra_for_driver(report.get("cuda_driver"))
+    driver = report.get("cuda_driver")
+    extra = extra_for_driver(driver)
     single = len(report.get("cupy_packages") or []) <= 1  # several: a problem already
     if not (wheel and extra and single) or wheel >= int(driver.split(".")[0]):
         return []

@@ -154,7 +154,7 @@ for spec in "${RUNS[@]}"; do
   model=${spec%%:*}
   train_bg "$model-cuda-seed0" "$model" "${spec##*:}"
 done
-step versus-torch-resnet56 "$TRAIN_DEADLINE" "${LRMOD[@]}" learnres.train.versus_torch \
+step versus-torch-resnet56 "$TRAIN_DEADLINE" "${LRMOD[@]}" learnres.reference.versus_torch \
   --data-dir "$DATA" "${VS[@]}" --out "$R/runs/versus-torch-resnet56-cuda" \
   --no-progress &
 PIDS+=($!)

@@ -45,7 +45,9 @@ __all__ = ["summary", "Summary", "LayerRow", "SHAPE_RULES", "MULT_ADDS", "format
 
 
 def _window_shape(m, x: tuple, channels: int) -> tuple:
-    (kh, kw), (sh, sw), (ph, pw) = as_pair(m.kernel_size), as_pair(m.stride), as_pair(m.padding)
+    kh, kw = as_pair(m.kernel_size)
+    sh, sw = as_pair(m.stride)
+    ph, pw = as_pair(m.padding)
     if len(x) != 4:
         raise OpError(f"{type(m).__name__} expects (N, C, H, W), got shape {x}")
     ho, wo = conv_output_size(x[2], kh, sh, ph), conv_output_size(x[3], kw, sw, pw)

@@ -16,14 +16,12 @@ Options that are not tensors (an axis, a stride) go to ``__init__``.
 
 from __future__ import annotations
 
+from learnres.autograd.errors import OpError
 from learnres.autograd.grad_mode import is_grad_enabled
+from learnres.autograd.tensor import Tensor, as_tensor
 from learnres.backend import device_of
 
-__all__ = ["Function", "OpError"]
-
-
-class OpError(ValueError):
-    """Bad input to an op; the message names the op, what it expected and what came."""
+__all__ = ["Function", "OpError"]  # OpError (learnres.autograd.errors) for the ops to import
 
 
 class Function:
@@ -37,8 +35,6 @@ class Function:
         return type(self).__name__.lower()
 
     def __call__(self, *inputs):
-        from learnres.autograd.tensor import Tensor, as_tensor
-
         xs = tuple(as_tensor(x, like=inputs) for x in inputs)
         _check_same_device(self.name, xs)
         record = is_grad_enabled() and any(x.requires_grad for x in xs)

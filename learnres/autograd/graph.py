@@ -6,7 +6,7 @@ ResNet-1202 builds graphs of tens of thousands of nodes, too deep for a recursiv
 
 from __future__ import annotations
 
-from learnres.autograd.function import OpError
+from learnres.autograd.errors import OpError
 from learnres.backend import device_of
 
 __all__ = ["topological_order", "backward"]

@@ -18,12 +18,28 @@ import numbers
 import numpy as np
 
 from learnres.autograd import graph
-from learnres.autograd.function import OpError
+from learnres.autograd.errors import OpError
 from learnres.backend import asnumpy, canonical_device, device_of, get_array_module
 
-__all__ = ["Tensor", "as_tensor", "DEFAULT_DTYPE"]
+__all__ = ["Tensor", "as_tensor", "DEFAULT_DTYPE", "use_ops"]
 
 DEFAULT_DTYPE = np.float32
+
+# ---- the ops behind the operators ---------------------------------------------------------
+# ``a + b``, ``x.sum()``, ``x.relu()`` run the ops of ``learnres.functions`` (``F.add``,
+# ``F.sum``, ``F.relu``). Those ops are built on Tensor and Function, one layer above this
+# module, so it cannot import them. Instead ``learnres/functions/__init__.py`` hands its module
+# over with ``use_ops`` as it finishes loading. Any ``import learnres...`` has loaded it before
+# the importer's next line runs: Python runs ``learnres/__init__.py`` first, which imports
+# ``learnres.functions`` (tests/autograd/test_imports.py tries the orders).
+F = None  # the module learnres.functions, once use_ops has run
+
+
+def use_ops(functions) -> None:
+    """Make Tensor's operators and methods call the ops of ``functions`` (the module
+    ``learnres.functions``, which calls this once, as it loads)."""
+    global F
+    F = functions
 
 
 def _to_array(data):
@@ -277,8 +293,3 @@ def as_tensor(x, like=()) -> Tensor:
                     return Tensor(np.asarray(x, dtype=dtype))
                 return Tensor(xp.full((), x, dtype=dtype or np.result_type(x)))
     return Tensor(x)
-
-
-# The ops are defined in learnres.functions, which imports Tensor from this module; the
-# import sits at the bottom so that Tensor exists when they load.
-from learnres import functions as F  # noqa: E402

@@ -75,7 +75,9 @@ def op_error_table(seed: int = 0) -> list[tuple[str, float, float]]:
     from learnres.testing import compare_with_torch
 
     rng = np.random.default_rng(seed)
-    a, b, pos = rng.standard_normal((4, 5)), rng.standard_normal((5,)), rng.random((4, 5)) + 0.5
+    a = rng.standard_normal((4, 5))
+    b = rng.standard_normal((5,))  # broadcast against a
+    pos = rng.random((4, 5)) + 0.5  # for the ops that need x > 0
     labels = rng.integers(0, 5, size=4)
     nnf = torch.nn.functional
     cases = {

@@ -2,8 +2,15 @@
 
 Each family module puts a class (``forward`` above ``backward``) and its lowercase wrapper
 side by side; the wrappers are re-exported here: ``from learnres.functions import relu``.
+
+Tensor's operators and methods (``a + b``, ``x.sum()``) call these wrappers. Tensor lives a
+layer below, in ``learnres.autograd``, and cannot import them: the last line of this file
+hands this module to it (``learnres.autograd.tensor.use_ops``), the one link between the two.
 """
 
+import sys
+
+from learnres.autograd.tensor import use_ops
 from learnres.functions.batchnorm import batch_norm
 from learnres.functions.conv import conv2d, conv2d_naive
 from learnres.functions.device import astype, to_device
@@ -40,3 +47,6 @@ __all__ = [
     "conv2d", "conv2d_naive", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
     "batch_norm", "linear",
 ]  # fmt: skip
+
+# Tensor's operators and methods call the ops above from here on (see the module docstring).
+use_ops(sys.modules[__name__])

@@ -36,7 +36,10 @@ class Add(Function):
 
     def backward(self, gy):
         # dL/da = gy, dL/db = gy (summed over broadcast axes)
-        return sum_to(gy, self.shapes[0]), sum_to(gy, self.shapes[1])
+        a_shape, b_shape = self.shapes
+        ga = sum_to(gy, a_shape) if self.needs_input_grad[0] else None
+        gb = sum_to(gy, b_shape) if self.needs_input_grad[1] else None
+        return ga, gb
 
 
 def add(a, b):
@@ -51,7 +54,10 @@ class Sub(Function):
 
     def backward(self, gy):
         # dL/da = gy, dL/db = -gy
-        return sum_to(gy, self.shapes[0]), sum_to(-gy, self.shapes[1])
+        a_shape, b_shape = self.shapes
+        ga = sum_to(gy, a_shape) if self.needs_input_grad[0] else None
+        gb = sum_to(-gy, b_shape) if self.needs_input_grad[1] else None
+        return ga, gb
 
 
 def sub(a, b):

@@ -33,8 +33,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import learnres
-
 __all__ = [
     "CHAPTERS_ENV",
     "FULL",
@@ -150,9 +148,9 @@ _JUPYTEXT_HEADER = "# ---\n# jupyter:\n"
 
 
 def repo_root() -> Path:
-    """The folder above the learnres package (``<repo>/learnres/__init__.py``): the
-    checkout with an editable install, ``site-packages`` with ``pip install .``."""
-    return Path(learnres.__file__).resolve().parents[1]
+    """The folder above the learnres package (this file is ``<repo>/learnres/lectures/config.py``):
+    the checkout with an editable install, ``site-packages`` with ``pip install .``."""
+    return Path(__file__).resolve().parents[2]
 
 
 def _env_path(name: str) -> Path | None:

@@ -413,5 +413,10 @@ def warmup_peaks(run) -> dict:
     after = [(v, i) for i, v in zip(its, loss) if i >= switch]
     if not before or min(lrs) == top:
         raise ValueError(f"{run.name}: no warm-up (its learning rate starts at {top})")
-    (b, bi), (a, ai) = max(before), max(after)
-    return {"switch": int(switch), "before": (float(b), int(bi)), "after": (float(a), int(ai))}
+    loss_before, at_before = max(before)  # the highest loss before the switch, and when
+    loss_after, at_after = max(after)
+    return {
+        "switch": int(switch),
+        "before": (float(loss_before), int(at_before)),
+        "after": (float(loss_after), int(at_after)),
+    }

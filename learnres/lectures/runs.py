@@ -137,7 +137,7 @@ def seed_stats(values) -> tuple[float, float, int]:
 
 def stored_pairs(name: str, root: Path | None = None) -> tuple[dict, str | None]:
     """The learnres-vs-torch runs kept in ``chapters/runs/<name>`` by
-    ``python -m learnres.train.versus_torch --seeds ... --out <name>``.
+    ``python -m learnres.reference.versus_torch --seeds ... --out <name>``.
 
     That folder holds ``seed<k>/learnres/metrics.csv`` and ``seed<k>/torch/metrics.csv`` for
     each seed and the command in ``command.txt``. Returns ``({seed: (learnres run, torch

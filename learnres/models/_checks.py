@@ -1,6 +1,7 @@
 """Input checks shared by the models: errors that name the model, what it expected and what
 came, with a hint for the usual mistakes (no batch axis, channels-last images); and the
-check that a converted checkpoint fits a model."""
+check that a converted checkpoint fits a model (``Module.state_dict_problems``, worded for
+torchvision's weights)."""
 
 from __future__ import annotations
 
@@ -30,26 +31,12 @@ def check_images(name: str, x, channels: int, min_size: int = 1, why: str = "") 
 
 
 def check_state_fits(state: dict, model, source: str) -> None:
-    """Raise ValueError unless ``state`` (name -> array) has exactly ``model``'s state-dict
-    keys and shapes; the message lists what is missing, unexpected and mismatched (five of
-    each) and names ``source`` (e.g. "a torchvision ResNet of the same depth")."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [
-        f"{k}: model {own[k].shape}, checkpoint {state[k].shape}"
-        for k in own
-        if k in state and own[k].shape != state[k].shape
-    ]
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing from the checkpoint: {', '.join(missing[:5])}")
-        if unexpected:
-            parts.append(f"not in the model: {', '.join(unexpected[:5])}")
-        if wrong:
-            parts.append(f"shape mismatches: {'; '.join(wrong[:5])}")
+    """Raise ValueError unless ``state`` (name -> array) loads into ``model`` exactly: the
+    problems ``Module.state_dict_problems`` finds (missing and unexpected keys, shapes),
+    under a message that names ``source`` (e.g. "a torchvision ResNet of the same depth")."""
+    problems = model.state_dict_problems(state)
+    if problems:
         raise ValueError(
             f"the torchvision state dict does not fit {model.name} (is it {source}?): "
-            + " | ".join(parts)
+            + " | ".join(problems)
         )

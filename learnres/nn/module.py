@@ -74,6 +74,19 @@ def _whole(array) -> bool:
     return bool(xp.all(xp.isfinite(array) & (xp.floor(array) == array)))
 
 
+def _as_array(value):
+    """A state-dict value as an array: a Tensor's data, an array as it is, anything else
+    (a torch tensor, a list) through ``np.asarray``."""
+    value = value.data if isinstance(value, Tensor) else value
+    return value if _is_array(value) else np.asarray(value)
+
+
+def _some(keys: list, limit: int = 10) -> str:
+    """The first ``limit`` keys, and how many there are when that is not all of them."""
+    more = f", ... ({len(keys)} in all)" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
@@ -351,19 +364,44 @@ class Module:
         ``.npz`` file or a torch model converted with ``.numpy()``) into this module.
 
         Each value is copied into the existing array, keeping its dtype and device. All or
-        nothing: every key and value is checked and converted first, and one error lists
-        all the problems: keys the module has but the dict lacks (missing), keys the module
-        does not have (unexpected; both only with ``strict``), shape mismatches, and values
-        that are not numeric arrays (object arrays such as ``np.array([None])``, strings,
-        complex numbers) or would lose their value (fractions into an integer buffer). When
-        it raises, nothing has changed.
+        nothing: every key and value is checked first (``state_dict_problems``) and one
+        error lists all the problems; when it raises, nothing has changed.
 
         Raises:
             TypeError: ``state_dict`` is not a mapping (a list, say).
-            RuntimeError: the problems above.
+            RuntimeError: the problems ``state_dict_problems`` finds.
 
         Returns:
             ``IncompatibleKeys(missing_keys, unexpected_keys)`` (empty lists when strict).
+        """
+        problems = self.state_dict_problems(state_dict, strict)
+        if problems:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
+                + "\n  ".join(problems)
+            )
+        own = self.state_dict()
+        converted = {}  # every value on its target's device and in its dtype, before any copy
+        for key, target in own.items():
+            if key in state_dict:
+                value = to_device(_as_array(state_dict[key]), device_of(target))
+                converted[key] = get_array_module(target).asarray(value, dtype=target.dtype)
+        for key, value in converted.items():  # nothing can fail from here on
+            own[key][...] = value
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        return IncompatibleKeys(missing, unexpected)
+
+    def state_dict_problems(self, state_dict, strict: bool = True) -> list[str]:
+        """What keeps ``state_dict`` from loading into this module, one line per problem
+        (an empty list: it fits): keys the module has but the dict lacks (missing), keys the
+        module does not have (unexpected; both only with ``strict``), shape mismatches, and
+        values that are not numeric arrays (object arrays such as ``np.array([None])``,
+        strings, complex numbers) or would lose their value (fractions into an integer
+        buffer). ``load_state_dict`` raises with these lines; nothing is changed here.
+
+        Raises:
+            TypeError: ``state_dict`` is not a mapping (a list, say).
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
@@ -372,20 +410,16 @@ class Module:
             )
         own = self.state_dict()
         missing = [key for key in own if key not in state_dict]
-        unexpected = [key for key in state_dict if key not in own]
+        unexpected = [str(key) for key in state_dict if key not in own]
         problems = []
         if strict and missing:
-            problems.append(f"missing key(s): {', '.join(missing)}")
+            problems.append(f"missing key(s): {_some(missing)}")
         if strict and unexpected:
-            problems.append(f"unexpected key(s): {', '.join(map(str, unexpected))}")
-        converted = {}
+            problems.append(f"unexpected key(s): {_some(unexpected)}")
         for key, target in own.items():
             if key not in state_dict:
                 continue
-            value = state_dict[key]
-            value = value.data if isinstance(value, Tensor) else value
-            if not _is_array(value):
-                value = np.asarray(value)
+            value = _as_array(state_dict[key])
             got = tuple(value.shape)
             if value.dtype.kind not in "biuf":
                 problems.append(f"{key}: expected a numeric array, got dtype {value.dtype}")
@@ -398,17 +432,7 @@ class Module:
                 problems.append(
                     f"size mismatch for {key}: expected shape {target.shape}, got {got}"
                 )
-            else:
-                value = to_device(value, device_of(target))
-                converted[key] = get_array_module(target).asarray(value, dtype=target.dtype)
-        if problems:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
-                + "\n  ".join(problems)
-            )
-        for key, value in converted.items():  # nothing can fail from here on
-            own[key][...] = value
-        return IncompatibleKeys(missing, unexpected)
+        return problems
 
     # ---- printing ------------------------------------------------------------------------
     def extra_repr(self) -> str:

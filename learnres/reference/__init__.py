@@ -6,7 +6,8 @@
     report = compare(model, x, labels, mode="train")
     print(report)                                 # names the first module that disagrees
 
-Needs PyTorch (the ``reference`` extra); nothing else in learnres imports this package.
+Needs PyTorch (the ``reference`` extra). Only the layers above it import it (``bench``,
+``grading``; see the table in ``learnres/__init__.py``), and only where they use torch.
 """
 
 try:

@@ -488,9 +488,7 @@ def _compare(model, x, target, mode, rtol, twin, trace) -> Report:
         _end_to_end_gradients(report, model, twin, lx, tx)
     if trace:
         _replay(report, tracer, probe, backward_done=logits is not None)
-        _locate_traced(report, running)
-    else:
-        _locate_end_to_end(report, running)
+    _locate(report, running)
     return report
 
 
@@ -576,7 +574,8 @@ def _replay(report: Report, tracer: _Tracer, probe, backward_done: bool) -> None
     probe_modules = dict(probe.named_modules())
     entries = {(m.name, m.call): m for m in report.modules}
     for call in tracer.calls:
-        entry, twin_module = entries[(call.name, call.call)], probe_modules[call.name]
+        entry = entries[(call.name, call.call)]
+        twin_module = probe_modules[call.name]
         replay = _replay_composite if call.module._modules else _replay_layer
         replay(entry, call, twin_module, backward_done, tracer)
 
@@ -694,25 +693,46 @@ def _max_or_none(errors):
     return max(errors) if errors else None
 
 
-def _locate_traced(report: Report, running: str) -> None:
-    """Steps 1-4 of the module docstring, on the same-input errors."""
+def _locate(report: Report, running: str) -> None:
+    """Name the culprit: the first suspect in the module docstring's order (a forward error,
+    the module that raised, a backward error, running statistics, the loss), found in the
+    same-input errors (``trace=True``) or else in the end-to-end ones."""
+    suspects = _traced_suspects if report.traced else _end_to_end_suspects
+    forward, backward, stats = suspects(report)
+    raised = loss = None
+    if report.exception is not None:
+        raised = running, f"{running or '(model)'} raised while every finished module agreed"
+    if report.loss_local is not None and report.bad(report.loss_local.error):
+        error = _fmt(report.loss_local.error)
+        loss = "", f"given the same logits, the cross-entropy or its gradient differs by {error}"
+    found = (
+        ("forward", forward),
+        ("forward", raised),
+        ("backward", backward),
+        ("running statistics", stats),
+        ("loss", loss),
+    )
+    for kind, suspect in found:
+        if suspect is not None:
+            report.culprit, report.culprit_detail = suspect
+            report.culprit_kind = kind
+            return
+
+
+def _traced_suspects(report: Report) -> tuple:
+    """Steps 1-3 of the module docstring on the same-input errors: the forward, backward and
+    running-statistics suspects, each a (module name, detail) pair or None."""
+    forward = backward = stats = None
     first = next((m for m in report.modules if report.bad(m.local_forward)), None)
     if first is not None:
-        shapes = (
-            f" (shape {first.shape}, the twin's {first.torch_shape})"
-            if first.local_forward == INF
-            else ""
-        )
-        report.culprit, report.culprit_kind = first.name, "forward"
-        report.culprit_detail = (
+        shapes = ""
+        if first.local_forward == INF:
+            shapes = f" (shape {first.shape}, the twin's {first.torch_shape})"
+        detail = (
             f"{first.label} ({first.kind}) given the same input: output error "
             f"{_fmt(first.local_forward)}{shapes}; every module that finished before it agrees"
         )
-        return
-    if report.exception is not None:
-        report.culprit, report.culprit_kind = running, "forward"
-        report.culprit_detail = f"{running or '(model)'} raised while every finished module agreed"
-        return
+        forward = first.name, detail
     wrong = [
         m
         for m in report.modules
@@ -721,63 +741,43 @@ def _locate_traced(report: Report, running: str) -> None:
     innermost = [m for m in wrong if not any(_inside(c.name, m.name) for c in wrong if c is not m)]
     if innermost:
         m = innermost[-1]  # the last to finish: the backward pass reaches it first
-        report.culprit, report.culprit_kind = m.name, "backward"
-        report.culprit_detail = (
+        detail = (
             f"{m.label} ({m.kind}) given the same dL/doutput: dL/dinput error "
             f"{_fmt(m.local_grad_input)}, parameter-gradient error {_fmt(m.local_grad_params)}"
         )
-        return
-    stats = next((m for m in report.modules if report.bad(m.local_buffers)), None)
-    if stats is not None:
-        report.culprit, report.culprit_kind = stats.name, "running statistics"
-        report.culprit_detail = (
-            f"{stats.label} ({stats.kind}): buffers differ by {_fmt(stats.local_buffers)} "
-            "after the same update"
+        backward = m.name, detail
+    m = next((m for m in report.modules if report.bad(m.local_buffers)), None)
+    if m is not None:
+        detail = (
+            f"{m.label} ({m.kind}): buffers differ by {_fmt(m.local_buffers)} after the same update"
         )
-        return
-    if report.loss_local is not None and report.bad(report.loss_local.error):
-        report.culprit, report.culprit_kind = "", "loss"
-        report.culprit_detail = (
-            f"given the same logits, the cross-entropy or its gradient differs by "
-            f"{_fmt(report.loss_local.error)}"
-        )
+        stats = m.name, detail
+    return forward, backward, stats
 
 
-def _locate_end_to_end(report: Report, running: str) -> None:
-    """The culprit from end-to-end errors only (``trace=False``)."""
+def _end_to_end_suspects(report: Report) -> tuple:
+    """The same three suspects from the end-to-end errors only (``trace=False``)."""
+    forward = backward = stats = None
     first = next((m for m in report.modules if report.bad(m.forward)), None)
     if first is not None:
-        report.culprit, report.culprit_kind = first.name, "forward"
-        report.culprit_detail = (
+        detail = (
             f"{first.label} ({first.kind}): output error {_fmt(first.forward)}; every module "
             "that finished before it agrees"
         )
-        return
-    if report.exception is not None:
-        report.culprit, report.culprit_kind = running, "forward"
-        report.culprit_detail = f"{running or '(model)'} raised while every finished module agreed"
-        return
+        forward = first.name, detail
     bad = [g for g in report.gradients if report.bad(g.error)]
     if bad:
         g = bad[-1]  # the last registered parameter: the first the backward pass reaches
-        report.culprit = g.name.rsplit(".", 1)[0] if "." in g.name else ""
-        report.culprit_kind = "backward"
-        report.culprit_detail = (
+        owner = g.name.rsplit(".", 1)[0] if "." in g.name else ""
+        detail = (
             f"{g.name} is the first wrong parameter gradient in backward order (error "
             f"{_fmt(g.error)}); the wrong backward is in its module or in one after it"
         )
-        return
-    stats = next((b for b in report.running_stats if report.bad(b.error)), None)
-    if stats is not None:
-        report.culprit = stats.name.rsplit(".", 1)[0]
-        report.culprit_kind = "running statistics"
-        report.culprit_detail = f"{stats.name}: error {_fmt(stats.error)}"
-        return
-    if report.loss_local is not None and report.bad(report.loss_local.error):
-        report.culprit, report.culprit_kind = "", "loss"
-        report.culprit_detail = (
-            f"the cross-entropy or its gradient differs by {_fmt(report.loss_local.error)}"
-        )
+        backward = owner, detail
+    b = next((b for b in report.running_stats if report.bad(b.error)), None)
+    if b is not None:
+        stats = b.name.rsplit(".", 1)[0], f"{b.name}: error {_fmt(b.error)}"
+    return forward, backward, stats
 
 
 def _inside(name: str, ancestor: str) -> bool:

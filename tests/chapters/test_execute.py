@@ -86,8 +86,8 @@ def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkey
     """Chapter 6 with one real stored run and one real learnres-vs-torch pair: their figures
     are drawn from them and labelled with their commands, and the runs still absent are
     named."""
+    from learnres.reference.versus_torch import compare_on_dataset
     from learnres.train.run import TrainConfig, train
-    from learnres.train.versus_torch import compare_on_dataset
 
     monkeypatch.setenv("LEARNRES_DATA_DIR", str(shared_datasets))
     from learnres.lectures.store import store_run
@@ -129,7 +129,7 @@ def test_stored_runs_are_drawn_when_present(lecture_env, shared_datasets, monkey
         ),
         progress=False,
     )
-    versus_command = "python -m learnres.train.versus_torch --model resnet8 --seeds 4"
+    versus_command = "python -m learnres.reference.versus_torch --model resnet8 --seeds 4"
     (versus / "command.txt").write_text(versus_command + "\n")
     run = execute_chapter(chapter_paths(["06"])[0], quick=True, timeout=CELL_TIMEOUT)
     errors = [

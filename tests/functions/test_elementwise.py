@@ -95,6 +95,20 @@ def test_arrays_on_either_side(op):
     np.testing.assert_allclose(right.data, eval(f"a {op} a"))
 
 
+@pytest.mark.parametrize("op", BINARY)
+@pytest.mark.parametrize("constant", [0, 1], ids=["a constant", "b constant"])
+def test_a_constant_operand_gets_no_gradient_computed(op, constant):
+    """Every binary op's backward skips an input that does not require grad (it returns None,
+    as ``needs_input_grad`` says) and still gives the other input its gradient."""
+    fn, _, positive = BINARY[op]
+    arrays = random_inputs([(2, 3), (3,)], positive=positive)
+    xs = [Tensor(x, requires_grad=i != constant) for i, x in enumerate(arrays)]
+    y = fn(*xs)
+    grads = y.creator.backward(np.ones(y.shape))
+    assert grads[constant] is None
+    assert grads[1 - constant].shape == xs[1 - constant].shape
+
+
 def test_sum_to_undoes_broadcasting():
     g = np.arange(24.0).reshape(2, 3, 4)
     np.testing.assert_array_equal(sum_to(g, (3, 1)), g.sum(axis=(0, 2)).reshape(3, 1))

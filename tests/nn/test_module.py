@@ -287,6 +287,26 @@ def test_load_state_dict_lists_every_problem_at_once_and_changes_nothing():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
 
 
+def test_state_dict_problems_are_load_state_dicts_checks_without_the_copy():
+    """What the model families' converters check a checkpoint with (one check, two users):
+    the same lines ``load_state_dict`` raises with, [] when the dict fits, long key lists
+    cut to ten with the count."""
+    net = small_net(nn)
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    assert net.state_dict_problems(before) == []
+    state = {f"extra{i}": np.zeros(1) for i in range(12)}
+    problems = net.state_dict_problems(state)
+    with pytest.raises(RuntimeError) as info:
+        net.load_state_dict(state)
+    assert problems and str(info.value).endswith("\n  ".join(problems))
+    listed = ", ".join(f"extra{i}" for i in range(10))
+    assert problems[1] == f"unexpected key(s): {listed}, ... (12 in all)"
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+    with pytest.raises(TypeError, match="mapping"):
+        net.state_dict_problems(list(before.items()))
+
+
 def test_load_state_dict_not_strict_reports_keys_but_still_rejects_shapes():
     net = small_net(nn)
     state = {k: v.copy() for k, v in net.state_dict().items()}

@@ -11,12 +11,12 @@ from learnres.models import resnet
 from learnres.nn import init
 from learnres.optim import SGD, make_schedule
 from learnres.train import Trainer
-from learnres.train.versus_torch import train_torch_twin
 
 torch = pytest.importorskip("torch")
 
 # learnres.reference imports torch itself, so it can only come after the skip above
 from learnres.reference import to_torch  # noqa: E402
+from learnres.reference.versus_torch import train_torch_twin  # noqa: E402
 
 STEPS = 20
 
