@@ -4,9 +4,10 @@ A convolution is a matrix product in disguise: im2col lays every kh x kw window 
 (padded) input out as a column, and ``w.reshape(O, C*kh*kw) @ cols`` is the output.
 Backward reuses the trick: dL/dw is ``gy @ cols^T``, and dL/dx puts ``w^T @ gy`` back
 where each column came from (col2im), which for stride 1 is itself a convolution of gy
-with the flipped kernel. You write the five steps, each on the whole batch at once; the
-class ``Conv2d`` below puts them together and is given. (learnres's layers run this same
-code on a few images at a time in threads: ``learnres.parallel``; the math is this.)
+with the flipped kernel, whose columns give dL/dw too. You write the five steps, each on
+the whole batch at once; the class ``Conv2d`` below puts them together and is given.
+(learnres's layers run this same code on a few images at a time in threads:
+``learnres.parallel``; the math is this.)
 
 Layout: NCHW; x (N, C, H, W), w (O, C, kh, kw), y (N, O, Ho, Wo) with
 Ho = (H + 2*padding - kh) // stride + 1, and
@@ -14,11 +15,11 @@ y[n, o, i, j] = b[o] + sum over c, u, v of w[o, c, u, v] * x_pad[n, c, s*i + u, 
 
 What you write (each stub raises NotImplementedError until you do):
 
-    2.1  _im2col                 the windows of the input as columns
-    2.2  _correlate              the convolution: pad, im2col and one matrix product
-    2.3  _grad_weight            dL/dw, the gradient of the weight
-    2.4  _grad_input_transposed  dL/dx for stride 1, a convolution with the flipped kernel
-    2.5  _grad_input_col2im      dL/dx for any stride, by col2im
+    2.1  _im2col             the windows of the input as columns
+    2.2  _correlate          the convolution: pad, im2col and one matrix product
+    2.3  _grad_weight        dL/dw, the gradient of the weight
+    2.4  _grads_transposed   dL/dx and dL/dw for stride 1, from the columns of gy
+    2.5  _grad_input_col2im  dL/dx for any stride, by col2im
 
 Check your work: ``pytest exercises/test_ex2_conv.py`` (or ``pytest exercises/`` for
 all exercises) prints a score table; each failure says which value is wrong and why.
@@ -153,34 +154,38 @@ def _grad_weight(x, gy, kh, kw, stride, padding):
     raise NotImplementedError("Exercise 2.3: _grad_weight (dL/dw, the gradient of the weight)")
 
 
-def _grad_input_transposed(gy, w, padding):
-    """dL/dx of a stride-1 convolution as a convolution of ``gy`` (the "transposed conv").
+def _grads_transposed(gy, x, w, padding):
+    """Both gradients of a stride-1 convolution from one set of columns: those of ``gy``.
 
-    Each x[c, h, w] meets w[o, c, u, v] in output (h + p - u, w + p - v), so
-    dL/dx = conv(gy padded by k - 1 - p, w flipped in both spatial axes with C and O swapped).
-    gy (N, O, Ho, Wo), w (O, C, kh, kw) -> (N, C, H, W)
+    Each x[c, h, w] meets w[o, c, u, v] in output (h + p - u, w + p - v). Pad gy by k - 1 - p
+    and take its columns, gcols[n, (o, u', v'), (h, w)] = gy_pad[n, o, h + u', w + v']: input
+    pixel (h, w)'s outputs, the kernel read backwards (u' = k - 1 - u). Then
+        dL/dx_n = w_t @ gcols_n, with w_t the kernel flipped in both spatial axes and C and O
+                  swapped: the "transposed convolution" of gy;
+        dL/dw[o, c, u, v] = sum_n (gcols_n @ x_n^T)[(o, k-1-u, k-1-v), c].
+    gy (N, O, Ho, Wo), x (N, C, H, W), w (O, C, kh, kw) -> dL/dx (N, C, H, W), dL/dw (O, C*kh*kw)
 
-    Exercise 2.4: dL/dx for stride 1, a convolution with the flipped kernel.
+    Exercise 2.4: dL/dx and dL/dw for stride 1, from the columns of gy.
 
-    Shapes: g = dL/dy (n, O, Ho, Wo), w (O, C, kh, kw), x_shape = (C, H, W). Write
-    dL/dx into ``out`` (n, C, H, W), a C-ordered array (Conv2d.backward passes its
-    slice of the whole gradient): ``out[...] = ...``, or a matmul into the view
-    ``out.reshape(n, C, H*W)``. The stride is 1 here.
+    Shapes: gy = dL/dy (n, O, Ho, Wo), x (n, C, H, W), w (O, C, kh, kw); padding
+    (ph, pw); the stride is 1 here. Return (dL/dx (n, C, H, W), dL/dw as (O, C*kh*kw),
+    the layout of 2.3).
 
     Derive it: input pixel x[c, h, w] is multiplied by w[o, c, u, v] in output pixel
     (i, j) exactly when h = i + u - p (and w likewise). So dL/dx[c, h, w] sums
-    g[o, i, j] * w[o, c, u, v] over the outputs that saw it. Write i in terms of h and u:
-    the sum has the form of a convolution of g. Which padding makes it cover every h,
+    gy[o, i, j] * w[o, c, u, v] over the outputs that saw it. Write i in terms of h and u:
+    the sum has the form of a convolution of gy. Which padding makes it cover every h,
     which way does the kernel run, and which channel index plays the part of the input?
-    Build it from ``_pad`` and ``_im2col`` and one matrix product, as forward does.
+    Build it from ``_pad`` and ``_im2col`` of gy and one matrix product, as forward does.
+    Then dL/dw[o, c, u, v] sums x[n, c, h, w] times the same entries of gy: the columns
+    you just made hold them. Which of their rows belongs to (u, v)? One more product.
     (When the padding exceeds kernel - 1 the border outputs never saw x.)
 
     Stuck? Hints in three levels: ``pytest exercises --hint 2.4`` (add
     ``--hint-level 2`` or 3), or ``hint("2.4")`` from learnres.grading.
     """
     raise NotImplementedError(
-        "Exercise 2.4: _grad_input_transposed (dL/dx for stride 1, a convolution with the flipped "
-        "kernel)"
+        "Exercise 2.4: _grads_transposed (dL/dx and dL/dw for stride 1, from the columns of gy)"
     )
 
 
@@ -223,17 +228,19 @@ class Conv2d(Function):
         return y
 
     def backward(self, gy):
-        # dL/db = sum of gy over (n, i, j); dL/dw = sum_n gy_n @ cols_n^T;
-        # dL/dx = w^T @ gy put back where the columns came from (col2im), which for stride 1
-        # is itself a convolution of gy with the flipped kernel (the transposed convolution)
+        # dL/db = sum of gy over (n, i, j). Stride 1: dL/dx and dL/dw both from the columns of
+        # gy (dL/dx is the transposed convolution). Otherwise dL/dx = w^T @ gy put back where
+        # the columns came from (col2im), and dL/dw = sum_n gy_n @ cols_n^T (so also when x
+        # needs no gradient: x's columns are the cheaper ones then, e.g. an RGB input's)
         x, w, (kh, kw) = self.x, self.w, self.w.shape[2:]
         gx = gw = gb = None
         if self.needs_input_grad[0] and self.stride == (1, 1):
-            gx = _grad_input_transposed(gy, w, self.padding)
+            gx, gw = _grads_transposed(gy, x, w, self.padding)
         elif self.needs_input_grad[0]:
             gx = _grad_input_col2im(gy, w, x.shape, self.stride, self.padding)
-        if self.needs_input_grad[1]:
-            gw = _grad_weight(x, gy, kh, kw, self.stride, self.padding).reshape(w.shape)
+        if self.needs_input_grad[1] and gw is None:
+            gw = _grad_weight(x, gy, kh, kw, self.stride, self.padding)
+        gw = gw.reshape(w.shape) if self.needs_input_grad[1] else None
         if self.has_bias and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return (gx, gw, gb) if self.has_bias else (gx, gw)

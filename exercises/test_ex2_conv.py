@@ -45,6 +45,7 @@ CASES = [
     ((2, 3, 6, 5), (4, 3, 3, 3), (1, 1), (1, 1)),
     ((2, 2, 7, 6), (3, 2, 3, 2), (1, 1), (0, 1)),
     ((1, 3, 5, 5), (2, 3, 1, 1), (1, 1), (0, 0)),
+    ((1, 2, 4, 5), (3, 2, 3, 3), (1, 1), (3, 2)),  # padding wider than kernel - 1
     ((2, 3, 7, 8), (4, 3, 3, 3), (2, 2), (1, 1)),
     ((2, 2, 8, 7), (3, 2, 3, 3), (2, 1), (1, 0)),
     ((1, 4, 6, 6), (5, 4, 1, 1), (2, 2), (0, 0)),
@@ -195,11 +196,11 @@ def test_grad_weight(exercise, rng):
         )
 
 
-# ---- 2.4 dL/dx, stride 1 ------------------------------------------------------------------------
+# ---- 2.4 dL/dx and dL/dw, stride 1 --------------------------------------------------------------
 
 
-def run_grad_input_transposed(module, g, w, padding):
-    return module._grad_input_transposed(np.array(g), np.array(w), tuple(padding))
+def run_grads_transposed(module, g, x, w, padding):
+    return module._grads_transposed(np.array(g), np.array(x), np.array(w), tuple(padding))
 
 
 def run_grad_input_col2im(module, g, w, x_shape, stride, padding):
@@ -245,11 +246,14 @@ def _check_grad_input(exercise, rng, cases, stride_1):
         g = rand(rng, *_output_shape(x_shape, w_shape, stride, padding))
         what = f"({_setting(x_shape, w_shape, stride, padding)}): dL/dx"
         if stride_1:
-            got = exercise.run(run_grad_input_transposed, g, w, padding, given=BACKWARD_PARTS)
-            what = "_grad_input_transposed " + what
+            got = exercise.run(run_grads_transposed, g, x, w, padding, given=BACKWARD_PARTS)
+            what = "_grads_transposed " + what
+            _check_grad_weight_from_gy_columns(exercise, what, got, x, w, g, padding)
+            got = got[0]
             hint = (
-                "a stride-1 convolution (_correlate) of gy padded by k - 1 - p with the kernel "
-                "flipped in both spatial axes and its channels swapped (C, O, kh, kw)"
+                "a stride-1 convolution of gy padded by k - 1 - p (its columns, then one "
+                "product) with the kernel flipped in both spatial axes and its channels "
+                "swapped (C, O, kh, kw)"
             )
         else:
             got = exercise.run(
@@ -271,6 +275,35 @@ def _check_grad_input(exercise, rng, cases, stride_1):
         )
 
 
+def _check_grad_weight_from_gy_columns(exercise, what, got, x, w, g, padding):
+    """2.4 returns (dL/dx, dL/dw): check the pair, then dL/dw (dL/dx is the caller's)."""
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        length = f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""
+        pytest.fail(
+            f"{what.replace('dL/dx', 'result')}: expected a pair (dL/dx, dL/dw), got "
+            f"{type(got).__name__}{length}",
+            pytrace=False,
+        )
+    expected = exercise.expect(_expected_grad_weight, x, w, g, (1, 1), padding)
+    O = w.shape[0]
+    forwards = expected["w"].reshape(w.shape)[:, :, ::-1, ::-1].reshape(O, -1)
+    check_close(
+        what.replace("dL/dx", "dL/dw as (O, C*kh*kw)"),
+        got[1],
+        expected["w"],
+        numeric=expected["numeric"],
+        hint="the columns of gy (padded by k - 1 - p) times x^T, summed over the images, give "
+        "(O*kh*kw, C) with the kernel read backwards: flip (u, v) back, then (O, C, kh, kw)",
+        diagnoses=[
+            (
+                "dL/dw with the kernel still read backwards: gcols row (o, u', v') belongs to "
+                "w[o, :, kh - 1 - u', kw - 1 - v'], flip both spatial axes back",
+                forwards,
+            )
+        ],
+    )
+
+
 def _col2im_assigning(g, w, x_shape, stride, padding):
     """The col2im of a student who writes = instead of +=."""
     (n, O, Ho, Wo), (C, H, W), (kh, kw) = g.shape, x_shape[1:], w.shape[2:]
@@ -285,9 +318,9 @@ def _col2im_assigning(g, w, x_shape, stride, padding):
     return gx[:, :, ph : ph + H, pw : pw + W]
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(3)
 @pytest.mark.timeout(20)
-def test_grad_input_stride_1(exercise, rng):
+def test_grads_stride_1(exercise, rng):
     _check_grad_input(exercise, rng, STRIDE_1, stride_1=True)
 
 

@@ -9,9 +9,10 @@ Two implementations of the same op, both plain NumPy/CuPy over the whole batch:
   windows out as columns (N, C*kh*kw, Ho*Wo), and ``w.reshape(O, C*kh*kw) @ cols`` is the
   output, already in NCHW order. Backward reuses the machinery: dL/dw is ``gy @ cols^T``
   (the columns recomputed from x: they are kh*kw times the size of x, too big to keep), and
-  dL/dx is ``w^T @ gy`` added back to where each column came from (col2im); for stride 1
+  dL/dx is ``w^T @ gy`` added back to where each column came from (col2im). For stride 1
   that is itself a convolution of gy with the kernel flipped and its channels swapped (the
-  *transposed* convolution), which is faster than the scatter, so stride 1 uses it.
+  *transposed* convolution), faster than the scatter; and the columns of gy it makes give
+  dL/dw too, so a stride-1 backward takes one set of columns instead of two.
 * ``conv2d_naive`` (``Conv2dNaive``), the teaching twin: loops over output positions, one
   tensordot each. Slow, but every line maps to the formula above; tests check that both
   agree.
@@ -132,19 +133,28 @@ def _grad_weight(x, gy, kh, kw, stride, padding):
     return (cols @ g_t).sum(axis=0).T  # (N, C*kh*kw, O) -> (O, C*kh*kw)
 
 
-def _grad_input_transposed(gy, w, padding):
-    """dL/dx of a stride-1 convolution as a convolution of ``gy`` (the "transposed conv").
+def _grads_transposed(gy, x, w, padding):
+    """Both gradients of a stride-1 convolution from one set of columns: those of ``gy``.
 
-    Each x[c, h, w] meets w[o, c, u, v] in output (h + p - u, w + p - v), so
-    dL/dx = conv(gy padded by k - 1 - p, w flipped in both spatial axes with C and O swapped).
-    gy (N, O, Ho, Wo), w (O, C, kh, kw) -> (N, C, H, W)
+    Each x[c, h, w] meets w[o, c, u, v] in output (h + p - u, w + p - v). Pad gy by k - 1 - p
+    and take its columns, gcols[n, (o, u', v'), (h, w)] = gy_pad[n, o, h + u', w + v']: input
+    pixel (h, w)'s outputs, the kernel read backwards (u' = k - 1 - u). Then
+        dL/dx_n = w_t @ gcols_n, with w_t the kernel flipped in both spatial axes and C and O
+                  swapped: the "transposed convolution" of gy;
+        dL/dw[o, c, u, v] = sum_n (gcols_n @ x_n^T)[(o, k-1-u, k-1-v), c].
+    gy (N, O, Ho, Wo), x (N, C, H, W), w (O, C, kh, kw) -> dL/dx (N, C, H, W), dL/dw (O, C*kh*kw)
     """
-    (Ho, Wo), (kh, kw) = gy.shape[2:], w.shape[2:]
+    (N, C, H, W), (O, _, kh, kw), (Ho, Wo) = x.shape, w.shape, gy.shape[2:]
     lo_h, lo_w = kh - 1 - padding[0], kw - 1 - padding[1]
     if lo_h < 0 or lo_w < 0:  # padding wider than kernel - 1: those outputs never saw x
         gy = gy[:, :, max(-lo_h, 0) : Ho - max(-lo_h, 0), max(-lo_w, 0) : Wo - max(-lo_w, 0)]
+    gcols = _im2col(_pad(gy, max(lo_h, 0), max(lo_w, 0)), kh, kw, 1, 1)  # (N, O*kh*kw, H*W)
     w_t = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (O, C, kh, kw) -> (C, O, kh, kw)
-    return _correlate(gy, w_t, (1, 1), (max(lo_h, 0), max(lo_w, 0)))
+    gx = (w_t.reshape(C, -1) @ gcols).reshape(N, C, H, W)  # (C, O*kh*kw) @ -> (N, C, H*W)
+    x_t = x.reshape(N, C, H * W).transpose(0, 2, 1)  # (N, H*W, C), a view
+    g = (gcols @ x_t).sum(axis=0).reshape(O, kh, kw, C)  # (O*kh*kw, C), kernel read backwards
+    gw = g[:, ::-1, ::-1].transpose(0, 3, 1, 2)  # read forwards: (O, kh, kw, C) -> (O, C, kh, kw)
+    return gx, gw.reshape(O, C * kh * kw)
 
 
 def _grad_input_col2im(gy, w, x_shape, stride, padding):
@@ -187,17 +197,19 @@ class Conv2d(Function):
         return y
 
     def backward(self, gy):
-        # dL/db = sum of gy over (n, i, j); dL/dw = sum_n gy_n @ cols_n^T;
-        # dL/dx = w^T @ gy put back where the columns came from (col2im), which for stride 1
-        # is itself a convolution of gy with the flipped kernel (the transposed convolution)
+        # dL/db = sum of gy over (n, i, j). Stride 1: dL/dx and dL/dw both from the columns of
+        # gy (dL/dx is the transposed convolution). Otherwise dL/dx = w^T @ gy put back where
+        # the columns came from (col2im), and dL/dw = sum_n gy_n @ cols_n^T (so also when x
+        # needs no gradient: x's columns are the cheaper ones then, e.g. an RGB input's)
         x, w, (kh, kw) = self.x, self.w, self.w.shape[2:]
         gx = gw = gb = None
         if self.needs_input_grad[0] and self.stride == (1, 1):
-            gx = _grad_input_transposed(gy, w, self.padding)
+            gx, gw = _grads_transposed(gy, x, w, self.padding)
         elif self.needs_input_grad[0]:
             gx = _grad_input_col2im(gy, w, x.shape, self.stride, self.padding)
-        if self.needs_input_grad[1]:
-            gw = _grad_weight(x, gy, kh, kw, self.stride, self.padding).reshape(w.shape)
+        if self.needs_input_grad[1] and gw is None:
+            gw = _grad_weight(x, gy, kh, kw, self.stride, self.padding)
+        gw = gw.reshape(w.shape) if self.needs_input_grad[1] else None
         if self.has_bias and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return (gx, gw, gb) if self.has_bias else (gx, gw)

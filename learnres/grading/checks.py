@@ -8,7 +8,7 @@ when the value equals a known wrong answer (a *diagnosis*), names that mistake:
     Mul.backward: dL/db has shape (3, 4) but b has shape (4,): b was broadcast in the forward
     pass, so its gradient must be summed over the broadcast axes (sum_to(g, b.shape)).
 
-    _grad_input_transposed (x (2, 3, 6, 5), w (4, 3, 3, 3), stride (1, 1), padding (1, 1)):
+    _grads_transposed (x (2, 3, 6, 5), w (4, 3, 3, 3), stride (1, 1), padding (1, 1)):
     dL/dx is wrong.
       worst at index (0, 1, 4, 3): PyTorch 10.3374, numerical gradient 10.3374, yours -14.197
       largest error 2.5e+01 (largest expected value 1.8e+01; tolerance 1e-08 of it)

@@ -148,9 +148,10 @@ _CONV = Exercise(
     (padded) input out as a column, and ``w.reshape(O, C*kh*kw) @ cols`` is the output.
     Backward reuses the trick: dL/dw is ``gy @ cols^T``, and dL/dx puts ``w^T @ gy`` back
     where each column came from (col2im), which for stride 1 is itself a convolution of gy
-    with the flipped kernel. You write the five steps, each on the whole batch at once; the
-    class ``Conv2d`` below puts them together and is given. (learnres's layers run this same
-    code on a few images at a time in threads: ``learnres.parallel``; the math is this.)
+    with the flipped kernel, whose columns give dL/dw too. You write the five steps, each on
+    the whole batch at once; the class ``Conv2d`` below puts them together and is given.
+    (learnres's layers run this same code on a few images at a time in threads:
+    ``learnres.parallel``; the math is this.)
 
     Layout: NCHW; x (N, C, H, W), w (O, C, kh, kw), y (N, O, Ho, Wo) with
     Ho = (H + 2*padding - kh) // stride + 1, and
@@ -163,7 +164,7 @@ _CONV = Exercise(
         Unit("learnres.functions.conv", "_im2col"),
         Unit("learnres.functions.conv", "_correlate"),
         Unit("learnres.functions.conv", "_grad_weight"),
-        Unit("learnres.functions.conv", "_grad_input_transposed"),
+        Unit("learnres.functions.conv", "_grads_transposed"),
         Unit("learnres.functions.conv", "_grad_input_col2im"),
         Unit("learnres.functions.conv", "Conv2d"),
         Unit("learnres.functions.conv", "conv2d"),
@@ -211,17 +212,20 @@ _CONV = Exercise(
         ),
         Part(
             "2.4",
-            "_grad_input_transposed",
-            "dL/dx for stride 1, a convolution with the flipped kernel",
+            "_grads_transposed",
+            "dL/dx and dL/dw for stride 1, from the columns of gy",
             """
-            Shapes: gy = dL/dy (N, O, Ho, Wo), w (O, C, kh, kw); padding (ph, pw); the
-            stride is 1 here. Returns dL/dx (N, C, H, W).
+            Shapes: gy = dL/dy (N, O, Ho, Wo), x (N, C, H, W), w (O, C, kh, kw); padding
+            (ph, pw); the stride is 1 here. Returns (dL/dx (N, C, H, W), dL/dw as
+            (O, C*kh*kw), the layout of 2.3).
             Each x[c, h, w] meets w[o, c, u, v] in the output at (h + p - u, w + p - v), so
             dL/dx is a stride-1 convolution of gy, zero-padded by kh - 1 - p (and
             kw - 1 - p), with the kernel flipped in both spatial axes and its channels
-            swapped: ``w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``, (C, O, kh, kw).
-            Hints: that is ``_correlate`` again, with the stride 1. (When the padding
-            exceeds kernel - 1 the border outputs never saw x: crop gy.)
+            swapped: ``w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``, (C, O, kh, kw). The
+            columns of that padded gy, (N, O*kh*kw, H*W), give dL/dw as well: one product
+            with x instead of a second im2col.
+            Hints: ``_pad`` and ``_im2col`` of gy, then one product for each gradient. (When
+            the padding exceeds kernel - 1 the border outputs never saw x: crop gy.)
             """,
         ),
         Part(

@@ -88,12 +88,17 @@ HINTS: dict[str, tuple[str, str, str]] = {
     ),
     "2.4": (
         "Input pixel x[c, h, w] meets weight w[o, c, u, v] in exactly one output pixel, "
-        "(h + p - u, w + p - v) (when that pixel exists).",
+        "(h + p - u, w + p - v) (when that pixel exists); that product feeds dL/dw[o, c, u, v] "
+        "too.",
         "dL/dx[c, h, w] = sum over o, u, v of gy[o, h + p - u, w + p - v] * w[o, c, u, v]: a "
-        "correlation of gy with the kernel read backwards, summed over the output channels.",
-        "return _correlate(gy, w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), (1, 1), (kh - 1 - p, "
-        "kw - 1 - p)): gy padded by k - 1 - p, the flipped kernel with O and C swapped (when "
-        "p > k - 1, crop p - (k - 1) rows of gy off each side instead of padding).",
+        "correlation of gy with the kernel read backwards. dL/dw[o, c, u, v] = sum over n, h, "
+        "w of gy[n, o, h + p - u, w + p - v] * x[n, c, h, w]: the same entries of gy.",
+        "gcols = _im2col(_pad(gy, kh - 1 - p, kw - 1 - p), kh, kw, 1, 1), (N, O*kh*kw, H*W) "
+        "(when p > k - 1, crop p - (k - 1) rows of gy off each side instead of padding); "
+        "dL/dx = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, -1) @ gcols, reshaped to "
+        "(N, C, H, W); dL/dw = (gcols @ x.reshape(N, C, H*W).transpose(0, 2, 1)).sum(axis=0), "
+        "reshaped to (O, kh, kw, C), read forwards with [:, ::-1, ::-1], transposed to "
+        "(O, C, kh, kw) and reshaped to (O, C*kh*kw).",
     ),
     "2.5": (
         "cols only copies pixels of x_pad, so dL/dx_pad collects the gradient of every copy.",

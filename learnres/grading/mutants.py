@@ -109,7 +109,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "ex2_conv",
         "the stride-1 input gradient convolves gy with the kernel not flipped",
         (("w_t = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)", "w_t = w.transpose(1, 0, 2, 3)"),),
-        ("test_grad_input_stride_1",),
+        ("test_grads_stride_1",),
         "the kernel NOT flipped",
     ),
     Mutant(

@@ -13,17 +13,18 @@ __all__ = ["PART_TEXTS"]
 
 PART_TEXTS: dict[str, str] = {
     "2.4": """
-        Shapes: g = dL/dy (n, O, Ho, Wo), w (O, C, kh, kw), x_shape = (C, H, W). Write
-        dL/dx into ``out`` (n, C, H, W), a C-ordered array (Conv2d.backward passes its
-        slice of the whole gradient): ``out[...] = ...``, or a matmul into the view
-        ``out.reshape(n, C, H*W)``. The stride is 1 here.
+        Shapes: gy = dL/dy (n, O, Ho, Wo), x (n, C, H, W), w (O, C, kh, kw); padding
+        (ph, pw); the stride is 1 here. Return (dL/dx (n, C, H, W), dL/dw as (O, C*kh*kw),
+        the layout of 2.3).
 
         Derive it: input pixel x[c, h, w] is multiplied by w[o, c, u, v] in output pixel
         (i, j) exactly when h = i + u - p (and w likewise). So dL/dx[c, h, w] sums
-        g[o, i, j] * w[o, c, u, v] over the outputs that saw it. Write i in terms of h and u:
-        the sum has the form of a convolution of g. Which padding makes it cover every h,
+        gy[o, i, j] * w[o, c, u, v] over the outputs that saw it. Write i in terms of h and u:
+        the sum has the form of a convolution of gy. Which padding makes it cover every h,
         which way does the kernel run, and which channel index plays the part of the input?
-        Build it from ``_pad`` and ``_im2col`` and one matrix product, as forward does.
+        Build it from ``_pad`` and ``_im2col`` of gy and one matrix product, as forward does.
+        Then dL/dw[o, c, u, v] sums x[n, c, h, w] times the same entries of gy: the columns
+        you just made hold them. Which of their rows belongs to (u, v)? One more product.
         (When the padding exceeds kernel - 1 the border outputs never saw x.)
         """,
     "2.5": """

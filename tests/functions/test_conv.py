@@ -26,6 +26,8 @@ CASES = [
     (2, 3, 7, 9, 2, 7, 2, 3),
     (2, 5, 6, 6, 3, 1, 1, 0),
     (2, 3, 5, 5, 2, 1, 2, 3),  # padding wider than kernel - 1
+    (2, 3, 5, 6, 2, 3, 1, 3),  # the same with stride 1: gy is cropped, not padded
+    (2, 2, 4, 4, 3, 1, 1, 2),
     (1, 64, 4, 4, 8, 3, 1, 1),
     (2, 8, 5, 5, 64, 3, 2, 1),
     (20, 2, 6, 6, 3, 3, 2, 1),
@@ -110,6 +112,26 @@ def test_naive_agrees_with_im2col(case, device):
         results.append([asnumpy(y.data)] + [asnumpy(t.grad) for t in xs])
     for fast, naive, what in zip(*results, ["y", "dx", "dw", "db"]):
         np.testing.assert_allclose(fast, naive, rtol=1e-10, atol=1e-12, err_msg=what)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[7]], ids=[IDS[0], IDS[3], IDS[7]])
+@pytest.mark.parametrize("wanted", ["x", "w"])
+def test_gradient_of_one_input_only(case, wanted):
+    """Stride 1 takes both gradients from gy's columns, stride > 1 dL/dw from x's: each must
+    also be right when only x or only w asks for a gradient (a frozen weight, an RGB input)."""
+    N, C, H, W, O, k, s, p = case
+    x, w, _ = conv_inputs(N, C, H, W, O, k, seed=4)
+    tx, tw = Tensor(x, requires_grad=wanted == "x"), Tensor(w, requires_grad=wanted == "w")
+    y = F.conv2d(tx, tw, stride=s, padding=p)
+    g = np.random.default_rng(5).standard_normal(y.shape)
+    y.backward(g)
+    qx = torch.from_numpy(x).requires_grad_(wanted == "x")
+    qw = torch.from_numpy(w).requires_grad_(wanted == "w")
+    TF.conv2d(qx, qw, stride=s, padding=p).backward(torch.from_numpy(g))
+    mine, theirs = (tx, qx) if wanted == "x" else (tw, qw)
+    other = tw if wanted == "x" else tx
+    assert other.grad is None
+    np.testing.assert_allclose(mine.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_naive_matches_torch_float32():
