@@ -365,6 +365,15 @@ def test_a_refused_input_counts_no_batch():
     assert int(bn.num_batches_tracked) == 0
 
 
+def test_batchnorm_without_per_channel_arrays_takes_any_channels_as_torch():
+    """Without gamma, beta and running statistics num_features sizes nothing: torch's
+    BatchNorm2d(16, affine=False, track_running_stats=False) normalises 8 channels too."""
+    x = np.random.default_rng(0).standard_normal((4, 8, 3, 3))
+    y = nn.BatchNorm2d(16, affine=False, track_running_stats=False)(Tensor(x))
+    twin = torch.nn.BatchNorm2d(16, affine=False, track_running_stats=False).double()
+    np.testing.assert_allclose(y.data, twin(torch.from_numpy(x)).numpy(), rtol=1e-10)
+
+
 def test_conv2d_rejects_input_smaller_than_kernel():
     with pytest.raises(
         OpError,
