@@ -26,8 +26,12 @@ import numbers
 
 from learnres.autograd.function import Function, OpError
 from learnres.backend import get_array_module
+from learnres.functions._checks import check_channels, check_dtype, check_layout
 
-__all__ = ["BatchNorm", "batch_norm"]
+__all__ = ["NDIMS", "BatchNorm", "batch_norm"]
+
+
+NDIMS = (2, 3, 4)  # the input's numbers of axes: (N, C), (N, C, L), (N, C, H, W)
 
 
 def _channel_sum(a, b=None):
@@ -49,7 +53,8 @@ def _as_array(a):
 
 
 class BatchNorm(Function):
-    """y = gamma * (x - mu) / sqrt(var + eps) + beta per channel; x (N, C, H, W) or (N, C)."""
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta per channel; x (N, C, H, W), (N, C, L)
+    or (N, C). The math only: ``batch_norm`` checks the input (``_check_batch_norm``)."""
 
     def __init__(self, running_mean, running_var, training, momentum, eps, has_weight, has_bias):
         self.running_mean, self.running_var = _as_array(running_mean), _as_array(running_var)
@@ -59,8 +64,8 @@ class BatchNorm(Function):
     def forward(self, x, *affine):
         """Exercise 3.1: normalise x in training and in evaluation mode.
 
-        Arguments: x (N, C, H, W) or (N, C); ``affine`` holds gamma then beta, each (C,),
-        when ``self.has_weight`` / ``self.has_bias`` (either may be absent).
+        Arguments: x (N, C, H, W), (N, C, L) or (N, C); ``affine`` holds gamma then beta,
+        each (C,), when ``self.has_weight`` / ``self.has_bias`` (either may be absent).
         Returns: y, shaped like x.
 
         Per channel, over the m = N*H*W values of the batch, in training mode:
@@ -74,7 +79,7 @@ class BatchNorm(Function):
         Hints: view x as (N, C, L) with ``x.reshape(N, C, L)``, L = H*W (1 for (N, C):
         ``math.prod(x.shape[2:])``); ``_channel_sum`` sums it over N and L, and
         ``_per_channel`` turns a (C,) vector into (1, C, 1) to broadcast.
-        ``_check_batch_norm`` gives clear errors and returns C.
+        The input is checked already: ``batch_norm`` runs ``_check_batch_norm`` first.
 
         Stuck? Hints in three levels: ``pytest exercises --hint 3.1`` (add
         ``--hint-level 2`` or 3), or ``hint("3.1")`` from learnres.grading.
@@ -126,37 +131,53 @@ class BatchNorm(Function):
         )
 
 
-def _check_batch_norm(x, running_mean, running_var, affine, training) -> int:
-    if x.ndim not in (2, 4):
-        raise OpError(f"batch_norm: expected input (N, C, H, W) or (N, C), got shape {x.shape}")
-    C = x.shape[1]
-    for name, a in [("running_mean", running_mean), ("running_var", running_var)] + [
-        ("weight/bias", a) for a in affine
-    ]:
-        if a is not None and a.shape != (C,):
-            raise OpError(
-                f"batch_norm: input has {C} channels (shape {x.shape}) "
-                f"but {name} has shape {a.shape}"
-            )
-    if training and x.size <= C:
+def _check_batch_norm(x, running_mean, running_var, affine, training, layer=None, ndims=NDIMS):
+    """The input of batch norm, checked once before it runs: x (N, C, ...) with C matching
+    every per-channel array and the dtype of gamma and beta, and (when the batch's statistics
+    are used) more than one value per channel. ``ndims``: the numbers of axes x may have (a
+    layer narrows them: BatchNorm2d takes 4). Errors name ``layer`` when a layer called."""
+    name = layer or "batch_norm"
+    check_layout(name, x, ndims)
+    affine = dict(zip(("weight", "bias"), affine))  # gamma then beta, as far as given
+    for what, a in {**affine, "running_mean": running_mean, "running_var": running_var}.items():
+        if a is not None and a.ndim != 1:
+            raise OpError(f"{name} expects {what} of shape (C,), got shape {a.shape}")
+        if a is not None:
+            check_channels(name, x, a.shape[0], f"{what} shape {a.shape}")
+    check_dtype(name, x, affine, layer=layer is not None)
+    has_running = running_mean is not None and running_var is not None
+    if training and x.size <= x.shape[1]:
+        fix = "use a batch of 2 or more"
+        if has_running:
+            fix += f", or {'.eval()' if layer else 'training=False'} to use the running statistics"
         raise OpError(
-            f"batch_norm: expected more than 1 value per channel when training, got {x.shape}"
+            f"{name} needs more than one value per channel to compute batch statistics, got "
+            f"input of shape {tuple(x.shape)}; {fix}"
         )
-    if not training and (running_mean is None or running_var is None):
+    if not training and not has_running:
         raise OpError(
-            "batch_norm: running_mean and running_var must be given "
-            "in evaluation mode (training=False)"
+            f"{name} normalises with running_mean and running_var in evaluation mode "
+            "(training=False), and they were not given; pass them, or use training=True"
         )
-    return C
 
 
 def batch_norm(
-    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+    x,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+    *,
+    layer=None,
+    ndims=NDIMS,
 ):
     """Batch normalization with torch.nn.functional.batch_norm's arguments and semantics.
 
     Arguments:
-        x: (N, C, H, W) or (N, C).
+        x: (N, C, H, W), (N, C, L) or (N, C).
         running_mean, running_var: plain arrays (C,) or None; in training mode they are
             updated in place: running = (1 - momentum) * running + momentum * batch_stat
             (unbiased variance for running_var).
@@ -165,11 +186,14 @@ def batch_norm(
         momentum: a float; torch's cumulative average (``momentum=None``) needs a batch
             counter, which only a layer keeps: pass ``momentum=1 / num_batches_tracked``.
         eps: added to the variance for numerical safety.
+        layer, ndims: for a layer that calls (``learnres.nn.BatchNorm2d``): its name, which
+            errors name instead of the op, and the numbers of axes it takes ((4,)).
 
     Returns:
         y, shaped like x: gamma * (x - mu) / sqrt(var + eps) + beta.
     """
     f, affine = _batch_norm_op(running_mean, running_var, weight, bias, training, momentum, eps)
+    _check_batch_norm(x, f.running_mean, f.running_var, affine, training, layer, ndims)
     return f(x, *affine)
 
 

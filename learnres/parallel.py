@@ -39,7 +39,7 @@ import numpy as np
 
 from learnres.autograd.function import Function
 from learnres.backend import get_array_module
-from learnres.functions.batchnorm import _batch_norm_op, _check_batch_norm
+from learnres.functions.batchnorm import NDIMS, _batch_norm_op, _check_batch_norm
 from learnres.functions.conv import Conv2d, _check_conv
 from learnres.functions.pool import AvgPool2d, MaxPool2d, _check_pool
 from learnres.memory import keep_freed_memory
@@ -245,12 +245,12 @@ class _Assembly:
 # ---- the scheduled ops: the same arguments as learnres.functions' ---------------------------
 
 
-def conv2d(x, w, b=None, stride=1, padding=0):
+def conv2d(x, w, b=None, stride=1, padding=0, *, layer=None):
     """``learnres.functions.conv2d``, run on chunks of images in threads."""
     plain = Conv2d(stride, padding)
 
-    def check(x, w, b=None):
-        _check_conv("conv2d", x, w, b, plain.stride, plain.padding)
+    def check(x, w, b=None):  # once, on the whole batch: the pieces are not checked again
+        _check_conv("conv2d", x, w, b, plain.padding, layer)
 
     def size(x, w, b=None):
         return _images(x, w.shape[2:], plain.stride, plain.padding)
@@ -260,13 +260,24 @@ def conv2d(x, w, b=None, stride=1, padding=0):
 
 
 def batch_norm(
-    x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+    x,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+    *,
+    layer=None,
+    ndims=NDIMS,
 ):
     """``learnres.functions.batch_norm``, its channels split into one group per thread."""
     plain, affine = _batch_norm_op(running_mean, running_var, weight, bias, training, momentum, eps)
 
-    def check(x, *affine):
-        _check_batch_norm(x, plain.running_mean, plain.running_var, affine, plain.training)
+    def check(x, *affine):  # once, on the whole batch: the groups are not checked again
+        running = plain.running_mean, plain.running_var
+        _check_batch_norm(x, *running, affine, plain.training, layer, ndims)
 
     def piece_of(f, i, j):  # channels i..j-1 with their running statistics (views: updated)
         piece = copy.copy(f)
@@ -283,12 +294,12 @@ def batch_norm(
     return f(x, *affine)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, layer=None):
     """``learnres.functions.max_pool2d``, run on chunks of images in threads."""
     plain = MaxPool2d(kernel_size, stride, padding)
 
-    def check(x):
-        _check_pool("max_pool2d", x, plain.kernel, plain.stride, plain.padding)
+    def check(x):  # once, on the whole batch: the pieces are not checked again
+        _check_pool("max_pool2d", x, plain.kernel, plain.padding, layer)
 
     def size(x):
         return _images(x, plain.kernel, plain.stride, plain.padding)
@@ -296,12 +307,12 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     return Chunked(plain, axis=0, check=check, size=size)(x)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, *, layer=None):
     """``learnres.functions.avg_pool2d``, run on chunks of images in threads."""
     plain = AvgPool2d(kernel_size, stride, padding)
 
-    def check(x):
-        _check_pool("avg_pool2d", x, plain.kernel, plain.stride, plain.padding)
+    def check(x):  # once, on the whole batch: the pieces are not checked again
+        _check_pool("avg_pool2d", x, plain.kernel, plain.padding, layer)
 
     def size(x):
         return _images(x, plain.kernel, plain.stride, plain.padding)

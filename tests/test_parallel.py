@@ -144,20 +144,48 @@ def test_an_empty_batch_gives_empty_outputs(threads):
 def test_bad_input_is_explained_with_the_whole_shape(threads):
     # the checks see the whole input, not a piece of it
     x = np.zeros((3 * CHUNK, 16, 4, 4))
-    with pytest.raises(OpError, match=r"conv2d: input has 16 channels, weight expects 3"):
+    with pytest.raises(
+        OpError, match=r"conv2d got input with 16 channels \(shape \(24, 16, 4, 4\)\); expected 3"
+    ):
         parallel.conv2d(x, np.zeros((4, 3, 3, 3)))
-    with pytest.raises(OpError, match=r"conv2d: expected input \(N, C, H, W\), got shape \(24, "):
+    with pytest.raises(
+        OpError, match=r"conv2d expects input of shape \(N, C, H, W\), got shape \(24, 4, 4\)"
+    ):
         parallel.conv2d(x[:, 0], np.zeros((4, 3, 3, 3)))
     with pytest.raises(
-        OpError, match=r"input has 16 channels \(shape \(24, 16, 4, 4\)\) but running_mean"
+        OpError,
+        match=r"got input with 16 channels \(shape \(24, 16, 4, 4\)\); expected 10 channels "
+        r"\(running_mean shape \(10,\)\)",
     ):
         parallel.batch_norm(x, np.zeros(10), np.ones(16), training=True)
+    with pytest.raises(
+        OpError, match=r"max_pool2d got input of size 4x4 \(shape \(24, 16, 4, 4\)\)"
+    ):
+        parallel.max_pool2d(x, 5)
     with pytest.raises(OpError, match=r"conv2d: stride must be an int >= 1 .* got 1.5"):
         parallel.conv2d(x, np.zeros((4, 16, 3, 3)), stride=1.5)
     with pytest.raises(OpError, match=r"max_pool2d: padding \(2, 2\) must be at most half"):
         parallel.max_pool2d(x, 3, 1, 2)
     with pytest.raises(ValueError, match=r"set_num_threads: expected an int n >= 1, got 0"):
         parallel.set_num_threads(0)
+
+
+SCHEDULED = {  # a call of each scheduled op that refuses x of shape (N, C) (for batch norm:
+    # when told it takes (N, C, H, W) only, as BatchNorm2d does)
+    "conv2d": lambda x, **kw: parallel.conv2d(x, np.zeros((4, 3, 3, 3)), **kw),
+    "batch_norm": lambda x, **kw: parallel.batch_norm(x, None, None, ndims=(4,), **kw),
+    "max_pool2d": lambda x, **kw: parallel.max_pool2d(x, 2, **kw),
+    "avg_pool2d": lambda x, **kw: parallel.avg_pool2d(x, 2, **kw),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULED)
+def test_errors_name_the_layer_that_called_or_else_the_op(name, threads):
+    x = np.zeros((3 * CHUNK, 16))
+    with pytest.raises(OpError, match=rf"^{name} expects input of shape \(N, C, H, W\), got"):
+        SCHEDULED[name](x)
+    with pytest.raises(OpError, match=r"^Layer\(16\) expects input of shape \(N, C, H, W\), got"):
+        SCHEDULED[name](x, layer="Layer(16)")
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

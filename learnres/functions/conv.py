@@ -29,11 +29,12 @@ import numpy as np
 
 from learnres.autograd.function import Function, OpError
 from learnres.backend import get_array_module
+from learnres.functions._checks import check_channels, check_dtype, check_layout, check_window
 
 __all__ = ["Conv2d", "conv2d", "Conv2dNaive", "conv2d_naive"]
 
 
-# ---- checks shared by both implementations (and the pools) ----------------------------------
+# ---- checks shared by both implementations (``_pair`` by the pools too) -----------------------
 
 
 def _pair(value, what: str, name: str, minimum: int) -> tuple[int, int]:
@@ -51,33 +52,20 @@ def _pair(value, what: str, name: str, minimum: int) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
-def _check_conv(name, x, w, b, stride, padding) -> tuple[int, int]:
-    """Validate the arguments of a convolution; return the output size (Ho, Wo)."""
-    if x.ndim != 4:
-        raise OpError(f"{name}: expected input (N, C, H, W), got shape {x.shape}")
+def _check_conv(op, x, w, b, padding, layer=None) -> None:
+    """The input of a convolution, checked once before it runs: x (N, C, H, W) with the C
+    channels and the dtype of w (O, C, kh, kw) and b (O,), and at least kh x kw after padding.
+
+    Errors name ``layer`` when a layer called (``Conv2d(3→16) got ...``), else ``op``."""
+    name = layer or op
+    check_layout(name, x, (4,))
     if w.ndim != 4:
-        raise OpError(f"{name}: expected weight (O, C, kh, kw), got shape {w.shape}")
-    if x.shape[1] != w.shape[1]:
-        raise OpError(
-            f"{name}: input has {x.shape[1]} channels, weight expects {w.shape[1]} "
-            f"(weight shape {w.shape})"
-        )
+        raise OpError(f"{name} expects weight of shape (O, C, kh, kw), got shape {w.shape}")
+    check_channels(name, x, w.shape[1], f"weight shape {tuple(w.shape)}")
     if b is not None and b.shape != (w.shape[0],):
-        raise OpError(f"{name}: expected bias of shape ({w.shape[0]},), got {b.shape}")
-    dtypes = {a.dtype for a in (x, w, b) if a is not None}
-    if len(dtypes) > 1:
-        raise OpError(
-            f"{name}: input, weight and bias must share a dtype, got "
-            f"{', '.join(str(a.dtype) for a in (x, w, b) if a is not None)}; convert with .astype()"
-        )
-    (kh, kw), (sh, sw), (ph, pw) = w.shape[2:], stride, padding
-    H, W = x.shape[2:]
-    if H + 2 * ph < kh or W + 2 * pw < kw:
-        pad = ph if ph == pw else padding
-        raise OpError(
-            f"{name}: input {H}x{W} with padding {pad} is smaller than the {kh}x{kw} kernel"
-        )
-    return (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+        raise OpError(f"{name} expects bias of shape ({w.shape[0]},), got shape {b.shape}")
+    check_dtype(name, x, {"weight": w, "bias": b}, layer=layer is not None)
+    check_window(name, x, w.shape[2:], padding)
 
 
 # ---- the steps: pad, im2col, one matrix product, and their gradients -------------------------
@@ -182,14 +170,15 @@ def _grad_input_col2im(gy, w, x_shape, stride, padding):
 
 
 class Conv2d(Function):
-    """y = conv(x, w) + b for x (N, C, H, W), w (O, C, kh, kw), b (O,) -> y (N, O, Ho, Wo)."""
+    """y = conv(x, w) + b for x (N, C, H, W), w (O, C, kh, kw), b (O,) -> y (N, O, Ho, Wo).
+
+    The math only: ``conv2d`` checks the input (``_check_conv``) before this runs."""
 
     def __init__(self, stride=1, padding=0):
         self.stride = _pair(stride, "stride", "conv2d", 1)
         self.padding = _pair(padding, "padding", "conv2d", 0)
 
     def forward(self, x, w, b=None):
-        _check_conv("conv2d", x, w, b, self.stride, self.padding)
         self.x, self.w, self.has_bias = x, w, b is not None  # backward recomputes the columns
         y = _correlate(x, w, self.stride, self.padding)  # (N, O, Ho, Wo)
         if b is not None:
@@ -215,7 +204,7 @@ class Conv2d(Function):
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
 
-def conv2d(x, w, b=None, stride=1, padding=0):
+def conv2d(x, w, b=None, stride=1, padding=0, *, layer=None):
     """2-D convolution (cross-correlation) of an NCHW batch.
 
     Arguments:
@@ -223,12 +212,16 @@ def conv2d(x, w, b=None, stride=1, padding=0):
         w: weight (O, C, kh, kw).
         b: bias (O,) or None.
         stride, padding: an int or a pair (for H, W); padding adds zeros on every side.
+        layer: the name of the layer that calls, e.g. "Conv2d(3→16)": errors name it
+            instead of the op (``learnres.nn.Conv2d`` passes its own).
 
     Returns:
         y (N, O, Ho, Wo) with Ho = (H + 2*padding - kh) // stride + 1 (likewise Wo) and
         y[n, o, i, j] = b[o] + sum_{c,u,v} w[o, c, u, v] * x_pad[n, c, s*i + u, s*j + v].
     """
-    return Conv2d(stride, padding)(x, w) if b is None else Conv2d(stride, padding)(x, w, b)
+    f = Conv2d(stride, padding)
+    _check_conv("conv2d", x, w, b, f.padding, layer)
+    return f(x, w) if b is None else f(x, w, b)
 
 
 # ---- the teaching twin --------------------------------------------------------------------
@@ -243,9 +236,9 @@ class Conv2dNaive(Function):
 
     def forward(self, x, w, b=None):
         xp = get_array_module(x)
-        Ho, Wo = _check_conv("conv2d_naive", x, w, b, self.stride, self.padding)
         (sh, sw), (kh, kw) = self.stride, w.shape[2:]
         self.x_pad, self.w, self.has_bias = _pad(x, *self.padding), w, b is not None
+        Ho, Wo = (self.x_pad.shape[2] - kh) // sh + 1, (self.x_pad.shape[3] - kw) // sw + 1
         y = xp.zeros((x.shape[0], w.shape[0], Ho, Wo), dtype=x.dtype)
         for i in range(Ho):
             for j in range(Wo):
@@ -283,4 +276,5 @@ def conv2d_naive(x, w, b=None, stride=1, padding=0):
     ``y[:, :, i, j]`` (N, O). Same arguments, result and gradients as ``conv2d``.
     """
     f = Conv2dNaive(stride, padding)
+    _check_conv("conv2d_naive", x, w, b, f.padding)
     return f(x, w) if b is None else f(x, w, b)

@@ -7,6 +7,9 @@ step touching every output at once through a strided slice, so overlapping windo
 (stride < kernel) need no special case: their gradients simply add up. Max pooling keeps,
 for each window, the index of its maximum (``argmax``) and sends the gradient there.
 
+Each wrapper (``max_pool2d``, ...) checks its input once (``_check_pool``), then runs its
+Function, which is the math only.
+
 The paper's ImageNet ResNets (Table 1) use a 3x3 max pool with stride 2 after conv1 and a
 global average pool before the fully connected layer; the CIFAR ResNets (section 4.2) use
 only the global average pool.
@@ -18,6 +21,7 @@ import numpy as np
 
 from learnres.autograd.function import Function, OpError
 from learnres.backend import get_array_module
+from learnres.functions._checks import check_images, check_layout, check_window
 from learnres.functions.conv import _pair
 
 __all__ = [
@@ -30,19 +34,12 @@ __all__ = [
 ]
 
 
-def _check_pool(name, x, kernel, stride, padding) -> tuple[int, int]:
-    """Validate a pool's arguments; return the output size (Ho, Wo)."""
-    if x.ndim != 4:
-        raise OpError(f"{name}: expected input (N, C, H, W), got shape {x.shape}")
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    if 2 * ph > kh or 2 * pw > kw:
-        raise OpError(f"{name}: padding {padding} must be at most half the kernel {kernel}")
-    H, W = x.shape[2:]
-    if H + 2 * ph < kh or W + 2 * pw < kw:
-        raise OpError(
-            f"{name}: input {H}x{W} with padding {padding} is smaller than the {kh}x{kw} kernel"
-        )
-    return (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+def _check_pool(op, x, kernel, padding, layer=None) -> None:
+    """The input of a pool, checked once before it runs: x (N, C, H, W), at least as large
+    as the kernel after padding. Errors name ``layer`` when a layer called, else ``op``."""
+    name = layer or op
+    check_layout(name, x, (4,))
+    check_window(name, x, kernel, padding)
 
 
 def _pad(x, ph, pw, value):
@@ -54,6 +51,12 @@ def _pad(x, ph, pw, value):
     out = xp.full((N, C, H + 2 * ph, W + 2 * pw), value, dtype=x.dtype)
     out[:, :, ph : ph + H, pw : pw + W] = x
     return out
+
+
+def _output_size(x_pad, kernel, stride) -> tuple[int, int]:
+    """(Ho, Wo) of a pool over a padded input (N, C, Hp, Wp): Ho = (Hp - kh) // sh + 1."""
+    (kh, kw), (sh, sw) = kernel, stride
+    return (x_pad.shape[2] - kh) // sh + 1, (x_pad.shape[3] - kw) // sw + 1
 
 
 def _offset(u, v, shape, stride):
@@ -68,9 +71,14 @@ def _offset(u, v, shape, stride):
 
 
 def _options(name, kernel_size, stride, padding):
+    """A pool's arguments as (h, w) pairs: ``stride`` defaults to the kernel, and padding may
+    be at most half the kernel (a window wholly of padding would have no input in it)."""
     kernel = _pair(kernel_size, "kernel_size", name, 1)
     stride = kernel if stride is None else _pair(stride, "stride", name, 1)
-    return kernel, stride, _pair(padding, "padding", name, 0)
+    pad = _pair(padding, "padding", name, 0)
+    if 2 * pad[0] > kernel[0] or 2 * pad[1] > kernel[1]:
+        raise OpError(f"{name}: padding {pad} must be at most half the kernel {kernel}")
+    return kernel, stride, pad
 
 
 class MaxPool2d(Function):
@@ -83,8 +91,8 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        out = _check_pool("max_pool2d", x, self.kernel, self.stride, self.padding)
         x_pad, (kh, kw) = _pad(x, *self.padding, value=-np.inf), self.kernel
+        out = _output_size(x_pad, self.kernel, self.stride)
         # every window's kh*kw values along a last axis: (N, C, Ho, Wo, kh*kw)
         windows = xp.stack(
             [x_pad[_offset(k // kw, k % kw, out, self.stride)] for k in range(kh * kw)], axis=-1
@@ -106,13 +114,16 @@ class MaxPool2d(Function):
         return (gx_pad[:, :, ph : ph + H, pw : pw + W],)
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0):
+def max_pool2d(x, kernel_size, stride=None, padding=0, *, layer=None):
     """Max over kh x kw windows; ``stride`` defaults to ``kernel_size``; padding is -inf.
 
     (N, C, H, W) -> (N, C, Ho, Wo), Ho = (H + 2*padding - kh) // stride + 1 (floor, as
     torch's default ceil_mode=False). The paper's ImageNet stem: ``max_pool2d(x, 3, 2, 1)``.
+    ``layer``: the name of the layer that calls, which errors name instead of the op.
     """
-    return MaxPool2d(kernel_size, stride, padding)(x)
+    f = MaxPool2d(kernel_size, stride, padding)
+    _check_pool("max_pool2d", x, f.kernel, f.padding, layer)
+    return f(x)
 
 
 class AvgPool2d(Function):
@@ -124,8 +135,8 @@ class AvgPool2d(Function):
         )
 
     def forward(self, x):
-        out = _check_pool("avg_pool2d", x, self.kernel, self.stride, self.padding)
         x_pad = _pad(x, *self.padding, value=0)
+        out = _output_size(x_pad, self.kernel, self.stride)
         (kh, kw), self.x_shape = self.kernel, x.shape
         y = x_pad[_offset(0, 0, out, self.stride)].copy()
         for k in range(1, kh * kw):
@@ -145,21 +156,22 @@ class AvgPool2d(Function):
         return (gx_pad[:, :, ph : ph + H, pw : pw + W],)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0):
+def avg_pool2d(x, kernel_size, stride=None, padding=0, *, layer=None):
     """Mean over kh x kw windows; ``stride`` defaults to ``kernel_size``.
 
     Zero padding counts in the mean (torch's default ``count_include_pad=True``), so every
-    window divides by kh * kw. (N, C, H, W) -> (N, C, Ho, Wo) as in ``max_pool2d``.
+    window divides by kh * kw. (N, C, H, W) -> (N, C, Ho, Wo) as in ``max_pool2d``;
+    ``layer`` as there.
     """
-    return AvgPool2d(kernel_size, stride, padding)(x)
+    f = AvgPool2d(kernel_size, stride, padding)
+    _check_pool("avg_pool2d", x, f.kernel, f.padding, layer)
+    return f(x)
 
 
 class GlobalAvgPool2d(Function):
     """y[n, c, 0, 0] = mean of x[n, c] over H and W: (N, C, H, W) -> (N, C, 1, 1)."""
 
     def forward(self, x):
-        if x.ndim != 4:
-            raise OpError(f"global_avg_pool2d: expected input (N, C, H, W), got shape {x.shape}")
         self.x_shape = x.shape
         N, C, H, W = x.shape
         return (
@@ -172,9 +184,11 @@ class GlobalAvgPool2d(Function):
         return (xp.broadcast_to(gy / (H * W), self.x_shape).copy(),)
 
 
-def global_avg_pool2d(x):
+def global_avg_pool2d(x, *, layer=None):
     """The paper's "global average pooling" before the classifier (section 3.4, 4.2).
 
-    (N, C, H, W) -> (N, C, 1, 1), as torch's ``AdaptiveAvgPool2d(1)``.
+    (N, C, H, W) -> (N, C, 1, 1), as torch's ``AdaptiveAvgPool2d(1)``; ``layer`` as in
+    ``max_pool2d``.
     """
+    check_images(layer or "global_avg_pool2d", x)
     return GlobalAvgPool2d()(x)

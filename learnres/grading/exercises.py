@@ -259,6 +259,7 @@ _BATCHNORM = Exercise(
     running statistics move toward the batch's, in evaluation mode they replace them.
     """,
     units=(
+        Unit("learnres.functions.batchnorm", "NDIMS"),
         Unit("learnres.functions.batchnorm", "_channel_sum"),
         Unit("learnres.functions.batchnorm", "_per_channel"),
         Unit("learnres.functions.batchnorm", "_as_array"),
@@ -273,8 +274,8 @@ _BATCHNORM = Exercise(
             "BatchNorm.forward",
             "normalise x in training and in evaluation mode",
             """
-            Arguments: x (N, C, H, W) or (N, C); ``affine`` holds gamma then beta, each (C,),
-            when ``self.has_weight`` / ``self.has_bias`` (either may be absent).
+            Arguments: x (N, C, H, W), (N, C, L) or (N, C); ``affine`` holds gamma then beta,
+            each (C,), when ``self.has_weight`` / ``self.has_bias`` (either may be absent).
             Returns: y, shaped like x.
 
             Per channel, over the m = N*H*W values of the batch, in training mode:
@@ -288,7 +289,7 @@ _BATCHNORM = Exercise(
             Hints: view x as (N, C, L) with ``x.reshape(N, C, L)``, L = H*W (1 for (N, C):
             ``math.prod(x.shape[2:])``); ``_channel_sum`` sums it over N and L, and
             ``_per_channel`` turns a (C,) vector into (1, C, 1) to broadcast.
-            ``_check_batch_norm`` gives clear errors and returns C.
+            The input is checked already: ``batch_norm`` runs ``_check_batch_norm`` first.
             """,
         ),
         Part(

@@ -1,25 +1,14 @@
-"""Checks shared by the layers, so every layer's error says the same things the same way:
-the layer (as it prints), what it expected, and what came. ``check_ndim`` and friends check
-a forward pass's input; ``check_int_arg`` and friends check a constructor's arguments, so
-``Conv2d(3, 16, 3, stride=0)`` fails where it is written, not at the first forward."""
+"""Checks of a layer's constructor arguments, shared by the layers so that every one says the
+same things the same way: ``Conv2d(3, 16, 3, stride=0)`` fails where it is written, not at
+the first forward. A forward pass's input is checked by the op the layer calls, once, with
+the layer's name in the message (``learnres.functions._checks``)."""
 
 from __future__ import annotations
 
 import math
 from numbers import Integral, Real
 
-from learnres.autograd.function import OpError
-
-__all__ = [
-    "as_pair",
-    "check_bool_arg",
-    "check_channels",
-    "check_dtype",
-    "check_int_arg",
-    "check_ndim",
-    "check_real_arg",
-    "check_spatial_size",
-]
+__all__ = ["as_pair", "check_bool_arg", "check_int_arg", "check_real_arg"]
 
 
 def as_pair(value) -> tuple[int, int]:
@@ -72,46 +61,3 @@ def check_real_arg(
 def check_bool_arg(layer: str, name: str, value) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"{layer}: {name} must be True or False, got {value!r}")
-
-
-_LAYOUTS = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)"}
-
-
-def check_ndim(layer: str, x, ndims: tuple[int, ...]) -> None:
-    """``Conv2d expects (N, C, H, W), got shape (3, 32, 32)``."""
-    if x.ndim not in ndims:
-        expected = " or ".join(_LAYOUTS[n] for n in ndims)
-        raise OpError(f"{layer} expects {expected}, got shape {tuple(x.shape)}")
-
-
-def check_channels(layer: str, x, expected: int, what: str = "channels", axis: int = 1) -> None:
-    """``Conv2d(3→16) got input with 4 channels (shape (8, 4, 32, 32))``."""
-    if x.shape[axis] != expected:
-        raise OpError(
-            f"{layer} got input with {x.shape[axis]} {what} (shape {tuple(x.shape)}); "
-            f"expected {expected} {what}"
-        )
-
-
-def check_spatial_size(layer: str, x, kernel_size, padding) -> None:
-    """The padded input must be at least as large as the kernel."""
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    ph, pw = (padding, padding) if isinstance(padding, int) else padding
-    H, W = x.shape[-2:]
-    if H + 2 * ph < kh or W + 2 * pw < kw:
-        raise OpError(
-            f"{layer} got input of size {H}x{W} (shape {tuple(x.shape)}), which is smaller "
-            f"than its {kh}x{kw} kernel even after padding {padding} (padded size "
-            f"{H + 2 * ph}x{W + 2 * pw})"
-        )
-
-
-def check_dtype(layer: str, x, state) -> None:
-    """The input's dtype must be the layer's (its parameters' or buffers')."""
-    if state is not None and x.dtype != state.dtype:
-        cast = ".double()" if x.dtype == "float64" else ".float()"
-        raise OpError(
-            f"{layer} has {state.dtype} parameters but got {x.dtype} input (shape "
-            f"{tuple(x.shape)}); convert the input with .astype(np.{state.dtype}) or the "
-            f"model with {cast}"
-        )

@@ -18,16 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from learnres.autograd.function import OpError
-from learnres.functions.shape import reshape
-from learnres.nn._checks import (
-    check_bool_arg,
-    check_channels,
-    check_dtype,
-    check_int_arg,
-    check_ndim,
-    check_real_arg,
-)
+from learnres.functions._checks import check_dtype
+from learnres.nn._checks import check_bool_arg, check_int_arg, check_real_arg
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
 from learnres.parallel import batch_norm
@@ -74,27 +66,18 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def forward(self, x):
-        name = type(self).__name__
-        check_ndim(name, x, self.ndims)
-        check_channels(f"{name}({self.num_features})", x, self.num_features)
-        state = self.weight if self.weight is not None else self.running_mean
-        check_dtype(f"{name}({self.num_features})", x, state)
+        # the op checks x against gamma, beta and the running statistics, and names this layer
+        # if it must refuse. It takes running statistics of any dtype; a layer's are its own:
+        if self.weight is None:
+            running = {"running_mean": self.running_mean}
+            check_dtype(self._name(), x, running, layer=True, kind="running statistics")
         use_batch_stats = self.training or self.running_mean is None
-        if use_batch_stats and x.size // x.shape[1] <= 1:
-            raise OpError(
-                f"{name}({self.num_features}) in training mode needs more than one value per "
-                f"channel to compute batch statistics, got input of shape {tuple(x.shape)}"
-            )
+        tracking = self.training and self.running_mean is not None
         momentum = self.momentum
-        if self.training and self.running_mean is not None:
-            self.num_batches_tracked += 1  # in place: the buffer stays the same array
-            if momentum is None:  # cumulative average
-                momentum = 1.0 / float(self.num_batches_tracked)
-        # the batch_norm op takes (N, C) or (N, C, H, W):
-        # BatchNorm1d's (N, C, L) goes as (N, C, L, 1)
-        x4 = reshape(x, x.shape + (1,)) if x.ndim == 3 else x  # (N, C, L) -> (N, C, L, 1)
+        if tracking and momentum is None:  # the cumulative average, this batch included
+            momentum = 1.0 / float(self.num_batches_tracked + 1)
         y = batch_norm(
-            x4,
+            x,
             self.running_mean,
             self.running_var,
             self.weight,
@@ -102,8 +85,15 @@ class _BatchNorm(Module):
             training=use_batch_stats,
             momentum=0.0 if momentum is None else momentum,
             eps=self.eps,
+            layer=self._name(),
+            ndims=self.ndims,
         )
-        return reshape(y, x.shape) if x.ndim == 3 else y  # (N, C, L, 1) -> (N, C, L)
+        if tracking:  # after the op: an input it refused counts no batch
+            self.num_batches_tracked += 1  # in place: the buffer stays the same array
+        return y
+
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
 
     def extra_repr(self) -> str:
         return (

@@ -7,15 +7,7 @@ import math
 import numpy as np
 
 from learnres.nn import init
-from learnres.nn._checks import (
-    as_pair,
-    check_bool_arg,
-    check_channels,
-    check_dtype,
-    check_int_arg,
-    check_ndim,
-    check_spatial_size,
-)
+from learnres.nn._checks import as_pair, check_bool_arg, check_int_arg
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
 from learnres.parallel import conv2d
@@ -71,17 +63,11 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        name = f"Conv2d({self.in_channels}→{self.out_channels})"
-        check_ndim("Conv2d", x, (4,))
-        check_channels(name, x, self.in_channels)
-        check_dtype(name, x, self.weight)
-        check_spatial_size(
-            f"{name} with kernel_size={self.kernel_size}",
-            x,
-            as_pair(self.kernel_size),
-            self.padding,
-        )
-        return conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        # the op checks x (layout, channels, dtype, size) and names this layer if it must refuse
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, layer=self._name())
+
+    def _name(self) -> str:
+        return f"Conv2d({self.in_channels}→{self.out_channels})"
 
     def extra_repr(self) -> str:
         text = (

@@ -13,7 +13,7 @@ from learnres.functions.elementwise import mul, relu
 from learnres.functions.linear import linear
 from learnres.functions.shape import reshape
 from learnres.nn import init
-from learnres.nn._checks import check_bool_arg, check_channels, check_dtype, check_int_arg
+from learnres.nn._checks import check_bool_arg, check_int_arg
 from learnres.nn.module import Module
 from learnres.nn.parameter import Parameter
 
@@ -50,7 +50,7 @@ class Flatten(Module):
 class Linear(Module):
     """y = x W^T + b.
 
-    Shapes: x (N, *, in_features) -> y (N, *, out_features); ``weight`` (out_features,
+    Shapes: x (*, in_features) -> y (*, out_features); ``weight`` (out_features,
     in_features), ``bias`` (out_features,).
 
     Initialisation (torch's default): weight ~ U(-1/sqrt(in), 1/sqrt(in)) through
@@ -77,16 +77,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x):
-        if x.ndim < 1:
-            raise OpError(f"{self._name()} expects (N, {self.in_features}), got a scalar")
-        check_channels(self._name(), x, self.in_features, what="features", axis=-1)
-        check_dtype(self._name(), x, self.weight)
-        if x.ndim == 2:
-            return linear(x, self.weight, self.bias)
-        # the linear op takes (N, in): flatten the leading axes and restore them after
-        flat = reshape(x, (-1, self.in_features))  # (..., in) -> (M, in)
-        y = linear(flat, self.weight, self.bias)  # (M, out)
-        return reshape(y, x.shape[:-1] + (self.out_features,))  # (M, out) -> (..., out)
+        # the op checks x (features, dtype) and names this layer if it must refuse
+        return linear(x, self.weight, self.bias, layer=self._name())
 
     def _name(self) -> str:
         return f"Linear({self.in_features}→{self.out_features})"

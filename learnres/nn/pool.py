@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from learnres.autograd.function import OpError
 from learnres.backend import device_of, to_device
+from learnres.functions._checks import check_images
 from learnres.functions.matmul import matmul
 from learnres.functions.pool import global_avg_pool2d
-from learnres.nn._checks import as_pair, check_int_arg, check_ndim, check_spatial_size
+from learnres.nn._checks import as_pair, check_int_arg
 from learnres.nn.module import Module
 from learnres.parallel import avg_pool2d, max_pool2d
 
@@ -37,12 +37,15 @@ class _Pool2d(Module):
                 f"the kernel size, got padding={padding}"
             )
 
-    def _check(self, x) -> None:
-        name = type(self).__name__
-        check_ndim(name, x, (4,))
-        check_spatial_size(
-            f"{name}(kernel_size={self.kernel_size})", x, self.kernel_size, self.padding
-        )
+    def _name(self) -> str:
+        """The layer as it was written: ``MaxPool2d(kernel_size=3, stride=2, padding=1)``,
+        with the stride and the padding only where they are not their defaults."""
+        text = f"{type(self).__name__}(kernel_size={self.kernel_size}"
+        if self.stride != self.kernel_size:
+            text += f", stride={self.stride}"
+        if as_pair(self.padding) != (0, 0):
+            text += f", padding={self.padding}"
+        return text + ")"
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -54,9 +57,8 @@ class MaxPool2d(_Pool2d):
     Shapes: (N, C, H, W) -> (N, C, Ho, Wo), Ho = (H + 2*padding - kernel_size) // stride + 1.
     """
 
-    def forward(self, x):
-        self._check(x)
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+    def forward(self, x):  # the op checks x and names this layer if it must refuse
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, layer=self._name())
 
 
 class AvgPool2d(_Pool2d):
@@ -66,9 +68,8 @@ class AvgPool2d(_Pool2d):
     Shapes: (N, C, H, W) -> (N, C, Ho, Wo), Ho = (H + 2*padding - kernel_size) // stride + 1.
     """
 
-    def forward(self, x):
-        self._check(x)
-        return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+    def forward(self, x):  # the op checks x and names this layer if it must refuse
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, layer=self._name())
 
 
 def adaptive_pool_matrix(size: int, output_size: int) -> np.ndarray:
@@ -115,12 +116,10 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, x):
-        check_ndim("AdaptiveAvgPool2d", x, (4,))
-        if x.shape[2] == 0 or x.shape[3] == 0:
-            raise OpError(f"AdaptiveAvgPool2d got an empty image (shape {tuple(x.shape)})")
         oh, ow = as_pair(self.output_size)
-        if (oh, ow) == (1, 1):
-            return global_avg_pool2d(x)
+        if (oh, ow) == (1, 1):  # the op checks x and names this layer if it must refuse
+            return global_avg_pool2d(x, layer=repr(self))
+        check_images(repr(self), x)  # what global_avg_pool2d checks: (N, C, H, W), H, W >= 1
         H, W = x.shape[2], x.shape[3]
         a_h = self._matrix(H, oh, x)  # (oh, H)
         a_w_t = self._matrix(W, ow, x).T  # (W, ow)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from learnres.backend import asnumpy, to_device
 from learnres.testing import default_rtol, gradcheck
 from tests.functions.harness import check_op, random_inputs
 
-SHAPES = [(4, 3, 5, 6), (2, 3, 1, 1), (8, 5), (128, 16, 4, 4)]
+SHAPES = [(4, 3, 5, 6), (2, 3, 1, 1), (8, 5), (4, 3, 7), (128, 16, 4, 4)]  # (N, C, L) too
 
 
 def running_stats(C, seed=0):
@@ -115,17 +117,41 @@ def test_bad_input_is_explained():
     x = np.zeros((4, 3, 2, 2), np.float32)
     with pytest.raises(
         OpError,
-        match=r"batch_norm: expected input \(N, C, H, W\) or \(N, C\), got shape \(4, 3, 2\)",
+        match=re.escape(
+            "batch_norm expects input of shape (N, C) or (N, C, L) or (N, C, H, W), got shape "
+            "(4, 3, 2, 2, 1)"
+        ),
     ):
-        F.batch_norm(np.zeros((4, 3, 2), np.float32), None, None, training=True)
+        F.batch_norm(np.zeros((4, 3, 2, 2, 1), np.float32), None, None, training=True)
     with pytest.raises(
         OpError,
-        match=r"batch_norm: input has 3 channels \(shape \(4, 3, 2, 2\)\) "
-        r"but running_mean has shape \(4,\)",
+        match=re.escape(
+            "batch_norm got input with 3 channels (shape (4, 3, 2, 2)); expected 4 channels "
+            "(running_mean shape (4,))"
+        ),
     ):
         F.batch_norm(x, np.zeros(4), np.ones(3), training=True)
+    with pytest.raises(OpError, match=re.escape("expected 2 channels (bias shape (2,))")):
+        F.batch_norm(x, None, None, np.ones(3, np.float32), np.zeros(2, np.float32))
     with pytest.raises(
-        OpError, match=r"batch_norm: running_mean and running_var must be given in evaluation mode"
+        OpError, match=re.escape("batch_norm expects weight of shape (C,), got shape (3, 1)")
+    ):
+        F.batch_norm(x, None, None, np.ones((3, 1), np.float32), training=True)
+    with pytest.raises(
+        OpError,
+        match=re.escape(
+            "batch_norm got float32 input (shape (4, 3, 2, 2)) but float64 weight; the input and "
+            "weight must share a dtype: convert the input with .astype(np.float64) or the "
+            "weight with .astype(np.float32)"
+        ),
+    ):
+        F.batch_norm(x, None, None, np.ones(3), training=True)
+    with pytest.raises(
+        OpError,
+        match=re.escape(
+            "batch_norm normalises with running_mean and running_var in evaluation mode "
+            "(training=False), and they were not given; pass them, or use training=True"
+        ),
     ):
         F.batch_norm(x, None, None, training=False)
     with pytest.raises(
@@ -133,7 +159,12 @@ def test_bad_input_is_explained():
     ):
         F.batch_norm(x, np.zeros(3), np.ones(3), training=True, momentum=None)
     with pytest.raises(
-        OpError, match=r"batch_norm: expected more than 1 value per channel when training"
+        OpError,
+        match=re.escape(
+            "batch_norm needs more than one value per channel to compute batch statistics, got "
+            "input of shape (1, 3); use a batch of 2 or more, or training=False to use the "
+            "running statistics"
+        ),
     ):
         F.batch_norm(np.zeros((1, 3), np.float32), np.zeros(3), np.ones(3), training=True)
 
@@ -146,5 +177,5 @@ def test_evaluation_of_an_empty_batch_gives_an_empty_output(shape):
     assert y.shape == shape
     y.backward(np.zeros(shape))
     assert x.grad.shape == shape
-    with pytest.raises(OpError, match="expected more than 1 value per channel when training"):
+    with pytest.raises(OpError, match="needs more than one value per channel"):
         F.batch_norm(np.zeros(shape), mean.copy(), var.copy(), training=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -167,51 +169,79 @@ def test_float32_stays_float32():
 @pytest.mark.parametrize(
     "x_shape, w_shape, kwargs, message",
     [
-        ((3, 32, 32), (16, 3, 3, 3), {}, r"expected input \(N, C, H, W\), got shape \(3, 32, 32\)"),
+        (
+            (3, 32, 32),
+            (16, 3, 3, 3),
+            {},
+            " expects input of shape (N, C, H, W), got shape (3, 32, 32); for a single image, "
+            "x.reshape(1, *x.shape) is a batch of one",
+        ),
         (
             (1, 4, 8, 8),
             (16, 3, 3, 3),
             {},
-            r"input has 4 channels, weight expects 3 \(weight shape \(16, 3, 3, 3\)\)",
+            " got input with 4 channels (shape (1, 4, 8, 8)); expected 3 channels "
+            "(weight shape (16, 3, 3, 3))",
         ),
         (
             (1, 3, 2, 2),
             (16, 3, 3, 3),
             {},
-            r"input 2x2 with padding 0 is smaller than the 3x3 kernel",
+            " got input of size 2x2 (shape (1, 3, 2, 2)), which is smaller than its 3x3 kernel "
+            "even after padding 0 (padded size 2x2)",
         ),
-        ((1, 3, 8, 8), (16, 3, 3), {}, r"expected weight \(O, C, kh, kw\), got shape \(16, 3, 3\)"),
-        ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": 0}, r"stride must be an int >= 1"),
-        ((1, 3, 8, 8), (16, 3, 3, 3), {"padding": -1}, r"padding must be an int >= 0"),
+        (
+            (1, 3, 2, 3),
+            (16, 3, 5, 5),
+            {"padding": (1, 2)},
+            " got input of size 2x3 (shape (1, 3, 2, 3)), which is smaller than its 5x5 kernel "
+            "even after padding (1, 2) (padded size 4x7)",
+        ),
+        (
+            (1, 3, 8, 8),
+            (16, 3, 3),
+            {},
+            " expects weight of shape (O, C, kh, kw), got shape (16, 3, 3)",
+        ),
+        ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": 0}, ": stride must be an int >= 1"),
+        ((1, 3, 8, 8), (16, 3, 3, 3), {"padding": -1}, ": padding must be an int >= 0"),
         (
             (1, 3, 8, 8),
             (16, 3, 3, 3),
             {"stride": 1.5},
-            r"stride must be an int >= 1 or a pair of them, got 1.5 \(float\)",
+            ": stride must be an int >= 1 or a pair of them, got 1.5 (float)",
         ),
-        ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": (1, 2, 1)}, r"stride must be an int >= 1"),
+        ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": (1, 2, 1)}, ": stride must be an int >= 1"),
         (
             (1, 3, 8, 8),
             (16, 3, 3, 3),
             {"padding": "same"},
-            r"padding must be an int >= 0 or a pair of them, got 'same' \(str\)",
+            ": padding must be an int >= 0 or a pair of them, got 'same' (str)",
         ),
-        ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": True}, r"stride must be an int >= 1"),
+        ((1, 3, 8, 8), (16, 3, 3, 3), {"stride": True}, ": stride must be an int >= 1"),
     ],
 )
 def test_bad_input_is_explained(fn, x_shape, w_shape, kwargs, message):
-    with pytest.raises(OpError, match=fn.__name__ + ": " + message):
+    """Input errors start with the op's name (a layer's start with its own: tests/nn)."""
+    with pytest.raises(OpError, match=re.escape(fn.__name__ + message)):
         fn(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), **kwargs)
 
 
 def test_bad_bias_and_mixed_dtypes_are_explained():
     x, w = np.zeros((1, 3, 8, 8), np.float32), np.zeros((16, 3, 3, 3), np.float32)
-    with pytest.raises(OpError, match=r"conv2d: expected bias of shape \(16,\), got \(3,\)"):
+    with pytest.raises(OpError, match=r"conv2d expects bias of shape \(16,\), got shape \(3,\)"):
         F.conv2d(x, w, np.zeros(3, np.float32))
     with pytest.raises(
-        OpError, match=r"conv2d: input, weight and bias must share a dtype, got float32, float64"
+        OpError,
+        match=re.escape(
+            "conv2d got float32 input (shape (1, 3, 8, 8)) but float64 weight; the input, "
+            "weight and bias must share a dtype: convert the input with .astype(np.float64) "
+            "or the weight with .astype(np.float32)"
+        ),
     ):
         F.conv2d(x, w.astype(np.float64))
+    with pytest.raises(OpError, match=re.escape("but float64 bias; the input, weight and bias")):
+        F.conv2d(x, w, np.zeros(16))
 
 
 @pytest.mark.parametrize("padding", [0, 1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch.nn.functional as TF
@@ -18,6 +20,12 @@ def test_linear_matches_torch(n, n_in, n_out, device, dtype):
     inputs = random_inputs([(n, n_in), (n_out, n_in), (n_out,)])
     check_op(F.linear, TF.linear, inputs, device=device, dtype=dtype, name="linear")
     check_op(F.linear, TF.linear, inputs[:2], device=device, dtype=dtype, name="linear, no bias")
+
+
+@pytest.mark.parametrize("x_shape", [(2, 3, 4), (4,), (2, 1, 3, 4)], ids=str)
+def test_leading_axes_are_batch_axes_as_in_torch(x_shape, device, dtype):
+    inputs = random_inputs([x_shape, (5, 4), (5,)])
+    check_op(F.linear, TF.linear, inputs, device=device, dtype=dtype, name=f"linear {x_shape}")
 
 
 def test_gradcheck(device):
@@ -42,15 +50,28 @@ def test_fused_linear_agrees_with_its_composition():
 
 def test_bad_input_is_explained():
     x, w = np.zeros((2, 4), np.float32), np.zeros((3, 4), np.float32)
+    with pytest.raises(OpError, match=r"linear expects input of shape \(\*, 4\), got a scalar"):
+        F.linear(np.zeros((), np.float32), w)
     with pytest.raises(
-        OpError, match=r"linear: expected input \(N, in_features\), got shape \(2, 2, 4\)"
+        OpError,
+        match=re.escape(
+            "linear got input with 5 features (shape (2, 2, 5)); expected 4 features "
+            "(weight shape (3, 4))"
+        ),
     ):
-        F.linear(np.zeros((2, 2, 4), np.float32), w)
-    with pytest.raises(
-        OpError, match=r"linear: input has 5 features, weight expects 4 \(weight shape \(3, 4\)\)"
-    ):
-        F.linear(np.zeros((2, 5), np.float32), w)
-    with pytest.raises(OpError, match=r"linear: expected bias of shape \(3,\), got \(4,\)"):
+        F.linear(np.zeros((2, 2, 5), np.float32), w)
+    with pytest.raises(OpError, match=r"linear expects bias of shape \(3,\), got shape \(4,\)"):
         F.linear(x, w, np.zeros(4, np.float32))
-    with pytest.raises(OpError, match=r"linear: input, weight and bias must share a dtype"):
+    with pytest.raises(
+        OpError, match=r"linear expects weight of shape \(out_features, in_features\), got \(12,\)"
+    ):
+        F.linear(x, w.reshape(-1))
+    with pytest.raises(
+        OpError,
+        match=re.escape(
+            "linear got float32 input (shape (2, 4)) but float64 weight; the input, weight and "
+            "bias must share a dtype: convert the input with .astype(np.float64) or the weight "
+            "with .astype(np.float32)"
+        ),
+    ):
         F.linear(x, w.astype(np.float64))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -102,11 +104,15 @@ def test_gradcheck(fn, device):
 def test_bad_input_is_explained(name):
     fn = getattr(F, name)
     with pytest.raises(
-        OpError, match=rf"{name}: expected input \(N, C, H, W\), got shape \(3, 8, 8\)"
+        OpError, match=rf"{name} expects input of shape \(N, C, H, W\), got shape \(3, 8, 8\)"
     ):
         fn(np.zeros((3, 8, 8), np.float32), 2)
     with pytest.raises(
-        OpError, match=rf"{name}: input 2x2 with padding \(0, 0\) is smaller than the 3x3 kernel"
+        OpError,
+        match=re.escape(
+            f"{name} got input of size 2x2 (shape (1, 1, 2, 2)), which is smaller than its 3x3 "
+            "kernel even after padding 0 (padded size 2x2)"
+        ),
     ):
         fn(np.zeros((1, 1, 2, 2), np.float32), 3)
     with pytest.raises(
@@ -122,9 +128,14 @@ def test_bad_input_is_explained(name):
     with pytest.raises(OpError, match=rf"{name}: kernel_size must be an int >= 1 .* \(2, 2.0\)"):
         fn(np.zeros((1, 1, 8, 8), np.float32), (2, 2.0))
     with pytest.raises(
-        OpError, match=r"global_avg_pool2d: expected input \(N, C, H, W\), got shape \(3, 8\)"
+        OpError,
+        match=r"global_avg_pool2d expects input of shape \(N, C, H, W\), got shape \(3, 8\)",
     ):
         F.global_avg_pool2d(np.zeros((3, 8), np.float32))
+    with pytest.raises(
+        OpError, match=r"global_avg_pool2d got an empty image \(shape \(2, 3, 0, 4\)\)"
+    ):
+        F.global_avg_pool2d(np.zeros((2, 3, 0, 4), np.float32))
 
 
 def test_max_pool_waits_for_nothing_on_a_gpu(standin, rng):

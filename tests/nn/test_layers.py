@@ -4,7 +4,10 @@ layer gives for input it cannot take."""
 
 from __future__ import annotations
 
+import collections
 import copy
+import importlib
+import inspect
 import re
 
 import numpy as np
@@ -13,6 +16,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from learnres import functions as F
 from learnres import nn
 from learnres.autograd import OpError, Tensor
 from tests.nn.parity import check_layer
@@ -252,19 +256,35 @@ def _x(*shape):
         (
             nn.Conv2d(3, 16, 3),
             _x(8, 4, 32, 32),
-            "Conv2d(3→16) got input with 4 channels (shape (8, 4, 32, 32)); expected 3 channels",
+            "Conv2d(3→16) got input with 4 channels (shape (8, 4, 32, 32)); expected 3 channels "
+            "(weight shape (16, 3, 3, 3))",
         ),
-        (nn.Conv2d(3, 16, 3), _x(3, 32, 32), "Conv2d expects (N, C, H, W), got shape (3, 32, 32)"),
+        (
+            nn.Conv2d(3, 16, 3),
+            _x(3, 32, 32),
+            "Conv2d(3→16) expects input of shape (N, C, H, W), got shape (3, 32, 32); for a "
+            "single image, x.reshape(1, *x.shape) is a batch of one",
+        ),
         (
             nn.BatchNorm2d(16),
             _x(8, 4, 5, 5),
             "BatchNorm2d(16) got input with 4 channels (shape (8, 4, 5, 5)); expected 16 channels",
         ),
-        (nn.BatchNorm2d(16), _x(8, 16), "BatchNorm2d expects (N, C, H, W), got shape (8, 16)"),
+        (
+            nn.BatchNorm2d(16, affine=False),
+            _x(8, 4, 5, 5),
+            "BatchNorm2d(16) got input with 4 channels (shape (8, 4, 5, 5)); expected 16 channels "
+            "(running_mean shape (16,))",
+        ),
+        (
+            nn.BatchNorm2d(16),
+            _x(8, 16),
+            "BatchNorm2d(16) expects input of shape (N, C, H, W), got shape (8, 16)",
+        ),
         (
             nn.BatchNorm1d(16),
             _x(8, 16, 2, 2),
-            "BatchNorm1d expects (N, C) or (N, C, L), got shape (8, 16, 2, 2)",
+            "BatchNorm1d(16) expects input of shape (N, C) or (N, C, L), got shape (8, 16, 2, 2)",
         ),
         (nn.BatchNorm1d(16), _x(8, 3), "BatchNorm1d(16) got input with 3 channels (shape (8, 3))"),
         (
@@ -272,22 +292,41 @@ def _x(*shape):
             _x(8, 32),
             "Linear(64→10) got input with 32 features (shape (8, 32)); expected 64 features",
         ),
-        (nn.MaxPool2d(3, 2), _x(2, 3, 8), "MaxPool2d expects (N, C, H, W), got shape (2, 3, 8)"),
-        (nn.AvgPool2d(2), _x(2, 3, 8), "AvgPool2d expects (N, C, H, W), got shape (2, 3, 8)"),
+        (nn.Linear(64, 10), _x(), "Linear(64→10) expects input of shape (*, 64), got a scalar"),
+        (
+            nn.MaxPool2d(3, 2),
+            _x(2, 3, 8),
+            "MaxPool2d(kernel_size=3, stride=2) expects input of shape (N, C, H, W), got shape "
+            "(2, 3, 8)",
+        ),
+        (
+            nn.AvgPool2d(2),
+            _x(2, 3, 8),
+            "AvgPool2d(kernel_size=2) expects input of shape (N, C, H, W), got shape (2, 3, 8)",
+        ),
         (
             nn.AdaptiveAvgPool2d(1),
             _x(2, 3),
-            "AdaptiveAvgPool2d expects (N, C, H, W), got shape (2, 3)",
+            "AdaptiveAvgPool2d(output_size=1) expects input of shape (N, C, H, W), got shape "
+            "(2, 3)",
+        ),
+        (
+            nn.AdaptiveAvgPool2d((7, 7)),
+            _x(2, 3, 0, 4),
+            "AdaptiveAvgPool2d(output_size=(7, 7)) got an empty image (shape (2, 3, 0, 4))",
         ),
         (
             nn.BatchNorm2d(3),
             _x(1, 3, 1, 1),
-            "BatchNorm2d(3) in training mode needs more than one value per channel",
+            "BatchNorm2d(3) needs more than one value per channel to compute batch statistics, "
+            "got input of shape (1, 3, 1, 1); use a batch of 2 or more, or .eval() to use the "
+            "running statistics",
         ),
         (
             nn.BatchNorm2d(3, track_running_stats=False).eval(),
             _x(1, 3, 1, 1),
-            "BatchNorm2d(3) in training mode needs more than one value per channel",
+            "BatchNorm2d(3) needs more than one value per channel to compute batch statistics, "
+            "got input of shape (1, 3, 1, 1); use a batch of 2 or more",
         ),
         (
             nn.Conv2d(3, 16, 3),
@@ -298,12 +337,19 @@ def _x(*shape):
         (
             nn.Linear(4, 2).double(),
             _x(3, 4),
-            "Linear(4→2) has float64 parameters but got float32 input (shape (3, 4))",
+            "Linear(4→2) has float64 parameters but got float32 input (shape (3, 4)); convert "
+            "the input with .astype(np.float64) or the model with .float()",
+        ),
+        (
+            nn.BatchNorm2d(3),
+            Tensor(np.zeros((2, 3, 2, 2))),
+            "BatchNorm2d(3) has float32 parameters but got float64 input (shape (2, 3, 2, 2))",
         ),
         (
             nn.BatchNorm2d(3, affine=False),
             Tensor(np.zeros((2, 3, 2, 2))),
-            "BatchNorm2d(3) has float32 parameters but got float64 input",
+            "BatchNorm2d(3) has float32 running statistics but got float64 input (shape "
+            "(2, 3, 2, 2)); convert the input with .astype(np.float32) or the model with .double()",
         ),
     ],
 )
@@ -312,18 +358,284 @@ def test_layers_reject_input_they_cannot_take(layer, x, message):
         layer(x)
 
 
+def test_a_refused_input_counts_no_batch():
+    bn = nn.BatchNorm2d(3, momentum=None)
+    with pytest.raises(OpError, match="got input with 4 channels"):
+        bn(_x(2, 4, 3, 3))
+    assert int(bn.num_batches_tracked) == 0
+
+
+def test_batchnorm_without_per_channel_arrays_takes_any_channels_as_torch():
+    """Without gamma, beta and running statistics num_features sizes nothing: torch's
+    BatchNorm2d(16, affine=False, track_running_stats=False) normalises 8 channels too."""
+    x = np.random.default_rng(0).standard_normal((4, 8, 3, 3))
+    y = nn.BatchNorm2d(16, affine=False, track_running_stats=False)(Tensor(x))
+    twin = torch.nn.BatchNorm2d(16, affine=False, track_running_stats=False).double()
+    np.testing.assert_allclose(y.data, twin(torch.from_numpy(x)).numpy(), rtol=1e-10)
+
+
 def test_conv2d_rejects_input_smaller_than_kernel():
     with pytest.raises(
         OpError,
         match=re.escape(
-            "Conv2d(3→16) with kernel_size=7 got input of size 4x4 (shape (1, 3, 4, 4)), which is "
-            "smaller than its 7x7 kernel even after padding 1 (padded size 6x6)"
+            "Conv2d(3→16) got input of size 4x4 (shape (1, 3, 4, 4)), which is smaller than its "
+            "7x7 kernel even after padding 1 (padded size 6x6)"
         ),
     ):
         nn.Conv2d(3, 16, 7, padding=1)(_x(1, 3, 4, 4))
     nn.Conv2d(3, 16, 7, padding=2)(_x(1, 3, 3, 3))  # 7x7 after padding: fits
-    with pytest.raises(OpError, match=re.escape("MaxPool2d(kernel_size=3) got input of size 2x2")):
+    with pytest.raises(
+        OpError,
+        match=re.escape(
+            "MaxPool2d(kernel_size=3) got input of size 2x2 (shape (1, 1, 2, 2)), which is "
+            "smaller than its 3x3 kernel even after padding 0 (padded size 2x2)"
+        ),
+    ):
         nn.MaxPool2d(3)(_x(1, 1, 2, 2))
+
+
+def _stats(layer):
+    """A batch-norm layer's arrays, for the op called as a function (copies of the buffers)."""
+    return layer.running_mean.copy(), layer.running_var.copy(), layer.weight, layer.bias
+
+
+_CONV, _BN, _BN1, _LIN = nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.BatchNorm1d(4), nn.Linear(4, 2)
+_POOL, _AVG, _GAP = nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(3), nn.AdaptiveAvgPool2d(1)
+
+
+# (layer, the op called as a function on what the layer holds, bad input, what follows the
+# layer's name in its message, what follows the op's name in the function's: None = the same)
+BAD_INPUT = {
+    "conv layout": (
+        _CONV,
+        lambda x: F.conv2d(x, _CONV.weight, _CONV.bias),
+        _x(3, 8, 8),
+        " expects input of shape (N, C, H, W), got shape (3, 8, 8)",
+        None,
+    ),
+    "conv channels": (
+        _CONV,
+        lambda x: F.conv2d(x, _CONV.weight, _CONV.bias),
+        _x(2, 4, 8, 8),
+        " got input with 4 channels (shape (2, 4, 8, 8)); expected 3 channels (weight shape "
+        "(16, 3, 3, 3))",
+        None,
+    ),
+    "conv size": (
+        _CONV,
+        lambda x: F.conv2d(x, _CONV.weight, _CONV.bias),
+        _x(2, 3, 2, 8),
+        " got input of size 2x8 (shape (2, 3, 2, 8)), which is smaller than its 3x3 kernel",
+        None,
+    ),
+    "conv dtype": (
+        _CONV,
+        lambda x: F.conv2d(x, _CONV.weight, _CONV.bias),
+        Tensor(np.zeros((2, 3, 8, 8))),
+        " has float32 parameters but got float64 input (shape (2, 3, 8, 8)); convert the input "
+        "with .astype(np.float32) or the model with .double()",
+        " got float64 input (shape (2, 3, 8, 8)) but float32 weight and float32 bias; the input, "
+        "weight and bias must share a dtype: convert the input with .astype(np.float32) or the "
+        "weight and bias with .astype(np.float64)",
+    ),
+    "batch norm layout": (
+        _BN,
+        lambda x: F.batch_norm(x, *_stats(_BN), training=True),
+        _x(8),
+        " expects input of shape (N, C, H, W), got shape (8,)",
+        " expects input of shape (N, C) or (N, C, L) or (N, C, H, W), got shape (8,)",
+    ),
+    "batch norm channels": (
+        _BN,
+        lambda x: F.batch_norm(x, *_stats(_BN), training=True),
+        _x(2, 4, 3, 3),
+        " got input with 4 channels (shape (2, 4, 3, 3)); expected 16 channels (weight shape "
+        "(16,))",
+        None,
+    ),
+    "batch norm one value per channel": (
+        _BN1,
+        lambda x: F.batch_norm(x, *_stats(_BN1), training=True),
+        _x(1, 4),
+        " needs more than one value per channel to compute batch statistics, got input of shape "
+        "(1, 4); use a batch of 2 or more, or .eval() to use the running statistics",
+        " needs more than one value per channel to compute batch statistics, got input of shape "
+        "(1, 4); use a batch of 2 or more, or training=False to use the running statistics",
+    ),
+    "batch norm dtype": (
+        _BN,
+        lambda x: F.batch_norm(x, *_stats(_BN), training=True),
+        Tensor(np.zeros((2, 16, 3, 3))),
+        " has float32 parameters but got float64 input (shape (2, 16, 3, 3))",
+        " got float64 input (shape (2, 16, 3, 3)) but float32 weight and float32 bias",
+    ),
+    "max pool layout": (
+        _POOL,
+        lambda x: F.max_pool2d(x, 3, 2, 1),
+        _x(3, 8, 8),
+        " expects input of shape (N, C, H, W), got shape (3, 8, 8)",
+        None,
+    ),
+    "avg pool size": (
+        _AVG,
+        lambda x: F.avg_pool2d(x, 3),
+        _x(1, 2, 2, 5),
+        " got input of size 2x5 (shape (1, 2, 2, 5)), which is smaller than its 3x3 kernel even "
+        "after padding 0 (padded size 2x5)",
+        None,
+    ),
+    "global pool layout": (
+        _GAP,
+        F.global_avg_pool2d,
+        _x(2, 3),
+        " expects input of shape (N, C, H, W), got shape (2, 3)",
+        None,
+    ),
+    "global pool empty image": (
+        _GAP,
+        F.global_avg_pool2d,
+        _x(2, 3, 0, 0),
+        " got an empty image (shape (2, 3, 0, 0)); H and W must be >= 1",
+        None,
+    ),
+    "linear features": (
+        _LIN,
+        lambda x: F.linear(x, _LIN.weight, _LIN.bias),
+        _x(2, 3, 5),
+        " got input with 5 features (shape (2, 3, 5)); expected 4 features (weight shape (2, 4))",
+        None,
+    ),
+    "linear scalar": (
+        _LIN,
+        lambda x: F.linear(x, _LIN.weight, _LIN.bias),
+        _x(),
+        " expects input of shape (*, 4), got a scalar",
+        None,
+    ),
+    "linear dtype": (
+        _LIN,
+        lambda x: F.linear(x, _LIN.weight, _LIN.bias),
+        Tensor(np.zeros((2, 4))),
+        " has float32 parameters but got float64 input (shape (2, 4))",
+        " got float64 input (shape (2, 4)) but float32 weight and float32 bias",
+    ),
+}
+_LAYER_NAMES = {
+    _CONV: ("Conv2d(3→16)", "conv2d"),
+    _BN: ("BatchNorm2d(16)", "batch_norm"),
+    _BN1: ("BatchNorm1d(4)", "batch_norm"),
+    _LIN: ("Linear(4→2)", "linear"),
+    _POOL: ("MaxPool2d(kernel_size=3, stride=2, padding=1)", "max_pool2d"),
+    _AVG: ("AvgPool2d(kernel_size=3)", "avg_pool2d"),
+    _GAP: ("AdaptiveAvgPool2d(output_size=1)", "global_avg_pool2d"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_an_error_names_the_layer_called_or_else_the_op(case):
+    """Issue 18: one check per input, in the op; its message starts with the layer's name
+    when a layer called the op, with the op's when the user did."""
+    layer, function, x, after_layer, after_op = BAD_INPUT[case]
+    layer_name, op_name = _LAYER_NAMES[layer]
+    with pytest.raises(OpError) as through_layer:
+        layer(x)
+    assert str(through_layer.value).startswith(layer_name + after_layer)
+    with pytest.raises(OpError) as through_function:
+        function(x)
+    assert str(through_function.value).startswith(op_name + (after_op or after_layer))
+
+
+CHECKING_MODULES = [
+    "learnres.functions._checks",
+    "learnres.functions.conv",
+    "learnres.functions.pool",
+    "learnres.functions.batchnorm",
+    "learnres.functions.linear",
+    "learnres.parallel",
+    "learnres.nn._checks",
+    "learnres.nn.conv",
+    "learnres.nn.pool",
+    "learnres.nn.batchnorm",
+    "learnres.nn.layers",
+]
+
+
+@pytest.fixture
+def check_calls(monkeypatch):
+    """Counts the calls of every check function (``check_*``, ``_check_*``) by name, wherever
+    it is called from; the scheduled ops split each batch into pieces, in 2 threads."""
+    from learnres import parallel
+
+    calls = collections.Counter()
+
+    def counted(name, check):
+        def count(*args, **kwargs):
+            calls[name] += 1
+            return check(*args, **kwargs)
+
+        return count
+
+    for module in map(importlib.import_module, CHECKING_MODULES):
+        for name, value in list(vars(module).items()):
+            if inspect.isfunction(value) and name.lstrip("_").startswith("check_"):
+                monkeypatch.setattr(module, name, counted(name, value))
+    monkeypatch.setattr(parallel, "_images", lambda *args: 2)  # pieces of 2 images
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    yield calls
+    parallel.set_num_threads(before)
+
+
+_BN_PLAIN = nn.BatchNorm2d(4, affine=False)
+CALLS = {  # layer, a good input, the op called as a function, its check
+    "Conv2d": (
+        _CONV,
+        _x(7, 3, 5, 5),
+        lambda x: F.conv2d(x, _CONV.weight, _CONV.bias),
+        "_check_conv",
+    ),
+    "BatchNorm2d": (
+        _BN,
+        _x(6, 16, 2, 2),
+        lambda x: F.batch_norm(x, *_stats(_BN), training=True),
+        "_check_batch_norm",
+    ),
+    "BatchNorm1d": (
+        _BN1,
+        _x(6, 4, 3),
+        lambda x: F.batch_norm(x, *_stats(_BN1), training=True),
+        "_check_batch_norm",
+    ),
+    "MaxPool2d": (_POOL, _x(7, 2, 6, 6), lambda x: F.max_pool2d(x, 3, 2, 1), "_check_pool"),
+    "AvgPool2d": (_AVG, _x(7, 2, 6, 6), lambda x: F.avg_pool2d(x, 3), "_check_pool"),
+    "AdaptiveAvgPool2d": (_GAP, _x(7, 2, 6, 6), F.global_avg_pool2d, "check_images"),
+    "Linear": (_LIN, _x(2, 3, 4), lambda x: F.linear(x, _LIN.weight, _LIN.bias), "_check_linear"),
+    "BatchNorm2d(affine=False)": (
+        _BN_PLAIN,
+        _x(6, 4, 2, 2),
+        lambda x: F.batch_norm(
+            x, _BN_PLAIN.running_mean.copy(), _BN_PLAIN.running_var.copy(), training=True
+        ),
+        "_check_batch_norm",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CALLS)
+def test_a_layer_call_runs_each_check_once(case, check_calls):
+    """Issue 18: the layers checked their input, then the op checked it again, then once more
+    for every piece of the schedule; now the op's checks run once, on the whole input, and
+    the layer adds none of its own (but the one the op cannot make, below)."""
+    layer, x, function, op_check = CALLS[case]
+    layer(x)
+    through_layer = collections.Counter(check_calls)
+    check_calls.clear()
+    function(x)
+    through_function = collections.Counter(check_calls)
+    assert through_layer[op_check] == 1, through_layer
+    if case == "BatchNorm2d(affine=False)":  # the op takes running statistics of any dtype;
+        through_function["check_dtype"] += 1  # the layer checks its own are the input's
+    assert through_layer == through_function
 
 
 def test_bad_layer_settings_are_refused_at_construction():
