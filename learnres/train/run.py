@@ -32,7 +32,7 @@ from learnres.data import (
     standard_transforms,
     subset,
 )
-from learnres.models import MODELS, canonical_name, cifar
+from learnres.models import MODELS, canonical_name, cifar, normalise_name
 from learnres.models.cifar import blocks_per_stage
 from learnres.nn import init
 from learnres.nn.blocks import SHORTCUT_OPTIONS
@@ -288,7 +288,7 @@ def check_model_name(name: str) -> str:
 
     Valid: ``model_names()``, or resnetN / plainN for any depth N = 6n + 2 (resnet8, ...).
     """
-    key = str(name).lower().replace("-", "").replace("_", "")
+    key = normalise_name(name)
     match = _GENERIC.match(key)
     try:
         known = canonical_name(name)
