@@ -132,7 +132,9 @@ def _grads_transposed(gy, x, w, padding):
         dL/dw[o, c, u, v] = sum_n (gcols_n @ x_n^T)[(o, k-1-u, k-1-v), c].
     gy (N, O, Ho, Wo), x (N, C, H, W), w (O, C, kh, kw) -> dL/dx (N, C, H, W), dL/dw (O, C*kh*kw)
     """
-    (N, C, H, W), (O, _, kh, kw), (Ho, Wo) = x.shape, w.shape, gy.shape[2:]
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    Ho, Wo = gy.shape[2:]
     lo_h, lo_w = kh - 1 - padding[0], kw - 1 - padding[1]
     if lo_h < 0 or lo_w < 0:  # padding wider than kernel - 1: those outputs never saw x
         gy = gy[:, :, max(-lo_h, 0) : Ho - max(-lo_h, 0), max(-lo_w, 0) : Wo - max(-lo_w, 0)]
