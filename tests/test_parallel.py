@@ -211,6 +211,56 @@ def test_thread_pool_works_in_a_forked_child(monkeypatch):
     np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("n_tasks", [2, 7, 30])
+def test_each_thread_takes_one_run_of_consecutive_tasks(n_threads, n_tasks):
+    # the calling thread takes the first run, each worker one of the others; results in order
+    import threading
+
+    ran = []  # (task, thread name), appended as the tasks run
+
+    def task(k):
+        ran.append((k, threading.current_thread().name))
+        return k * k
+
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(n_threads)
+    try:
+        results = parallel.run_in_threads([lambda k=k: task(k) for k in range(n_tasks)])
+    finally:
+        parallel.set_num_threads(before)
+    assert results == [k * k for k in range(n_tasks)]
+    assert sorted(k for k, _ in ran) == list(range(n_tasks))  # each task once
+    thread_of = dict(ran)
+    runs = [[k for k in range(n_tasks) if thread_of[k] == name] for name in set(thread_of.values())]
+    assert 2 <= len(runs) <= n_threads  # the caller and a worker (one may take two runs)
+    assert all(run == list(range(run[0], run[-1] + 1)) for run in runs)  # consecutive
+    assert thread_of[0] == threading.current_thread().name
+
+
+def test_a_failing_task_is_raised_once_the_other_threads_are_done():
+    # no task of a failed call may still run (and write into its output) after the raise
+    import time
+
+    done = []
+
+    def slow(k):
+        time.sleep(0.05)
+        done.append(k)
+
+    def fail():
+        raise ValueError("task 0 failed")
+
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        with pytest.raises(ValueError, match="task 0 failed"):
+            parallel.run_in_threads([fail, lambda: None] + [lambda k=k: slow(k) for k in range(4)])
+        assert sorted(done) == [1, 2, 3]  # the worker's run (tasks 3 to 5) finished first
+    finally:
+        parallel.set_num_threads(before)
+
+
 # ---- the split itself: the math files hold no schedule ----------------------------------------
 
 
@@ -256,10 +306,10 @@ def test_the_exercises_teach_the_plain_path_and_import_no_private_names(name):
 @pytest.mark.parametrize(
     "shape, kernel, stride, padding, images",
     [
-        ((128, 16, 32, 32), (3, 3), (1, 1), (1, 1), 1),  # ResNet stage 1: 576 KiB an image
-        ((128, 32, 16, 16), (3, 3), (1, 1), (1, 1), 2),  # stage 2: 288 KiB
-        ((128, 64, 8, 8), (3, 3), (1, 1), (1, 1), 5),  # stage 3: 144 KiB
-        ((128, 16, 32, 32), (3, 3), (2, 2), (1, 1), 5),  # stride 2: a quarter of the windows
+        ((128, 16, 32, 32), (3, 3), (1, 1), (1, 1), 2),  # ResNet stage 1: 576 KiB an image
+        ((128, 32, 16, 16), (3, 3), (1, 1), (1, 1), 5),  # stage 2: 288 KiB
+        ((128, 64, 8, 8), (3, 3), (1, 1), (1, 1), 10),  # stage 3: 144 KiB
+        ((128, 16, 32, 32), (3, 3), (2, 2), (1, 1), 10),  # stride 2: a quarter of the windows
     ],
 )
 def test_a_piece_holds_the_images_whose_columns_fit_the_cache(
