@@ -603,13 +603,10 @@ else:
 #   pad-and-crop and flip as `learnres train`.
 
 # %% slideshow={"slide_type": "subslide"}
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from learnres.lectures import data_dir, repo_root, sizes
+from learnres.lectures import data_dir, run_torchrun, sizes
 
 ddp_S = sizes()
 try:
@@ -631,12 +628,8 @@ ddp_command = ["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "learn
                *ddp_args]
 print("$", " ".join(ddp_command))
 if ddp_possible:  # two CPU processes with gloo: what this machine can run
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", *ddp_command[1:]],
-                          env=env, capture_output=True, text=True, timeout=1800)
+    done, ddp_out = run_torchrun(ddp_command)  # (once more if gloo aborts a process)
     print(done.stdout.strip())
-    if done.returncode != 0:
-        raise RuntimeError(f"learnres scale failed:\n{done.stderr[-3000:]}")
 else:
     print("torch.distributed with gloo is not available here (pip install 'learnres[reference]')")
 

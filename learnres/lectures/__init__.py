@@ -43,7 +43,14 @@ from learnres.lectures.config import (
     runs_dir,
     sizes,
 )
-from learnres.lectures.experiments import CifarData, batch, load_cifar10, time_call, train_fresh
+from learnres.lectures.experiments import (
+    CifarData,
+    batch,
+    load_cifar10,
+    run_torchrun,
+    time_call,
+    train_fresh,
+)
 from learnres.lectures.runs import (
     StoredRun,
     fresh_label,
@@ -74,6 +81,7 @@ __all__ = [
     "fresh_label",
     "is_quick",
     "load_cifar10",
+    "run_torchrun",
     "missing_runs_note",
     "probe",
     "record_outputs",

@@ -8,17 +8,22 @@ of the run, per-pixel mean, pad + crop + flip), only shorter and on fewer images
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from learnres.data import DataLoader, load_dataset, standard_transforms, subset
-from learnres.lectures.config import Sizes, data_dir, sizes
+from learnres.lectures.config import Sizes, data_dir, repo_root, sizes
 from learnres.optim import SGD, make_schedule
 from learnres.train import MetricsHistory, Trainer
 
-__all__ = ["CifarData", "batch", "load_cifar10", "time_call", "train_fresh"]
+__all__ = ["CifarData", "batch", "load_cifar10", "run_torchrun", "time_call", "train_fresh"]
 
 
 @dataclass
@@ -123,3 +128,45 @@ def time_call(fn, repeats: int = 3, warmup: int = 1) -> float:
         fn()
         times.append(time.perf_counter() - tic)
     return float(np.median(times))
+
+
+# a worker's line in torchrun's failure summary: "exitcode  : -6 (pid: 18779)"
+_EXITCODE = re.compile(r"exitcode\s*:\s*(-?\d+)")
+
+
+def run_torchrun(
+    command: list[str], timeout: float = 1800
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run ``command`` (``["torchrun", ..., "--out", OUT]``) as ``python -m
+    torch.distributed.run ...``, with this learnres first on PYTHONPATH and Python's fault
+    handler on (a process that crashes prints every thread's stack to stderr).
+
+    torch's gloo backend has, now and then on a busy machine, aborted one process
+    (SIGABRT, "terminate called without an active exception", no Python traceback). When
+    every failed process was killed by a signal, the command runs once more into
+    ``OUT-retry`` and the first attempt's failure is printed above its output; any other
+    failure, or a second one, raises RuntimeError with the end of stderr. Returns the
+    successful run and the folder it wrote.
+    """
+    out = Path(command[command.index("--out") + 1])
+    path = os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONFAULTHANDLER": "1"}
+    for attempt in (1, 2):
+        args = [str(out) if a == command[command.index("--out") + 1] else a for a in command]
+        done = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", *args[1:]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode == 0:
+            return done, out
+        codes = sorted({int(c) for c in _EXITCODE.findall(done.stderr)})
+        if attempt == 2 or not codes or any(c >= 0 for c in codes):
+            raise RuntimeError(f"{' '.join(command[:6])} ... failed:\n{done.stderr[-3000:]}")
+        print(
+            f"first attempt: a process was killed by a signal (exit codes {codes}); "
+            f"running again into {out.name}-retry. The end of its stderr:\n" + done.stderr[-1500:]
+        )
+        out = out.with_name(out.name + "-retry")
