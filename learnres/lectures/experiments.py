@@ -148,11 +148,12 @@ def run_torchrun(
     failure, or a second one, raises RuntimeError with the end of stderr. Returns the
     successful run and the folder it wrote.
     """
-    out = Path(command[command.index("--out") + 1])
+    at = command.index("--out") + 1  # where OUT is
+    out, args = Path(command[at]), list(command)
     path = os.pathsep.join([str(repo_root()), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path, "PYTHONFAULTHANDLER": "1"}
     for attempt in (1, 2):
-        args = [str(out) if a == command[command.index("--out") + 1] else a for a in command]
+        args[at] = str(out)
         done = subprocess.run(
             [sys.executable, "-m", "torch.distributed.run", *args[1:]],
             env=env,
