@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "get_array_module",
+    "as_strided",
     "is_gpu_available",
     "to_device",
     "asnumpy",
@@ -76,6 +77,20 @@ def get_array_module(*arrays):
             if isinstance(a, _cupy.ndarray):
                 return _cupy
     return np
+
+
+def as_strided(a, shape: tuple, strides: tuple):
+    """A view of ``a`` with ``shape`` and ``strides`` (in bytes), no copy: the array module's
+    ``lib.stride_tricks.as_strided``.
+
+    For a C-contiguous NumPy array the view is made by ``np.ndarray`` over a's buffer, in C,
+    which also checks that the view stays inside ``a``. NumPy's ``as_strided`` builds it in
+    Python (~2.5 us holding the interpreter lock), and with two threads sharing the lock
+    (``learnres.parallel``) that cost a ResNet-20 training step about 4%.
+    """
+    if get_array_module(a) is np and a.flags.c_contiguous:
+        return np.ndarray(shape, a.dtype, buffer=a, strides=strides)
+    return get_array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
 
 
 def device_of(array) -> str:

@@ -77,6 +77,35 @@ def test_to_device_cpu_and_asnumpy():
     assert backend.asnumpy([1, 2]).tolist() == [1, 2]
 
 
+def _windows(a):
+    """3-wide windows along a's last axis: (4, 5) -> (4, 3, 3), a strided view."""
+    s0, s1 = a.strides
+    return (4, 3, 3), (s0, s1, s1)
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_as_strided_is_numpy_s_view(contiguous):
+    base = np.random.default_rng(0).standard_normal((4, 10)).astype(np.float32)
+    a = base[:, :5] if not contiguous else np.ascontiguousarray(base[:, :5])
+    assert a.flags.c_contiguous == contiguous  # the C path, and as_strided's
+    shape, strides = _windows(a)
+    view = backend.as_strided(a, shape, strides)
+    expected = np.lib.stride_tricks.as_strided(a, shape, strides)
+    assert view.shape == shape and view.strides == strides and view.dtype == a.dtype
+    np.testing.assert_array_equal(view, expected)
+    assert np.shares_memory(view, a)  # a view, not a copy
+    a[0, 2] = 7.0
+    assert view[0, 0, 2] == view[0, 1, 1] == view[0, 2, 0] == 7.0
+
+
+def test_as_strided_of_a_contiguous_array_stays_inside_it():
+    a = np.zeros((4, 5), dtype=np.float32)
+    shape, strides = _windows(a)
+    with pytest.raises(ValueError, match="incompatible"):  # one window too many: past the end
+        backend.as_strided(a, (4, 4, 3), strides)
+    assert backend.as_strided(a, shape, strides).shape == shape
+
+
 def test_scatter_add_adds_repeated_indices():
     target = np.zeros(3)
     backend.scatter_add(target, (np.array([0, 0, 2]),), np.array([1.0, 2.0, 5.0]))

@@ -17,6 +17,7 @@ import pytest
 from learnres import Tensor, parallel
 from learnres import functions as F
 from learnres.autograd import OpError
+from learnres.functions.conv import Conv2d
 
 CHUNK = 8  # images in a batch's first pieces; the batches below have 1 to 3 * CHUNK + 3
 
@@ -59,6 +60,15 @@ def test_conv2d_agrees_with_the_plain_op(N, stride, padding, threads):
     scheduled = _run(lambda x, w, b: parallel.conv2d(x, w, b, stride, padding), [x, w, b])
     plain = _run(lambda x, w, b: F.conv2d(x, w, b, stride, padding), [x, w, b])
     _assert_same(scheduled, plain, ["y", "dx", "dw", "db"])
+
+
+def test_pieces_are_shallow_copies_of_the_plain_function():
+    plain = Conv2d(stride=2, padding=1)
+    piece = parallel._copy(plain)
+    assert type(piece) is Conv2d and piece is not plain
+    assert piece.__dict__ == plain.__dict__
+    piece.x = np.ones(3)  # what a piece keeps for its backward is its own
+    assert not hasattr(plain, "x")
 
 
 def test_threads_do_not_change_results(monkeypatch):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from learnres.autograd.function import Function, OpError
-from learnres.backend import get_array_module
+from learnres.backend import as_strided, get_array_module
 from learnres.functions._checks import check_channels, check_dtype, check_layout, check_window
 
 __all__ = ["Conv2d", "conv2d", "Conv2dNaive", "conv2d_naive"]
@@ -89,9 +89,7 @@ def _im2col(x_pad, kh: int, kw: int, sh: int, sw: int):
     Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
     sN, sC, sH, sW = x_pad.strides
     # a view, no copy: windows[n, c, u, v, i, j] = x_pad[n, c, sh*i + u, sw*j + v]
-    windows = xp.lib.stride_tricks.as_strided(
-        x_pad, (N, C, kh, kw, Ho, Wo), (sN, sC, sH, sW, sH * sh, sW * sw)
-    )
+    windows = as_strided(x_pad, (N, C, kh, kw, Ho, Wo), (sN, sC, sH, sW, sH * sh, sW * sw))
     cols = xp.ascontiguousarray(windows)  # the one copy: (N, C, kh, kw, Ho, Wo)
     return cols.reshape(N, C * kh * kw, Ho * Wo)  # -> (N, C*kh*kw, Ho*Wo)
 
