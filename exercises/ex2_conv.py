@@ -28,12 +28,15 @@ This file is generated from learnres's own code (``python -m learnres.grading.ex
 the code around the stubs is the reference implementation, which you may read and use.
 """
 
+# ruff: noqa: F401
+# (the imports of the solution: some stay unused until the stubs are written)
+
 from __future__ import annotations
 
 import numpy as np
 
 from learnres.autograd.function import Function, OpError
-from learnres.backend import get_array_module
+from learnres.backend import as_strided, get_array_module
 from learnres.functions._checks import check_channels, check_dtype, check_layout, check_window
 
 __all__ = ["Conv2d", "conv2d"]
@@ -93,8 +96,8 @@ def _im2col(x_pad, kh: int, kw: int, sh: int, sw: int):
     torch.nn.functional.unfold, and the one ``w.reshape(O, C*kh*kw)`` expects.
     Hints: a loop over the kh*kw offsets (u, v) is fine: each offset takes the
     strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh, v : ... : sw], an
-    (N, C, Ho, Wo) array. Without loops: a view made with
-    ``xp.lib.stride_tricks.as_strided``, then one copy.
+    (N, C, Ho, Wo) array. Without loops: a view made with ``as_strided`` (imported
+    above: NumPy's ``xp.lib.stride_tricks.as_strided``, made in C), then one copy.
 
     Stuck? Hints in three levels: ``pytest exercises --hint 2.1`` (add
     ``--hint-level 2`` or 3), or ``hint("2.1")`` from learnres.grading.

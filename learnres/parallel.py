@@ -26,8 +26,9 @@ piece, and the caller sat idle: a ResNet-20 step on two threads took 694 ms that
 a thread whose copy or matrix product ends while the other holds the lock goes to sleep
 until it is free (~1,500 such waits a ResNet-20 step). So a piece's Python is kept short:
 its Function is copied without ``copy.copy`` and im2col's view is made in C
-(``learnres.backend.as_strided``), 4 us less a piece and 3-4% less a two-thread step. BLAS is pinned to one thread per worker while they run (threadpoolctl),
-so the two levels of threading don't fight; a forked child (a data loader's worker) starts
+(``learnres.backend.as_strided``), 4 us less a piece and 3-4% less a two-thread step.
+BLAS is pinned to one thread per worker while they run (threadpoolctl), so the two levels
+of threading don't fight; a forked child (a data loader's worker) starts
 a pool of its own. The first run on the CPU also asks the C allocator to keep freed memory
 for the next step (``learnres.memory``). On CuPy there are no pieces: the GPU parallelises
 inside each kernel, so the plain op runs on the whole batch.

@@ -182,8 +182,8 @@ _CONV = Exercise(
             torch.nn.functional.unfold, and the one ``w.reshape(O, C*kh*kw)`` expects.
             Hints: a loop over the kh*kw offsets (u, v) is fine: each offset takes the
             strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh, v : ... : sw], an
-            (N, C, Ho, Wo) array. Without loops: a view made with
-            ``xp.lib.stride_tricks.as_strided``, then one copy.
+            (N, C, Ho, Wo) array. Without loops: a view made with ``as_strided`` (imported
+            above: NumPy's ``xp.lib.stride_tricks.as_strided``, made in C), then one copy.
             """,
         ),
         Part(
