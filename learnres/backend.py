@@ -86,11 +86,12 @@ def as_strided(a, shape: tuple, strides: tuple):
     For a C-contiguous NumPy array the view is made by ``np.ndarray`` over a's buffer, in C,
     which also checks that the view stays inside ``a``. NumPy's ``as_strided`` builds it in
     Python (~2.5 us holding the interpreter lock), and with two threads sharing the lock
-    (``learnres.parallel``) that cost a ResNet-20 training step about 4%.
+    (``learnres.parallel``) that cost a ResNet-20 training step 2-4%.
     """
-    if get_array_module(a) is np and a.flags.c_contiguous:
+    xp = get_array_module(a)
+    if xp is np and a.flags.c_contiguous:
         return np.ndarray(shape, a.dtype, buffer=a, strides=strides)
-    return get_array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
+    return xp.lib.stride_tricks.as_strided(a, shape, strides)
 
 
 def device_of(array) -> str:

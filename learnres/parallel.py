@@ -28,9 +28,9 @@ until it is free (~1,500 such waits a ResNet-20 step). So a piece's Python is ke
 its Function is copied without ``copy.copy`` and im2col's view is made in C
 (``learnres.backend.as_strided``), 4 us less a piece and 3-4% less a two-thread step.
 BLAS is pinned to one thread per worker while they run (threadpoolctl), so the two levels
-of threading don't fight; a forked child (a data loader's worker) starts
-a pool of its own. The first run on the CPU also asks the C allocator to keep freed memory
-for the next step (``learnres.memory``). On CuPy there are no pieces: the GPU parallelises
+of threading don't fight; a forked child (a data loader's worker) starts a pool of its own.
+The first run on the CPU also asks the C allocator to keep freed memory for the next step
+(``learnres.memory``). On CuPy there are no pieces: the GPU parallelises
 inside each kernel, so the plain op runs on the whole batch.
 
 The layers (``learnres.nn``) call these; ``learnres.functions`` has the same ops unscheduled.

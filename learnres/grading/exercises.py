@@ -183,7 +183,8 @@ _CONV = Exercise(
             Hints: a loop over the kh*kw offsets (u, v) is fine: each offset takes the
             strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh, v : ... : sw], an
             (N, C, Ho, Wo) array. Without loops: a view made with ``as_strided`` (imported
-            above: NumPy's ``xp.lib.stride_tricks.as_strided``, made in C), then one copy.
+            above: the view ``xp.lib.stride_tricks.as_strided`` makes, built in C), then
+            one copy.
             """,
         ),
         Part(
