@@ -57,6 +57,13 @@ def add_arguments(parser) -> None:
         help="threads for learnres's convolutions and torch (default: learnres's)",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="--suite step: split learnres's batch over N processes (learnres.data_parallel; "
+        "each gets threads / N threads); default 1",
+    )
+    parser.add_argument(
         "--clock",
         choices=["wall", "cpu"],
         default="wall",

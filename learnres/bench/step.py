@@ -52,11 +52,15 @@ def _true_float32(torch) -> None:
     torch.backends.cuda.matmul.allow_tf32 = False
 
 
-def step_pair(depth: int, batch: int, dtype=np.float32, device="cpu", torch_device="cpu"):
+def step_pair(
+    depth: int, batch: int, dtype=np.float32, device="cpu", torch_device="cpu", processes=1
+):
     """Two zero-argument callables, each one full training step of ResNet-``depth``.
 
     Both models start from the same weights and see the same random batch (float images
-    (batch, 3, 32, 32), labels in 0..9).
+    (batch, 3, 32, 32), labels in 0..9). ``processes`` > 1: learnres's step is
+    ``learnres.data_parallel.DataParallel``'s, the batch split over that many processes
+    (its workers end when the process does).
     """
     import torch
     import torch.nn.functional as TF
@@ -87,7 +91,16 @@ def step_pair(depth: int, batch: int, dtype=np.float32, device="cpu", torch_devi
     model.train()
     twin.train()
 
+    data_parallel = None
+    if processes > 1:
+        from learnres.data_parallel import DataParallel
+
+        data_parallel = DataParallel(model, ours_opt, processes)
+
     def ours():
+        if data_parallel is not None:  # the same step, over processes
+            data_parallel.step(xs, ys)
+            return
         loss = cross_entropy(model(Tensor(xs)), ys)
         ours_opt.zero_grad()
         loss.backward()
@@ -112,12 +125,14 @@ def time_steps(
     device="cpu",
     torch_device="cpu",
     clock="wall",
+    processes=1,
 ) -> Row:
     """Median ms per step of learnres and torch over ``repeats`` alternating steps.
 
     ``clock="cpu"``: the process's CPU time instead of wall time (meaningful with one thread).
+    ``processes``: learnres's step split over that many processes (``step_pair``).
     """
-    ours, theirs = step_pair(depth, batch, dtype, device, torch_device)
+    ours, theirs = step_pair(depth, batch, dtype, device, torch_device, processes)
     for _ in range(2):  # warm-up (torch's first steps set up its kernels), torch first
         theirs()
         ours()
@@ -194,6 +209,7 @@ CSV_FIELDS = (
     "hardware",
     "repeats",
     "clock",
+    "processes",
     "learnres_ms",
     "torch_ms",
     "ratio",
@@ -293,8 +309,12 @@ def add_step_rows(args) -> list:
     """The ``--suite step`` part of ``learnres bench``: prints its report, returns []."""
     import torch
 
-    from learnres.parallel import get_num_threads, set_num_threads
+    from learnres.parallel import get_num_threads, set_num_threads, usable_cores
 
+    processes = getattr(args, "processes", None) or 1
+    if processes > 1 and (args.device != "cpu" or args.clock != "wall"):
+        print("learnres bench --suite step: --processes is for the CPU, with the wall clock")
+        return []
     if args.threads:
         set_num_threads(args.threads)
     threads = get_num_threads()
@@ -311,7 +331,14 @@ def add_step_rows(args) -> list:
         f"decay 1e-4),\nbatch {batch}, {dtype.name}, device {args.device}, {repeats} steps "
         f"each, alternating (median {args.clock} ms; ratio = learnres / torch)"
     )
-    print(f"threads: learnres {threads}, torch {torch.get_num_threads()}")
+    if processes > 1:
+        print(
+            f"learnres: {processes} processes (learnres.data_parallel), each with "
+            f"{max(1, usable_cores() // processes)} thread(s); torch: "
+            f"{torch.get_num_threads()} threads"
+        )
+    else:
+        print(f"threads: learnres {threads}, torch {torch.get_num_threads()}")
     hardware = machine_line(threads) if args.device == "cpu" else gpu_line(torch)
     print(hardware)
     print()
@@ -322,7 +349,9 @@ def add_step_rows(args) -> list:
     rows, table = [], {}
     depths = tuple(getattr(args, "depths", None) or DEPTHS)
     for depth in depths:
-        row = time_steps(depth, batch, repeats, dtype, args.device, torch_device, args.clock)
+        row = time_steps(
+            depth, batch, repeats, dtype, args.device, torch_device, args.clock, processes
+        )
         rows.append(row)
         table[depth] = {
             "model": f"resnet{depth}",
@@ -332,6 +361,7 @@ def add_step_rows(args) -> list:
             "hardware": hardware,
             "repeats": repeats,
             "clock": args.clock,
+            "processes": processes,
             "learnres_ms": row.ours_ms,
             "torch_ms": row.torch_ms,
             "ratio": row.ratio,
@@ -344,7 +374,9 @@ def add_step_rows(args) -> list:
             f"{batch / row.torch_ms * 1e3:>11.0f}  <= {TARGET_RATIO:g} {row.status}",
             flush=True,
         )
-    if args.memory and dtype == np.float32:
+    if args.memory and dtype == np.float32 and processes > 1:
+        print("\npeak memory: not measured with --processes (one process's RSS is not the sum)")
+    elif args.memory and dtype == np.float32:
         what = "peak RSS" if args.device == "cpu" else "peak GPU"
         print(
             f"\npeak memory, two training steps in a fresh process (MiB; {what}: "

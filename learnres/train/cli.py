@@ -265,6 +265,14 @@ def _running(run) -> None:
         type=_positive_int,
         metavar="N",
     )
+    _option(
+        run,
+        "processes",
+        "split every batch over N processes, the paper's two GPUs on CPU cores (CPU only; "
+        "on 2 cores 2 is ~1.4x faster than threads; default {default})",
+        type=_positive_int,
+        metavar="N",
+    )
     _option(run, "prefetch", "prepare training batches in the main thread, not in a second one")
     _option(run, "progress", "no progress bar")
     _option(run, "plot", "do not write plot.png")
@@ -393,7 +401,9 @@ def _header(config: TrainConfig, resumed: bool) -> str:
     )
     return (
         f"{'resuming' if resumed else 'training'} {config.model} on {config.dataset} "
-        f"({config.device}, {config.dtype}): {length}, batch {config.batch_size}, "
+        f"({config.device}, {config.dtype}"
+        f"{f', {config.processes} processes' if config.processes > 1 else ''}): "
+        f"{length}, batch {config.batch_size}, "
         f"lr {config.lr} ({config.schedule} schedule), momentum {config.momentum}, "
         f"weight decay {config.weight_decay}, seed {config.seed} -> {config.run_dir}"
     )

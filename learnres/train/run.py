@@ -120,6 +120,8 @@ class TrainConfig:
         eval_batch_size: images per evaluation batch.
         prefetch: prepare training batches in a background thread.
         progress, plot: show a progress bar; write plot.png at the end.
+        processes: split every batch over this many processes (CPU only; the same step,
+            up to the order of float additions: ``learnres.data_parallel``).
     """
 
     model: str = "resnet20"
@@ -151,6 +153,7 @@ class TrainConfig:
     prefetch: bool = True
     progress: bool = True
     plot: bool = True
+    processes: int = 1
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -227,6 +230,11 @@ class TrainConfig:
         integer("iterations", optional=True)
         number("epochs", positive=True, optional=True)
         integer("batch_size")
+        integer("processes")
+        if self.processes > 1 and self.device != "cpu":
+            raise bad("processes", "1 on a GPU (its kernels are parallel already)")
+        if self.processes > self.batch_size:
+            raise bad("processes", f"at most batch_size ({self.batch_size}): one image each")
         number("lr", positive=True)
         number("momentum")
         number("weight_decay")
@@ -484,6 +492,7 @@ def build_trainer(config: TrainConfig, callbacks=()) -> Trainer:
         progress=config.progress,
         config=resolved,
         plot=config.plot,
+        processes=config.processes,
     )
     trainer.data_sizes = data.sizes
     return trainer

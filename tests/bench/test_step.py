@@ -77,3 +77,15 @@ def test_a_table_that_cannot_be_written_leaves_the_old_one(tmp_path):
     assert not list(tmp_path.glob("*.partial"))
     assert read_table(path)[0]["learnres_ms"] == 1.0
     assert list(read_table(path)[0]) == list(CSV_FIELDS)
+
+
+def test_the_step_over_two_processes_is_timed_and_labelled(tmp_path, capsys):
+    out = tmp_path / "step.csv"
+    argv = ["bench", "--suite", "step", "--quick", "--batch-size", "4", "--depths", "8"]
+    assert main([*argv, "--processes", "2", "--csv", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "learnres: 2 processes (learnres.data_parallel)" in printed
+    (row,) = read_table(out)
+    assert row["processes"] == 2 and row["learnres_ms"] > 0 and row["torch_ms"] > 0
+    assert main([*argv, "--processes", "2", "--device", "cuda"]) == 0  # refused, one line
+    assert "--processes is for the CPU" in capsys.readouterr().out

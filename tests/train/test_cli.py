@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import json
 import os
 import re
 import signal
@@ -366,6 +367,8 @@ def no_data(monkeypatch):
         (["--milestones", "5", "3"], "--milestones"),
         (["--device", "cuda"], "--device"),  # no usable GPU (taken away below)
         (["--device", "cuda:x"], "--device"),
+        (["--processes", "0"], "--processes"),
+        (["--processes", "2", "--batch-size", "1"], "--processes"),  # an image each at least
     ],
 )
 def test_bad_option_values_name_the_option_before_any_data_is_read(
@@ -626,3 +629,16 @@ def test_device_n_is_taken_or_refused_with_the_gpus_there_are(tmp_path, no_data,
         assert _device("cuda:1") == "cuda:1"
     finally:
         standin.set_device_count(1)
+
+
+def test_processes_2_trains_says_so_and_is_kept_in_the_checkpoint(tiny_cifar, tmp_path):
+    out = tmp_path / "run"
+    argv = ["--model", "resnet8", "--iterations", "3", "--batch-size", "8", "--data-dir"]
+    code, printed, err = train_cli(
+        *argv, tiny_cifar, "--no-download", "--out", out, "--no-progress", "--no-plot",
+        "--processes", "2",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "(cpu, float32, 2 processes)" in printed + err
+    kept = load_checkpoint(out / "checkpoint.npz")
+    assert kept["iteration"] == 3 and json.loads(kept["config"])["processes"] == 2

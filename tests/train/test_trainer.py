@@ -116,10 +116,14 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_finite_checkpo
     assert trainer.iteration == err.iteration  # the diverging update was not applied
 
 
-def test_a_nan_loss_stops_before_its_update_and_keeps_that_checkpoint(tmp_path):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_nan_loss_stops_before_its_update_and_keeps_that_checkpoint(tmp_path, processes):
     """A NaN loss (here: NaN images from iteration 5 on) stops the run before the update: the
-    checkpoint of the last finished iteration equals the model in memory."""
-    trainer = tiny_trainer(tmp_path, iterations=20, checkpoint_every=1, eval_every=None)
+    checkpoint of the last finished iteration equals the model in memory. With 2 processes
+    (learnres.data_parallel) neither updated."""
+    trainer = tiny_trainer(
+        tmp_path, iterations=20, checkpoint_every=1, eval_every=None, processes=processes
+    )
     step = trainer.train_step
 
     def poisoned(images, labels):
@@ -238,3 +242,40 @@ def test_evaluate_on_no_images_is_a_clear_error_and_empty_batches_add_nothing():
     assert math.isfinite(loss) and 0 <= error <= 100
     assert evaluate(model, [empty, (images, labels), empty]) == (loss, error)
     assert model.training  # the mode it came in with
+
+
+def test_two_processes_train_the_same_run_and_end_with_it(tmp_path):
+    """``processes=2`` (learnres.data_parallel) gives the one-process run up to rounding:
+    weights, batch norm's statistics, momentum, the logged losses; its worker is gone after
+    fit, and the run resumes from its checkpoint like any other."""
+    import multiprocessing
+
+    one = tiny_trainer(tmp_path / "one", iterations=8)
+    two = tiny_trainer(tmp_path / "two", iterations=8, processes=2)
+    assert one.fit().status == two.fit().status == "completed"
+    for key, value in _weights(one).items():
+        np.testing.assert_allclose(_weights(two)[key], value, rtol=1e-10, atol=1e-12, err_msg=key)
+    for i, buffer in _momenta(one).items():
+        np.testing.assert_allclose(_momenta(two)[i], buffer, rtol=1e-10, atol=1e-12)
+    for a, b in zip(_rows(one.history), _rows(two.history), strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-9, abs=1e-12), key
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("learnres-data")]
+    first = tiny_trainer(tmp_path / "split", iterations=8, checkpoint_every=3, processes=2)
+
+    def stop_at_3(trainer):
+        if trainer.iteration == 3:
+            raise KeyboardInterrupt
+
+    first.callbacks.append(stop_at_3)
+    assert first.fit().status == "interrupted"
+    second = tiny_trainer(tmp_path / "split", iterations=8, model_seed=99, processes=2)
+    assert second.load_checkpoint() == 3  # the workers start from the loaded weights
+    assert second.fit().status == "completed"
+    _assert_same_run(two, second)  # bit for bit: the sums are added in the same order
+
+
+def test_processes_must_be_a_positive_count(tmp_path):
+    with pytest.raises(ValueError, match="processes must be >= 1, got 0"):
+        tiny_trainer(tmp_path, processes=0)
