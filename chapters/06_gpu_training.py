@@ -681,6 +681,39 @@ if ddp_possible:
 # or any full-length run with `learnres scale`. One GPU was used once (section 3's stored
 # results, `tools/gpu_check.sh`); `learnres scale --device cuda` has not run on one.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The same split on the cores of one machine
+#
+# `learnres train --processes 2` (`learnres.data_parallel`) splits every batch of 128 over
+# two processes of one CPU, as the paper split it over two GPUs, and adds their gradients.
+# Unlike DDP's default above, its batch norm is synchronised (`SyncBatchNorm`): each
+# layer's mean and variance are those of all 128 images, the processes adding their sums.
+# So the step is the one-process step, up to the order in which floats are added; the cell
+# below checks that on one float64 step. Processes, unlike threads, do not share Python's
+# interpreter lock: README's "Speed on the CPU" has what that gains.
+
+# %% slideshow={"slide_type": "subslide"}
+from learnres.data_parallel import DataParallel
+
+
+def dp_copy():  # the same float64 ResNet-20 and SGD each time
+    ddp_init.manual_seed(0)
+    net = resnet(20).double()
+    return net, SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+
+
+dp_rng = np.random.default_rng(0)
+dp_x, dp_y = dp_rng.standard_normal((16, 3, 32, 32)), dp_rng.integers(0, 10, size=16)
+(dp_one, dp_opt), (dp_two, dp_opt2) = dp_copy(), dp_copy()
+dp_one.train()
+dp_loss = cross_entropy(dp_one(Tensor(dp_x)), dp_y)  # one process, all 16 images
+dp_opt.zero_grad(), dp_loss.backward(), dp_opt.step()
+with DataParallel(dp_two, dp_opt2, processes=2) as dp:  # 8 images in each process
+    dp.step(dp_x, dp_y)
+dp_diff = max(float(np.abs(np.asarray(a) - b).max())
+              for a, b in zip(dp_one.state_dict().values(), dp_two.state_dict().values()))
+print(f"one step: weights and BN statistics, 1 process vs 2, differ by at most {dp_diff:.1e}")
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #

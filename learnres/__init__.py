@@ -10,7 +10,7 @@ top of a module or inside a function:
     functions                        the primitive ops, one Function each
     parallel, testing                the ops spread over cores; gradcheck and op parity
     nn                               Module, Parameter, the layers, the paper's blocks
-    models, optim, data              the paper's networks; SGD, schedules; datasets, loader
+    models, optim, data, data_parallel  networks; SGD; datasets, loader; a step over processes
     train                            the training loop, checkpoints, run folders, metrics
     analysis                         summaries, mult-adds, Fig. 3, probes of trained runs
     reference                        the PyTorch twins, compare, versus_torch, DDP

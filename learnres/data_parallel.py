@@ -17,9 +17,9 @@ each with its own interpreter, ~1.9x.
 What each of the k processes (rank r = 0 .. k-1; rank 0 is the calling process) does:
 
 1. takes its shard, rows ``B*r//k .. B*(r+1)//k`` of the batch (n_r images);
-2. runs the forward pass with *synchronised* batch norm (``SyncBatchNorm``): each channel's
-   mean and variance are those of the whole batch, so every process normalises exactly as
-   one process would on all B images;
+2. runs the forward pass with *synchronised* batch norm (``learnres.parallel``'s
+   ``SyncBatchNorm``): each channel's mean and variance are those of the whole batch, so
+   every process normalises exactly as one process would on all B images;
 3. takes the loss ``CE(shard) * n_r / B``: the k losses add up to the mean over the batch;
 4. runs the backward pass, adds the k gradients (an *all-reduce*), and applies the same
    SGD update to its own copy of the model. Every process reads the same sums, so the
@@ -51,14 +51,12 @@ import traceback
 import numpy as np
 
 from learnres import parallel
-from learnres.autograd.function import Function
 from learnres.autograd.grad_mode import no_grad
 from learnres.autograd.tensor import Tensor
 from learnres.backend import get_array_module
-from learnres.functions.batchnorm import _channel_sum, _per_channel
 from learnres.functions.loss import cross_entropy
 
-__all__ = ["DataParallel", "SyncBatchNorm", "WorkerError", "default_processes"]
+__all__ = ["DataParallel", "WorkerError", "default_processes"]
 
 _POLLS = 2000  # polls (~1 us each) before waiting asleep for the other processes
 _DONE = b"."  # rank 0's message in an all-reduce: "the sum is written"
@@ -133,96 +131,6 @@ def _receive(pipe, rank: int) -> int:
     if message.isdigit():
         return int(message)
     raise WorkerError(f"process {rank} of the data-parallel step failed:\n{message.decode()}")
-
-
-# ---- batch norm over the whole batch ---------------------------------------------------------
-
-
-class SyncBatchNorm(Function):
-    """``BatchNorm`` in training mode when each process holds a shard of the batch.
-
-    The same formulas (``learnres.functions.batchnorm``), with the per-channel sums taken
-    over the whole batch: m = sum over processes of N_r*L, mu = (sum_r sum x) / m,
-    var = (sum_r sum (x - mu)^2) / m, and in backward the two means of dL/dx,
-    mean(g) and mean(g * x_hat), likewise. The gradients of gamma and beta stay this
-    process's own sums: ``DataParallel`` adds them with every other parameter's.
-
-    Each pass after the first runs on pieces of a few images (``PIECE_BYTES``), so that
-    the next line reads a piece while it is still in cache, and x - mu is kept instead of
-    x_hat (scale and shift in one product: a pass fewer). Batch norm is bound by memory
-    bandwidth: forward + backward of a (64, 16, 32, 32) float32 shard, one thread, took
-    3.6 ms as the plain op and 3.0 ms so (2.0 -> 1.7 ms at (64, 32, 16, 16)). The sums
-    are added up piece by piece in float64.
-    """
-
-    PIECE_BYTES = 512 * 1024
-
-    def __init__(self, plain, group: _Group, check=None):
-        self.plain, self.group = plain, group  # plain: the BatchNorm (options, running stats)
-        self.check = check  # check(x, *affine): the shard's input, before it runs
-
-    @property
-    def name(self) -> str:
-        return self.plain.name
-
-    def _pieces(self, a) -> list:
-        """Slices of a few images of ``a`` (N, C, L), each about PIECE_BYTES."""
-        n = max(1, self.PIECE_BYTES // max(1, a[:1].nbytes))
-        return [slice(i, i + n) for i in range(0, a.shape[0], n)]
-
-    def forward(self, x, *affine):
-        if self.check is not None:
-            self.check(x, *affine)
-        p, dtype = self.plain, x.dtype
-        N, C, L = x.shape[0], x.shape[1], math.prod(x.shape[2:])
-        x3 = x.reshape(N, C, L)  # (N, C, H, W) -> (N, C, H*W)
-        sums = self.group.all_reduce(np.append(_channel_sum(x3), N * L))  # (C + 1,)
-        m = int(sums[-1])  # values per channel in the whole batch
-        mean = (sums[:-1] / m).astype(dtype)  # mu, (C,)
-        centred, squares = np.empty_like(x3), np.zeros(C)
-        for s in self._pieces(x3):  # x - mu, and its squares summed while in cache
-            piece = np.subtract(x3[s], _per_channel(mean), out=centred[s])
-            squares += _channel_sum(piece, piece)
-        var = (self.group.all_reduce(squares) / m).astype(dtype)  # the biased variance, (C,)
-        p._update_running(mean, var, m)  # the plain op's update, with the batch's statistics
-        inv_std = 1 / np.sqrt(var + p.eps)  # 1 / sigma, (C,)
-        gamma = affine[0] if p.has_weight else np.ones(C, dtype=dtype)
-        scale = _per_channel(gamma * inv_std)  # y = gamma * x_hat + beta = scale * (x - mu) + beta
-        y = np.empty_like(x3)
-        for s in self._pieces(x3):
-            piece = np.multiply(centred[s], scale, out=y[s])
-            if p.has_bias:
-                piece += _per_channel(affine[-1])
-        self.centred, self.inv_std, self.gamma, self.m = centred, inv_std, gamma, m
-        return y.reshape(x.shape)
-
-    def backward(self, gy):
-        # x_hat = (x - mu) / sigma, kept as x - mu (one pass fewer in forward);
-        # dL/dx = (gamma / sigma) * (g - mean(g) - x_hat * mean(g * x_hat)), the means over
-        # the whole batch; dL/dbeta = sum g and dL/dgamma = sum g x_hat over this shard
-        centred, p, inv_std = self.centred, self.plain, self.inv_std
-        g = gy.reshape(centred.shape)  # (N, C, H, W) -> (N, C, L)
-        C = g.shape[1]
-        g_sum, g_centred_sum = np.zeros(C), np.zeros(C)
-        for s in self._pieces(g):
-            g_sum += _channel_sum(g[s])
-            g_centred_sum += _channel_sum(g[s], centred[s])
-        gx_hat_sum = g_centred_sum * inv_std  # sum g x_hat, (C,)
-        gx = None
-        if self.needs_input_grad[0]:
-            both = self.group.all_reduce(np.concatenate([g_sum, gx_hat_sum])) / self.m
-            mean_g, mean_gx_hat = both[:C].astype(g.dtype), both[C:].astype(g.dtype)
-            scale = _per_channel(self.gamma * inv_std)  # gamma / sigma
-            # (gamma / sigma) * x_hat * mean(g x_hat) = (x - mu) * (gamma / sigma^2) mean(g x_hat)
-            slope = _per_channel(self.gamma * inv_std * inv_std * mean_gx_hat)
-            gx = np.empty_like(g)
-            for s in self._pieces(g):
-                piece = np.subtract(g[s], _per_channel(mean_g), out=gx[s])
-                piece *= scale
-                piece -= centred[s] * slope
-            gx = gx.reshape(gy.shape)
-        g_sum, gx_hat_sum = g_sum.astype(g.dtype), gx_hat_sum.astype(g.dtype)
-        return (gx,) + ((gx_hat_sum,) if p.has_weight else ()) + ((g_sum,) if p.has_bias else ())
 
 
 # ---- one process's part of a step --------------------------------------------------------
@@ -364,9 +272,14 @@ class DataParallel:
                 parallel.blas_threads(self.threads),
             ):
                 return _local_step(
-                    self.model, self.optimizer, self._group, images[mine], labels[mine],
-                    batch, hyper,
-                )  # fmt: skip
+                    self.model,
+                    self.optimizer,
+                    self._group,
+                    images[mine],
+                    labels[mine],
+                    batch,
+                    hyper,
+                )
         except BaseException:
             self.close()  # a worker may wait in an all-reduce that will never complete
             raise

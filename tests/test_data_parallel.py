@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 
 from learnres import Tensor
-from learnres.data_parallel import DataParallel, SyncBatchNorm, WorkerError, _Group
-from learnres.functions.batchnorm import BatchNorm, _batch_norm_op
+from learnres.data_parallel import DataParallel, WorkerError
 from learnres.functions.loss import cross_entropy
 from learnres.models import resnet
 from learnres.nn import init
@@ -103,36 +102,6 @@ def test_the_learning_rate_travels_with_each_step():
     for key in ours:
         np.testing.assert_array_equal(worker[key], ours[key], err_msg=key)
         np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-10, atol=1e-12, err_msg=key)
-
-
-def _one_process_group(size=64):
-    block = np.zeros((2, size))
-    return _Group(0, 1, block[:1], block[1], [])
-
-
-@pytest.mark.parametrize("shape", [(6, 3, 4, 5), (7, 3)])
-@pytest.mark.parametrize("affine", [True, False])
-@pytest.mark.parametrize("piece_bytes", [1, 2**30], ids=["pieces-of-1-image", "one-piece"])
-def test_sync_batch_norm_in_one_process_is_batch_norm(shape, affine, piece_bytes, monkeypatch):
-    """With one process the sums over processes are this process's: the plain op to
-    rounding (the same formulas, summed piece by piece), values, gradients (random upstream)
-    and running statistics."""
-    monkeypatch.setattr(SyncBatchNorm, "PIECE_BYTES", piece_bytes)
-    rng = np.random.default_rng(0)
-    x, C = rng.standard_normal(shape), shape[1]
-    gamma, beta = (rng.random(C) + 0.5, rng.standard_normal(C)) if affine else (None, None)
-    results = []
-    for sync in (False, True):
-        running = np.zeros(C), np.ones(C)
-        plain, params = _batch_norm_op(*running, gamma, beta, True, 0.1, 1e-5)
-        f = SyncBatchNorm(plain, _one_process_group()) if sync else plain
-        inputs = [Tensor(a.copy(), requires_grad=True) for a in (x, *params)]
-        y = f(*inputs)
-        y.backward(np.random.default_rng(1).standard_normal(shape))
-        results.append([y.data] + [t.grad for t in inputs] + list(running))
-    assert isinstance(plain, BatchNorm)
-    for ours, theirs in zip(*results, strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)
 
 
 def test_a_worker_that_fails_is_reported_with_its_traceback_and_closes_the_group():

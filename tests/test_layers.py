@@ -183,7 +183,7 @@ def test_upward_and_sideways_imports_are_reported_with_line_and_layers():
         "learnres/nn/planted.py:8: learnres.nn.planted (layer 5: nn) imports reference from a "
         "higher layer (layer 9: reference)",
         "learnres/nn/planted.py:15: learnres.nn.planted (layer 5: nn) imports optim from a "
-        "higher layer (layer 6: models, optim, data)",
+        "higher layer (layer 6: models, optim, data, data_parallel)",
     ], found
 
 
@@ -191,8 +191,8 @@ def test_a_package_on_the_same_line_is_reported():
     source = "from learnres.data import DataLoader\n"
     found = violations(source, "learnres/optim/x.py", "optim", "learnres.optim.x")
     assert found == [
-        "learnres/optim/x.py:1: learnres.optim.x (layer 6: models, optim, data) imports data "
-        "from its own layer (layer 6: models, optim, data)"
+        "learnres/optim/x.py:1: learnres.optim.x (layer 6: models, optim, data, data_parallel) "
+        "imports data from its own layer (layer 6: models, optim, data, data_parallel)"
     ]
 
 

@@ -17,6 +17,7 @@ import pytest
 from learnres import Tensor, parallel
 from learnres import functions as F
 from learnres.autograd import OpError
+from learnres.functions.batchnorm import BatchNorm, _batch_norm_op
 from learnres.functions.conv import Conv2d
 
 CHUNK = 8  # images in a batch's first pieces; the batches below have 1 to 3 * CHUNK + 3
@@ -338,3 +339,39 @@ def test_the_layers_run_the_scheduled_ops():
     y = bn(conv(Tensor(np.zeros((2 * CHUNK, 3, 5, 5), np.float32), requires_grad=True)))
     assert isinstance(y.creator, parallel.Chunked) and y.creator.name == "batchnorm"
     assert isinstance(y.creator.inputs[0].creator, parallel.Chunked)
+
+
+# ---- batch norm over processes ------------------------------------------------------------
+
+
+class _OneProcess:
+    """A process group of one (``learnres.data_parallel``'s has k): the sum is the part."""
+
+    def all_reduce(self, part):
+        return np.array(part, dtype=np.float64)
+
+
+@pytest.mark.parametrize("shape", [(6, 3, 4, 5), (7, 3)])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("piece_bytes", [1, 2**30], ids=["pieces-of-1-image", "one-piece"])
+def test_sync_batch_norm_in_one_process_is_batch_norm(shape, affine, piece_bytes, monkeypatch):
+    """Batch norm over processes (learnres.data_parallel; its tests run it on 2 and 3). With
+    one process the sums over processes are this process's: the plain op to rounding (the
+    same formulas, summed piece by piece): values, gradients (random upstream) and running
+    statistics."""
+    monkeypatch.setattr(parallel.SyncBatchNorm, "PIECE_BYTES", piece_bytes)
+    rng = np.random.default_rng(0)
+    x, C = rng.standard_normal(shape), shape[1]
+    gamma, beta = (rng.random(C) + 0.5, rng.standard_normal(C)) if affine else (None, None)
+    results = []
+    for sync in (False, True):
+        running = np.zeros(C), np.ones(C)
+        plain, params = _batch_norm_op(*running, gamma, beta, True, 0.1, 1e-5)
+        f = parallel.SyncBatchNorm(plain, _OneProcess()) if sync else plain
+        inputs = [Tensor(a.copy(), requires_grad=True) for a in (x, *params)]
+        y = f(*inputs)
+        y.backward(np.random.default_rng(1).standard_normal(shape))
+        results.append([y.data] + [t.grad for t in inputs] + list(running))
+    assert isinstance(plain, BatchNorm)
+    for ours, theirs in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-13)

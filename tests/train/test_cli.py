@@ -634,10 +634,8 @@ def test_device_n_is_taken_or_refused_with_the_gpus_there_are(tmp_path, no_data,
 def test_processes_2_trains_says_so_and_is_kept_in_the_checkpoint(tiny_cifar, tmp_path):
     out = tmp_path / "run"
     argv = ["--model", "resnet8", "--iterations", "3", "--batch-size", "8", "--data-dir"]
-    code, printed, err = train_cli(
-        *argv, tiny_cifar, "--no-download", "--out", out, "--no-progress", "--no-plot",
-        "--processes", "2",
-    )  # fmt: skip
+    more = ["--no-download", "--out", out, "--no-progress", "--no-plot", "--processes", "2"]
+    code, printed, err = train_cli(*argv, tiny_cifar, *more)
     assert code == 0, err
     assert "(cpu, float32, 2 processes)" in printed + err
     kept = load_checkpoint(out / "checkpoint.npz")
