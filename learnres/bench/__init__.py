@@ -61,7 +61,7 @@ def add_arguments(parser) -> None:
         type=int,
         default=None,
         help="--suite step: split learnres's batch over N processes (learnres.data_parallel; "
-        "each gets threads / N threads); default 1",
+        "each with cores / N threads); default 1",
     )
     parser.add_argument(
         "--clock",
