@@ -10,12 +10,16 @@ Checks (each printed as a finding with what to do):
 * A CuPy older than 14 (CuPy 13 follows NumPy 1's type promotion; learnres needs NumPy 2's).
 * NumPy outside the range the installed CuPy wheel declares.
 
+And one note on the CPU path: ``OPENBLAS_CORETYPE`` set in the environment to kernels older
+than the CPU (AVX2 kernels on a CPU with AVX-512), which slows every matrix product.
+
 Each names the pip extra that installs the right wheel: ``learnres[cuda12]`` or
 ``learnres[cuda13]`` (``learnres[gpu]`` is ``cuda13``), chosen by the driver's CUDA version.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import sys
@@ -29,6 +33,8 @@ from learnres.parallel import get_num_threads
 __all__ = [
     "CUDA_EXTRAS",
     "add_arguments",
+    "blas_kernels",
+    "blas_note",
     "diagnose",
     "extra_for_driver",
     "main",
@@ -157,11 +163,58 @@ def notes(report: dict) -> list[str]:
     ]
 
 
+# OpenBLAS's kernels (the names threadpoolctl reports) that use AVX-512
+AVX512_KERNELS = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def blas_kernels() -> dict:
+    """NumPy's BLAS: ``name`` ("openblas 0.3.31"), ``kernels`` (the core type it runs,
+    "Haswell"), ``coretype`` (``OPENBLAS_CORETYPE`` from the environment, or None) and
+    ``avx512`` (whether this CPU has AVX-512F, from /proc/cpuinfo; False elsewhere)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    try:
+        with open("/proc/cpuinfo") as f:
+            avx512 = any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:  # not Linux
+        avx512 = False
+    return {
+        "name": f"{blas[0]['internal_api']} {blas[0].get('version')}" if blas else "unknown",
+        "kernels": (blas[0].get("architecture") or "unknown") if blas else "unknown",
+        "coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "avx512": avx512,
+    }
+
+
+def blas_note(blas: dict) -> str | None:
+    """Advice when ``OPENBLAS_CORETYPE`` holds OpenBLAS to kernels without AVX-512 on a CPU
+    that has it (left to itself, OpenBLAS picks the CPU's own kernels)."""
+    if not (blas["coretype"] and blas["avx512"] and blas["name"].startswith("openblas")):
+        return None
+    if blas["kernels"].lower() in AVX512_KERNELS:
+        return None
+    return (
+        f"OPENBLAS_CORETYPE={blas['coretype']} is set, so NumPy's OpenBLAS runs its "
+        f"{blas['kernels']} kernels on a CPU with AVX-512; unset it (OpenBLAS then picks "
+        "kernels for the CPU it detects) or set OPENBLAS_CORETYPE=SkylakeX for faster matrix "
+        "products (README, Speed on the CPU, measures both)"
+    )
+
+
+def _blas_row(blas: dict) -> str:
+    row = f"{blas['name']}, {blas['kernels']} kernels"
+    if blas["coretype"]:
+        row += f" (OPENBLAS_CORETYPE={blas['coretype']} in the environment)"
+    return row
+
+
 def main(args) -> int:
     report = gpu_report()
     usable = report["problem"] is None
     keep_freed_memory()  # what every CPU training run does first (learnres.memory)
     extra = extra_for_driver(report["cuda_driver"])
+    blas = blas_kernels()
     rows = [
         ("python", f"{sys.version.split()[0]} ({platform.machine()})"),
         ("numpy", np.__version__),
@@ -174,6 +227,7 @@ def main(args) -> int:
         ("GPU usable", "yes" if usable else f"no ({report['problem']})"),
         ("CPU threads", str(get_num_threads())),
         ("CPU allocator", malloc_status()),
+        ("CPU BLAS (NumPy's)", _blas_row(blas)),
     ]
     try:
         import torch
@@ -192,6 +246,6 @@ def main(args) -> int:
             print(f"  - {p}")
     else:
         print("No known problems." + ("" if usable else " learnres runs on the CPU (NumPy)."))
-    for note in notes(report):
+    for note in notes(report) + [n for n in (blas_note(blas),) if n]:
         print(f"Note: {note}")
     return 1 if problems else 0

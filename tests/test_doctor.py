@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 from learnres.cli import main
-from learnres.doctor import diagnose, extra_for_driver, notes, numpy_in_range, wheel_cuda_major
+from learnres.doctor import (
+    blas_kernels,
+    blas_note,
+    diagnose,
+    extra_for_driver,
+    notes,
+    numpy_in_range,
+    wheel_cuda_major,
+)
 
 
 def test_numpy_range_parsing():
@@ -134,3 +148,55 @@ def test_doctor_command_runs_here(capsys):
     out = capsys.readouterr().out
     assert "numpy" in out and "GPU usable" in out and "CPU allocator" in out
     assert status in (0, 1)
+
+
+# ---- NumPy's BLAS: OPENBLAS_CORETYPE holding an AVX-512 CPU to older kernels ----------------
+
+HELD_BACK = {"name": "openblas 0.3.31", "kernels": "Haswell", "coretype": "Haswell", "avx512": True}
+
+
+def test_coretype_holding_avx512_cpu_to_avx2_kernels_is_noted():
+    note = blas_note(HELD_BACK)
+    assert "OPENBLAS_CORETYPE=Haswell" in note and "Haswell kernels" in note
+    assert "OPENBLAS_CORETYPE=SkylakeX" in note  # what to do instead
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"coretype": None},  # OpenBLAS chose the kernels itself
+        {"avx512": False},  # the CPU has no AVX-512: Haswell kernels are its best
+        {"kernels": "SkylakeX", "coretype": "SkylakeX"},  # set, to AVX-512 kernels
+        {"name": "mkl 2025.1"},  # not OpenBLAS: OPENBLAS_CORETYPE means nothing to it
+    ],
+)
+def test_no_blas_note_when_nothing_is_held_back(change):
+    assert blas_note({**HELD_BACK, **change}) is None
+
+
+def _doctor_with(env: dict) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "learnres", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return done.stdout
+
+
+def test_doctor_reports_the_kernels_openblas_really_runs():
+    """A real OpenBLAS, told by the environment to run its Haswell kernels, says so (and
+    doctor passes it on); without the variable, doctor reports what OpenBLAS chose."""
+    here = blas_kernels()
+    if not here["name"].startswith("openblas") or here["kernels"] == "unknown":
+        pytest.skip(f"NumPy's BLAS is {here['name']}, not an OpenBLAS that names its kernels")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    held = _doctor_with({**env, "OPENBLAS_CORETYPE": "Haswell"})
+    row = next(line for line in held.splitlines() if line.startswith("CPU BLAS"))
+    assert "Haswell kernels (OPENBLAS_CORETYPE=Haswell in the environment)" in row, row
+    assert ("Note: OPENBLAS_CORETYPE=Haswell" in held) == here["avx512"], held
+    free = _doctor_with(env)
+    row = next(line for line in free.splitlines() if line.startswith("CPU BLAS"))
+    assert "OPENBLAS_CORETYPE" not in row and "Note: OPENBLAS_CORETYPE" not in free, free

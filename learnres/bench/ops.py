@@ -379,6 +379,8 @@ def machine_line(threads: int) -> str:
         if blas
         else "unknown"
     )
+    if os.environ.get("OPENBLAS_CORETYPE"):  # chosen by the environment, not by OpenBLAS
+        blas_name += f" (OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']})"
     a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
     clock = time.thread_time if threads == 1 else time.perf_counter  # one thread: its CPU time
     with threadpool_limits(limits=threads, user_api="blas"):
