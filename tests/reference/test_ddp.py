@@ -27,6 +27,9 @@ global batch of 16 (8 per process) and checks:
 ``test_the_command_writes_a_learnres_run_folder`` runs ``torchrun -m learnres scale`` with
 two processes on the CIFAR-10 subset and loads its checkpoint into learnres.
 
+Both run the processes once more when gloo aborts one (SIGABRT, an intermittent crash inside
+torch on a busy machine; ``learnres.lectures.run_torchrun``); any other failure fails.
+
 Time: the two-process test takes ~20 s on an idle 2-core machine (measured 21 s at load 3,
 54 s at load 12); its limits are generous so that a busy machine does not fail it.
 """
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -79,7 +82,29 @@ def _env(**extra) -> dict:
 
 
 def run_workers(out: Path, timeout: float = 300) -> dict:
-    """Start WORLD worker processes on 127.0.0.1 and wait; process 0's results."""
+    """Start WORLD worker processes on 127.0.0.1 and wait; process 0's results.
+
+    torch's gloo has, now and then on a busy machine, aborted a process (SIGABRT,
+    "terminate called without an active exception", no Python traceback; see
+    ``learnres.lectures.run_torchrun``). When a worker dies so, the workers run once more
+    (the first attempt's output is printed); any other failure, or a second abort, fails.
+    """
+    for attempt in (1, 2):
+        codes, outputs = _start_workers(out, timeout)
+        if all(code == 0 for code in codes):
+            break
+        report = "\n".join(
+            f"process {rank} exit code {code}:\n{text}"
+            for rank, (code, text) in enumerate(zip(codes, outputs))
+        )
+        assert attempt == 1 and -signal.SIGABRT in codes, report
+        print(f"first attempt: a process was aborted (SIGABRT); running again\n{report}")
+    with np.load(out / "ddp.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def _start_workers(out: Path, timeout: float) -> tuple[list, list]:
+    """The WORLD workers run to their end: their exit codes and outputs."""
     port = str(free_port())
     procs = []
     for rank in range(WORLD):
@@ -89,6 +114,7 @@ def run_workers(out: Path, timeout: float = 300) -> dict:
             WORLD_SIZE=str(WORLD),
             MASTER_ADDR="127.0.0.1",
             MASTER_PORT=port,
+            PYTHONFAULTHANDLER="1",  # a crashing process prints its threads' stacks
         )
         procs.append(
             subprocess.Popen(
@@ -104,16 +130,17 @@ def run_workers(out: Path, timeout: float = 300) -> dict:
     outputs = []
     try:
         for proc in procs:
-            outputs.append(proc.communicate(timeout=max(1.0, deadline - time.monotonic()))[0])
+            try:
+                outputs.append(proc.communicate(timeout=max(1.0, deadline - time.monotonic()))[0])
+            except subprocess.TimeoutExpired:  # e.g. waiting for a peer that died
+                proc.kill()
+                outputs.append(proc.communicate()[0] + f"\n(killed after {timeout:.0f} s)")
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    for rank, (proc, text) in enumerate(zip(procs, outputs)):
-        assert proc.returncode == 0, f"process {rank} failed:\n{text}"
-    with np.load(out / "ddp.npz") as f:
-        return {k: f[k] for k in f.files}
+    return [proc.returncode for proc in procs], outputs
 
 
 def reference_run(per_process_bn: bool = True) -> dict:
@@ -215,15 +242,12 @@ def test_two_processes_train_like_one(ddp_result):
 
 @pytest.mark.timeout(400)
 def test_the_command_writes_a_learnres_run_folder(tmp_path, shared_datasets):
+    from learnres.lectures import run_torchrun
     from learnres.reference.ddp import load_run_model
     from learnres.train import load_checkpoint, read_csv
 
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if torchrun is None:
-        pytest.skip("torchrun not found beside this Python")
-    out = tmp_path / "run"
     command = [
-        torchrun,
+        "torchrun",
         "--nnodes",
         "1",
         "--nproc_per_node",
@@ -247,12 +271,9 @@ def test_the_command_writes_a_learnres_run_folder(tmp_path, shared_datasets):
         "16",
         "--no-progress",
         "--out",
-        str(out),
+        str(tmp_path / "run"),
     ]
-    done = subprocess.run(
-        command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=360
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done, out = run_torchrun(command, timeout=360)  # once more if gloo aborts a process
     assert "2 process(es), gloo" in done.stdout
     assert {"metrics.csv", "checkpoint.npz", "config.json", "plot.png"} <= {
         p.name for p in out.iterdir()
