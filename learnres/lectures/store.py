@@ -48,6 +48,7 @@ _OPTIONS = (
     ("seed", "--seed"),
     ("device", "--device"),
     ("dtype", "--dtype"),
+    ("processes", "--processes"),  # the sums' order: a run repeats bit for bit at its count
     ("eval_every", "--eval-every"),
     ("log_every", "--log-every"),
     ("checkpoint_every", "--checkpoint-every"),

@@ -28,6 +28,7 @@ def _parse(command: str) -> TrainConfig:
         {},
         {"schedule": "warmup", "shortcut": "B", "subset": 1000, "lr": 0.05},
         {"milestones": [10, 30], "dtype": "float64", "seed": 3, "augment": False},
+        {"processes": 2},  # a data-parallel run adds its sums in another order
     ],
 )
 def test_the_command_rebuilds_the_configuration(changes):
@@ -47,7 +48,8 @@ def test_the_command_rebuilds_the_configuration(changes):
     )
     command = train_command(resolved, out="runs/x")
     back = _parse(command).to_dict()
-    for key in IDENTITY_KEYS + ("eval_every", "log_every", "checkpoint_every", "data_dir"):
+    checked = ("eval_every", "log_every", "checkpoint_every", "data_dir", "processes")
+    for key in IDENTITY_KEYS + checked:
         if key == "milestones" and "milestones" not in changes:
             assert back[key] is None  # derived from --iterations, as in the run
             continue
