@@ -31,6 +31,7 @@ from learnres.memory import keep_freed_memory, malloc_status
 from learnres.parallel import get_num_threads
 
 __all__ = [
+    "AVX512_KERNELS",
     "CUDA_EXTRAS",
     "add_arguments",
     "blas_kernels",
