@@ -19,7 +19,6 @@ Each names the pip extra that installs the right wheel: ``learnres[cuda12]`` or
 
 from __future__ import annotations
 
-import os
 import platform
 import re
 import sys
@@ -27,6 +26,7 @@ import sys
 import numpy as np
 
 from learnres.backend import gpu_report
+from learnres.bench.ops import blas_kernels
 from learnres.memory import keep_freed_memory, malloc_status
 from learnres.parallel import get_num_threads
 
@@ -34,7 +34,6 @@ __all__ = [
     "AVX512_KERNELS",
     "CUDA_EXTRAS",
     "add_arguments",
-    "blas_kernels",
     "blas_note",
     "diagnose",
     "extra_for_driver",
@@ -168,26 +167,6 @@ def notes(report: dict) -> list[str]:
 AVX512_KERNELS = ("skylakex", "cooperlake", "sapphirerapids")
 
 
-def blas_kernels() -> dict:
-    """NumPy's BLAS: ``name`` ("openblas 0.3.31"), ``kernels`` (the core type it runs,
-    "Haswell"), ``coretype`` (``OPENBLAS_CORETYPE`` from the environment, or None) and
-    ``avx512`` (whether this CPU has AVX-512F, from /proc/cpuinfo; False elsewhere)."""
-    from threadpoolctl import threadpool_info
-
-    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    try:
-        with open("/proc/cpuinfo") as f:
-            avx512 = any(line.startswith("flags") and " avx512f" in line for line in f)
-    except OSError:  # not Linux
-        avx512 = False
-    return {
-        "name": f"{blas[0]['internal_api']} {blas[0].get('version')}" if blas else "unknown",
-        "kernels": (blas[0].get("architecture") or "unknown") if blas else "unknown",
-        "coretype": os.environ.get("OPENBLAS_CORETYPE"),
-        "avx512": avx512,
-    }
-
-
 def blas_note(blas: dict) -> str | None:
     """Advice when ``OPENBLAS_CORETYPE`` holds OpenBLAS to kernels without AVX-512 on a CPU
     that has it (left to itself, OpenBLAS picks the CPU's own kernels)."""
@@ -247,6 +226,9 @@ def main(args) -> int:
             print(f"  - {p}")
     else:
         print("No known problems." + ("" if usable else " learnres runs on the CPU (NumPy)."))
-    for note in notes(report) + [n for n in (blas_note(blas),) if n]:
+    advice = notes(report)
+    if (note := blas_note(blas)) is not None:
+        advice.append(note)
+    for note in advice:
         print(f"Note: {note}")
     return 1 if problems else 0

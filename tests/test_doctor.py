@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from learnres.bench.ops import blas_kernels
 from learnres.cli import main
 from learnres.doctor import (
-    blas_kernels,
     blas_note,
     diagnose,
     extra_for_driver,

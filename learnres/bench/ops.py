@@ -40,6 +40,7 @@ __all__ = [
     "op_rows",
     "memory_rows",
     "print_table",
+    "blas_kernels",
     "machine_line",
 ]
 
@@ -354,6 +355,31 @@ def memory_rows(batch=128, C=16, size=32) -> list[tuple[str, str]]:
 # ---- the machine ----------------------------------------------------------------------------
 
 
+def _cpuinfo() -> dict:
+    """/proc/cpuinfo as {field: value} (the processors agree on what is used here); {} where
+    there is none (not Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in f)}
+    except OSError:
+        return {}
+
+
+def blas_kernels() -> dict:
+    """NumPy's BLAS: ``name`` ("openblas 0.3.31"), ``kernels`` (the core type it runs,
+    "Haswell"), ``coretype`` (``OPENBLAS_CORETYPE`` from the environment, or None) and
+    ``avx512`` (whether this CPU has AVX-512F, from /proc/cpuinfo; False elsewhere)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    return {
+        "name": f"{blas[0]['internal_api']} {blas[0].get('version')}" if blas else "unknown",
+        "kernels": (blas[0].get("architecture") or "unknown") if blas else "unknown",
+        "coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "avx512": "avx512f" in _cpuinfo().get("flags", "").split(),
+    }
+
+
 def machine_line(threads: int) -> str:
     """The CPU, NumPy's BLAS and its float32 matrix-product speed on ``threads`` threads.
 
@@ -362,25 +388,14 @@ def machine_line(threads: int) -> str:
     """
     import platform
 
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    model = platform.processor() or platform.machine()
-    flags = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in f)}
-        model = info.get("model name", model)
-        flags = " (AVX-512)" if "avx512f" in info.get("flags", "").split() else ""
-    except OSError:  # not Linux
-        pass
-    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    blas_name = (
-        f"{blas[0]['internal_api']} {blas[0].get('version')} ({blas[0].get('architecture')})"
-        if blas
-        else "unknown"
-    )
-    if os.environ.get("OPENBLAS_CORETYPE"):  # chosen by the environment, not by OpenBLAS
-        blas_name += f" (OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']})"
+    model = _cpuinfo().get("model name", platform.processor() or platform.machine())
+    blas = blas_kernels()
+    flags = " (AVX-512)" if blas["avx512"] else ""
+    blas_name = blas["name"] if blas["name"] == "unknown" else f"{blas['name']} ({blas['kernels']})"
+    if blas["coretype"]:  # chosen by the environment, not by OpenBLAS
+        blas_name += f" (OPENBLAS_CORETYPE={blas['coretype']})"
     a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
     clock = time.thread_time if threads == 1 else time.perf_counter  # one thread: its CPU time
     with threadpool_limits(limits=threads, user_api="blas"):
