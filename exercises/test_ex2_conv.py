@@ -61,13 +61,14 @@ def _setting(x_shape, w_shape, stride, padding):
 # ---- 2.1 im2col -------------------------------------------------------------------------------
 
 
-def run_im2col(module, x_pad, kh: int, kw: int, stride):
-    return module._im2col(np.array(x_pad), kh, kw, *stride)
+def run_im2col(module, x, kh: int, kw: int, stride, padding):
+    return module._im2col(np.array(x), kh, kw, *stride, *padding)
 
 
-def _expected_im2col(x_pad, kh, kw, stride):
+def _expected_im2col(x, kh, kw, stride, padding):
     import torch.nn.functional as F
 
+    x_pad = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
     x_shape = x_pad.shape
     expected = F.unfold(_t(x_pad), (kh, kw), stride=tuple(stride)).numpy()
     Ho, Wo = (x_shape[2] - kh) // stride[0] + 1, (x_shape[3] - kw) // stride[1] + 1
@@ -79,6 +80,13 @@ def _expected_im2col(x_pad, kh, kw, stride):
         ]
     )
     diagnoses = []
+    if tuple(padding) != (0, 0):
+        diagnoses.append(
+            (
+                "the windows of x unpadded: pad x by (ph, pw) first (_pad)",
+                F.unfold(_t(x), (kh, kw), stride=tuple(stride)).numpy(),
+            )
+        )
     if tuple(stride) != (1, 1):
         diagnoses.append(
             (
@@ -91,25 +99,34 @@ def _expected_im2col(x_pad, kh, kw, stride):
 
 
 def _check_im2col(exercise, rng, cases):
-    for x_shape, (kh, kw), stride in cases:
-        x_pad = rand(rng, *x_shape)
-        got = exercise.run(run_im2col, x_pad, kh, kw, stride)
-        expected = exercise.expect(_expected_im2col, x_pad, kh, kw, stride)
+    for x_shape, (kh, kw), stride, padding in cases:
+        x = rand(rng, *x_shape)
+        got = exercise.run(run_im2col, x, kh, kw, stride, padding)
+        expected = exercise.expect(_expected_im2col, x, kh, kw, stride, padding)
         check_close(
-            f"_im2col(x_pad {x_shape}, kernel {kh}x{kw}, stride {stride}): cols",
+            f"_im2col(x {x_shape}, kernel {kh}x{kw}, stride {stride}, padding {padding}): cols",
             got,
             expected["cols"],
             expected_label="torch unfold",
             diagnoses=expected["diagnoses"],
             hint="cols[n, (c, u, v), (i, j)] = x_pad[n, c, sh*i + u, sw*j + v], with (c, u, v) "
-            "and (i, j) flattened in C order; Ho = (Hp - kh) // sh + 1",
+            "and (i, j) flattened in C order; Ho = (H + 2*ph - kh) // sh + 1",
         )
 
 
 @pytest.mark.points(1)
 @pytest.mark.timeout(20)
 def test_im2col(exercise, rng):
-    _check_im2col(exercise, rng, [((2, 3, 5, 6), (3, 3), (1, 1)), ((1, 2, 4, 5), (2, 3), (1, 1))])
+    _check_im2col(
+        exercise,
+        rng,
+        [
+            ((2, 3, 5, 6), (3, 3), (1, 1), (0, 0)),
+            ((1, 2, 4, 5), (2, 3), (1, 1), (0, 0)),
+            ((2, 3, 5, 6), (3, 3), (1, 1), (1, 1)),
+            ((1, 2, 4, 5), (2, 3), (1, 1), (2, 1)),
+        ],
+    )
 
 
 @pytest.mark.points(1)
@@ -119,9 +136,10 @@ def test_im2col_strided(exercise, rng):
         exercise,
         rng,
         [
-            ((2, 3, 7, 7), (3, 3), (2, 2)),
-            ((1, 2, 8, 7), (3, 2), (2, 1)),
-            ((1, 2, 6, 6), (1, 1), (2, 2)),
+            ((2, 3, 7, 7), (3, 3), (2, 2), (0, 0)),
+            ((1, 2, 8, 7), (3, 2), (2, 1), (0, 0)),
+            ((1, 2, 6, 6), (1, 1), (2, 2), (0, 0)),
+            ((2, 3, 7, 7), (3, 3), (2, 2), (1, 1)),
         ],
     )
 

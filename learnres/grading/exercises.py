@@ -162,6 +162,7 @@ _CONV = Exercise(
         Unit("learnres.functions.conv", "_check_conv"),
         Unit("learnres.functions.conv", "_pad"),
         Unit("learnres.functions.conv", "_im2col"),
+        Unit("learnres.functions.conv", "_im2col_stride_1"),
         Unit("learnres.functions.conv", "_correlate"),
         Unit("learnres.functions.conv", "_grad_weight"),
         Unit("learnres.functions.conv", "_grads_transposed"),
@@ -175,16 +176,17 @@ _CONV = Exercise(
             "_im2col",
             "the windows of the input as columns",
             """
-            Shapes: x_pad (N, C, Hp, Wp), already padded; a kh x kw kernel; strides sh, sw.
-            Returns: cols (N, C*kh*kw, Ho*Wo), Ho = (Hp - kh) // sh + 1 (likewise Wo), with
+            Shapes: x (N, C, H, W); a kh x kw kernel; strides sh, sw; padding ph, pw (0 if
+            not given). Returns: cols (N, C*kh*kw, Ho*Wo), Ho = (H + 2*ph - kh) // sh + 1
+            (likewise Wo), with x_pad = _pad(x, ph, pw) (Hp = H + 2*ph rows) and
                 cols[n, (c, u, v), (i, j)] = x_pad[n, c, sh*i + u, sw*j + v]
             where (c, u, v) and (i, j) are flattened in C order (c slowest): the layout of
             torch.nn.functional.unfold, and the one ``w.reshape(O, C*kh*kw)`` expects.
-            Hints: a loop over the kh*kw offsets (u, v) is fine: each offset takes the
-            strided slice x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh, v : ... : sw], an
-            (N, C, Ho, Wo) array. Without loops: a view made with ``as_strided`` (imported
-            above: the view ``xp.lib.stride_tricks.as_strided`` makes, built in C), then
-            one copy.
+            Hints: pad first (``_pad``, given above). A loop over the kh*kw offsets (u, v)
+            is fine: each offset takes the strided slice
+            x_pad[:, :, u : u + sh*(Ho - 1) + 1 : sh, v : ... : sw], an (N, C, Ho, Wo)
+            array. Without loops: a view made with ``as_strided`` (imported above: the view
+            ``xp.lib.stride_tricks.as_strided`` makes, built in C), then one copy.
             """,
         ),
         Part(
@@ -196,7 +198,7 @@ _CONV = Exercise(
             Returns y (N, O, Ho, Wo), the convolution without the bias.
             Formula: y_n = w2 @ cols_n for every image n, with w2 = w.reshape(O, C*kh*kw):
             (O, C*kh*kw) @ (C*kh*kw, Ho*Wo) is (O, Ho*Wo), then reshaped to (O, Ho, Wo).
-            Hints: ``_pad`` then ``_im2col``; ``@`` (``xp.matmul``) broadcasts w2 over the
+            Hints: ``_im2col`` with the padding; ``@`` (``xp.matmul``) broadcasts w2 over the
             batch axis of cols, so one product does every image.
             """,
         ),
@@ -225,7 +227,7 @@ _CONV = Exercise(
             swapped: ``w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)``, (C, O, kh, kw). The
             columns of that padded gy, (N, O*kh*kw, H*W), give dL/dw as well: one product
             with x instead of a second im2col.
-            Hints: ``_pad`` and ``_im2col`` of gy, then one product for each gradient. (When
+            Hints: ``_im2col`` of gy with that padding, then one product for each gradient. (When
             the padding exceeds kernel - 1 the border outputs never saw x: crop gy.)
             """,
         ),

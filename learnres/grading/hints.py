@@ -69,15 +69,15 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "every channel.",
         "For a fixed kernel offset (u, v), the pixels it touches over all (i, j) form a "
         "strided slice of x_pad: rows u, u + sh, ..., columns v, v + sw, ...",
-        "cols[n, (c, u, v), (i, j)] = x_pad[n, c, sh*i + u, sw*j + v]: fill an (N, C, kh, kw, "
-        "Ho, Wo) array slice by slice (or with as_strided) and reshape it to "
-        "(N, C*kh*kw, Ho*Wo).",
+        "x_pad = _pad(x, ph, pw); cols[n, (c, u, v), (i, j)] = x_pad[n, c, sh*i + u, "
+        "sw*j + v]: fill an (N, C, kh, kw, Ho, Wo) array slice by slice (or with as_strided) "
+        "and reshape it to (N, C*kh*kw, Ho*Wo).",
     ),
     "2.2": (
         "Each output pixel is the dot product of one column of cols with one row of w2.",
         "So all pixels of all channels of one image are one matrix product, and matmul "
         "broadcasts it over the images.",
-        "cols = _im2col(_pad(x, *padding), kh, kw, *stride); y = w.reshape(O, -1) @ cols, "
+        "cols = _im2col(x, kh, kw, *stride, *padding); y = w.reshape(O, -1) @ cols, "
         "shape (N, O, Ho*Wo), returned reshaped to (N, O, Ho, Wo).",
     ),
     "2.3": (
@@ -93,7 +93,7 @@ HINTS: dict[str, tuple[str, str, str]] = {
         "dL/dx[c, h, w] = sum over o, u, v of gy[o, h + p - u, w + p - v] * w[o, c, u, v]: a "
         "correlation of gy with the kernel read backwards. dL/dw[o, c, u, v] = sum over n, h, "
         "w of gy[n, o, h + p - u, w + p - v] * x[n, c, h, w]: the same entries of gy.",
-        "gcols = _im2col(_pad(gy, kh - 1 - p, kw - 1 - p), kh, kw, 1, 1), (N, O*kh*kw, H*W) "
+        "gcols = _im2col(gy, kh, kw, 1, 1, kh - 1 - p, kw - 1 - p), (N, O*kh*kw, H*W) "
         "(when p > k - 1, crop p - (k - 1) rows of gy off each side instead of padding); "
         "dL/dx = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, -1) @ gcols, reshaped to "
         "(N, C, H, W); dL/dw = (gcols @ x.reshape(N, C, H*W).transpose(0, 2, 1)).sum(axis=0), "

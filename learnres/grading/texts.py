@@ -22,7 +22,7 @@ PART_TEXTS: dict[str, str] = {
         gy[o, i, j] * w[o, c, u, v] over the outputs that saw it. Write i in terms of h and u:
         the sum has the form of a convolution of gy. Which padding makes it cover every h,
         which way does the kernel run, and which channel index plays the part of the input?
-        Build it from ``_pad`` and ``_im2col`` of gy and one matrix product, as forward does.
+        Build it from ``_im2col`` of gy (padded) and one matrix product, as forward does.
         Then dL/dw[o, c, u, v] sums x[n, c, h, w] times the same entries of gy: the columns
         you just made hold them. Which of their rows belongs to (u, v)? One more product.
         (When the padding exceeds kernel - 1 the border outputs never saw x.)

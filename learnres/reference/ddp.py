@@ -736,6 +736,11 @@ def main(args: argparse.Namespace) -> int:
                 flush=True,
             )
         result = train_ddp(config, dist)
+        # every process waits here until process 0 has written the run folder: a process that
+        # tore its side of the group down and exited while another still worked was, now and
+        # then, aborted by gloo on its way out (SIGABRT, "terminate called without an active
+        # exception"), and torchrun then killed the other
+        torch_dist.barrier()
     except (
         CheckpointError,
         DatasetNotFoundError,

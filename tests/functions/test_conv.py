@@ -116,6 +116,38 @@ def test_naive_agrees_with_im2col(case, device):
         np.testing.assert_allclose(fast, naive, rtol=1e-10, atol=1e-12, err_msg=what)
 
 
+@pytest.mark.parametrize(
+    "shape, kernel, stride, padding",
+    [
+        ((2, 3, 7, 8), (3, 3), (1, 1), (0, 0)),
+        ((2, 3, 7, 8), (3, 3), (1, 1), (1, 1)),
+        ((2, 3, 7, 8), (5, 5), (1, 1), (2, 2)),
+        ((2, 3, 7, 8), (2, 3), (1, 1), (0, 2)),
+        ((2, 3, 7, 8), (3, 3), (1, 1), (4, 3)),
+        ((2, 3, 7, 8), (3, 2), (1, 1), (2, 0)),
+        ((2, 3, 7, 8), (3, 1), (1, 1), (1, 1)),
+        ((2, 3, 7, 8), (1, 1), (1, 1), (0, 0)),
+        ((2, 3, 5, 1), (3, 3), (1, 1), (1, 1)),
+        ((1, 2, 1, 1), (3, 3), (1, 1), (1, 1)),
+        ((1, 2, 3, 1), (3, 5), (1, 1), (1, 2)),
+        ((2, 3, 7, 8), (3, 3), (1, 2), (1, 1)),
+        ((2, 3, 7, 8), (3, 3), (2, 1), (1, 0)),
+        ((2, 3, 7, 8), (3, 3), (2, 2), (1, 1)),
+    ],
+)
+def test_im2col_matches_unfold(shape, kernel, stride, padding):
+    # every way _im2col copies, against torch's unfold, whose layout it promises. Stride 1 on
+    # NumPy: a padding that keeps the width (rows moved as one run, wrapped values zeroed,
+    # also on maps 1 pixel wide), any other (row by row; a shift that misses x). Else: pad,
+    # then one copy
+    from learnres.functions.conv import _im2col
+
+    x = np.random.default_rng(7).standard_normal(shape)
+    cols = _im2col(x, *kernel, *stride, *padding)
+    expected = TF.unfold(torch.from_numpy(x), kernel, padding=padding, stride=stride).numpy()
+    np.testing.assert_array_equal(cols, expected)
+
+
 @pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[7]], ids=[IDS[0], IDS[3], IDS[7]])
 @pytest.mark.parametrize("wanted", ["x", "w"])
 def test_gradient_of_one_input_only(case, wanted):
