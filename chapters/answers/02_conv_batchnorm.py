@@ -19,9 +19,9 @@
 # %%
 from learnres.functions.conv import _im2col
 
-x_pad = np.zeros((128, 16, 34, 34), dtype=np.float32)  # 32 + 2 * padding
-cols = _im2col(x_pad, 3, 3, 1, 1)
-x_bytes = 128 * 16 * 32 * 32 * 4
+x = np.zeros((128, 16, 32, 32), dtype=np.float32)
+cols = _im2col(x, 3, 3, 1, 1, 1, 1)  # 3x3 kernel, stride 1, padding 1
+x_bytes = x.nbytes
 print(f"X_col {cols.shape}: {cols.nbytes / 1e6:.1f} MB; input {x_bytes / 1e6:.1f} MB; "
       f"ratio {cols.nbytes / x_bytes:.1f}")
 assert cols.shape == (128, 144, 1024) and cols.nbytes == 9 * x_bytes
