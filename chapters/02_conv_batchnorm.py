@@ -167,9 +167,9 @@ interact(show_im2col, k=IntSlider(3, 1, 5, description="kernel"),
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # learnres does the same without Python loops: a strided **view** of the padded input gives
-# every window at once (no copy), and one copy lays it out as columns. (For stride 1,
-# `_im2col_stride_1` makes the same columns in fewer, longer rows, which NumPy copies
-# faster; its docstring says why.) Printed from the package:
+# every window at once (no copy), and one copy lays it out as columns. (For stride 1 on
+# NumPy the view is of x's column shifts, `_column_shifts`: the same windows in fewer,
+# longer rows, which NumPy copies faster; its docstring says why.) Printed from the package:
 
 # %% slideshow={"slide_type": "fragment"} tags=["show-code"]
 print(inspect.getsource(learnres.functions.conv._im2col))

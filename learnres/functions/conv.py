@@ -7,13 +7,14 @@ Two implementations of the same op, both plain NumPy/CuPy over the whole batch:
 * ``conv2d`` (``Conv2d``): im2col turns the convolution into one matrix product. A strided
   *view* of the padded input gives every kh x kw window without copying, one copy lays the
   windows out as columns (N, C*kh*kw, Ho*Wo), and ``w.reshape(O, C*kh*kw) @ cols`` is the
-  output, already in NCHW order (for stride 1, ``_im2col_stride_1`` makes the same columns
-  in fewer, longer rows, which NumPy copies faster). Backward reuses the machinery: dL/dw
-  is ``gy @ cols^T`` (the columns recomputed from x: they are kh*kw times the size of x, too
-  big to keep), and dL/dx is ``w^T @ gy`` added back to where each column came from
-  (col2im). For stride 1 that is itself a convolution of gy with the kernel flipped and its
-  channels swapped (the *transposed* convolution), faster than the scatter; and the columns
-  of gy it makes give dL/dw too, so a stride-1 backward takes one set of columns, not two.
+  output, already in NCHW order (for stride 1 on NumPy the view is of x's column shifts,
+  ``_column_shifts``: the same windows in fewer, longer rows, which NumPy copies faster).
+  Backward reuses the machinery: dL/dw is ``gy @ cols^T`` (the columns recomputed from x:
+  they are kh*kw times the size of x, too big to keep), and dL/dx is ``w^T @ gy`` added
+  back to where each column came from (col2im). For stride 1 that is itself a convolution
+  of gy with the kernel flipped and its channels swapped (the *transposed* convolution),
+  faster than the scatter; and the columns of gy it makes give dL/dw too, so a stride-1
+  backward takes one set of columns, not two.
 * ``conv2d_naive`` (``Conv2dNaive``), the teaching twin: loops over output positions, one
   tensordot each. Slow, but every line maps to the formula above; tests check that both
   agree.
@@ -89,35 +90,42 @@ def _im2col(x, kh: int, kw: int, sh: int, sw: int, ph: int = 0, pw: int = 0):
     cols[n, (c, u, v), (i, j)] = x_pad[n, c, sh*i + u, sw*j + v] with x_pad = _pad(x, ph, pw).
     """
     xp = get_array_module(x)
-    if xp is np and (sh, sw) == (1, 1) and kw > 1:  # NumPy pays per row copied; a GPU does not
-        return _im2col_stride_1(x, kh, kw, ph, pw)  # the same columns, made faster
-    x_pad = _pad(x, ph, pw)
-    N, C, Hp, Wp = x_pad.shape
-    Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-    sN, sC, sH, sW = x_pad.strides
-    # a view, no copy: windows[n, c, u, v, i, j] = x_pad[n, c, sh*i + u, sw*j + v]
-    windows = as_strided(x_pad, (N, C, kh, kw, Ho, Wo), (sN, sC, sH, sW, sH * sh, sW * sw))
+    if xp is np and (sh, sw) == (1, 1) and kw > 1:  # the same windows, copied in longer rows
+        shifts = _column_shifts(x, kw, ph, pw)  # shifts[n, c, v, h, j] = x_pad[n, c, h, j + v]
+        N, C, _, Hp, Wo = shifts.shape
+        Ho = Hp - kh + 1
+        tN, tC, tV, tH, tW = shifts.strides
+        # a view: windows[n, c, u, v, i, j] = shifts[n, c, v, i + u, j]; Ho rows in one run
+        windows = as_strided(shifts, (N, C, kh, kw, Ho, Wo), (tN, tC, tH, tV, tH, tW))
+    else:
+        x_pad = _pad(x, ph, pw)
+        N, C, Hp, Wp = x_pad.shape
+        Ho, Wo = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+        sN, sC, sH, sW = x_pad.strides
+        # a view, no copy: windows[n, c, u, v, i, j] = x_pad[n, c, sh*i + u, sw*j + v]
+        windows = as_strided(x_pad, (N, C, kh, kw, Ho, Wo), (sN, sC, sH, sW, sH * sh, sW * sw))
     cols = xp.ascontiguousarray(windows)  # the one copy: (N, C, kh, kw, Ho, Wo)
     return cols.reshape(N, C * kh * kw, Ho * Wo)  # -> (N, C*kh*kw, Ho*Wo)
 
 
-def _im2col_stride_1(x, kh: int, kw: int, ph: int, pw: int):
-    """``_im2col`` for stride 1 in fewer, longer rows: (N, C, H, W) -> (N, C*kh*kw, Ho*Wo).
+def _column_shifts(x, kw: int, ph: int, pw: int):
+    """x_pad's kw column shifts, for im2col at stride 1: (N, C, H, W) -> (N, C, kw, Hp, Wo).
 
-    A copy costs NumPy ~4 ns for every row it walks, and the rows of im2col's view are short:
-    N*C*kh*kw*Ho rows of Wo values, after the N*C*H rows of the padding. So x first goes into
-    its kw column shifts, shifts[n, c, v, h, j] = x_pad[n, c, h, j + v], and then each window
-    offset (u, v), shifts[n, c, v, u : u + Ho], is Ho rows in one run. When the padding keeps
-    the width (Wo = W, as in a ResNet's 3x3 convolutions), a shift of all H rows is one run
-    too: x read from the shift on, with the values that wrapped round a row's end zeroed.
-    One thread, pieces of a CIFAR ResNet (2 x 16 x 32 x 32, 4 x 32 x 16 x 16, 8 x 64 x 8 x 8):
-    1.5x, 2.3x and 3.9x faster than padding and one copy. (On a GPU the rows cost nothing,
-    and the shifts would be launches and memory traffic more: CuPy takes the one copy.)
+        shifts[n, c, v, h, j] = x_pad[n, c, h, j + v],  x_pad = _pad(x, ph, pw)
+
+    A copy costs NumPy ~4 ns for every row it walks, and the rows of im2col's view of x_pad
+    are short: N*C*kh*kw*Ho rows of Wo values, after the N*C*H rows of the padding. From the
+    shifts, window offset (u, v) is shifts[n, c, v, u : u + Ho], Ho rows in one run, and the
+    shifts take N*C*kw*H rows, no padded copy of x. When the padding keeps the width (Wo = W,
+    as in a ResNet's 3x3 convolutions), a shift of all H rows is one run too: x read from the
+    shift on, with the values that wrapped round a row's end zeroed. One thread, pieces of a
+    CIFAR ResNet (2 x 16 x 32 x 32, 4 x 32 x 16 x 16, 8 x 64 x 8 x 8): im2col 1.5x, 2.3x and
+    3.9x faster than padding and one copy. (On a GPU the rows cost nothing, and the shifts
+    would be launches and memory traffic more: CuPy takes the one copy.)
     """
     xp = get_array_module(x)
     N, C, H, W = x.shape
     Hp, Wo = H + 2 * ph, W + 2 * pw - kw + 1
-    Ho = Hp - kh + 1
     shifts = xp.zeros((N, C, kw, Hp, Wo), dtype=x.dtype)
     for v in range(kw):  # shifts[..., v, ph + h, j] = x[..., h, j + d] where 0 <= j + d < W
         d = v - pw
@@ -133,10 +141,7 @@ def _im2col_stride_1(x, kh: int, kw: int, ph: int, pw: int):
             j0, j1 = max(0, -d), min(Wo, W - d)
             if j1 > j0:
                 shifts[:, :, v, ph : ph + H, j0:j1] = x[:, :, :, j0 + d : j1 + d]
-    tN, tC, tV, tH, tW = shifts.strides
-    # a view: windows[n, c, u, v, i, j] = shifts[n, c, v, i + u, j] = x_pad[n, c, i + u, j + v]
-    windows = as_strided(shifts, (N, C, kh, kw, Ho, Wo), (tN, tC, tH, tV, tH, tW))
-    return xp.ascontiguousarray(windows).reshape(N, C * kh * kw, Ho * Wo)
+    return shifts
 
 
 def _correlate(x, w, stride, padding):

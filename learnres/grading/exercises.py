@@ -162,7 +162,7 @@ _CONV = Exercise(
         Unit("learnres.functions.conv", "_check_conv"),
         Unit("learnres.functions.conv", "_pad"),
         Unit("learnres.functions.conv", "_im2col"),
-        Unit("learnres.functions.conv", "_im2col_stride_1"),
+        Unit("learnres.functions.conv", "_column_shifts"),
         Unit("learnres.functions.conv", "_correlate"),
         Unit("learnres.functions.conv", "_grad_weight"),
         Unit("learnres.functions.conv", "_grads_transposed"),
