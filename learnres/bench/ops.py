@@ -4,10 +4,11 @@
 
 Each case is a forward *and* backward pass, float32 by default. learnres and torch run in
 one process, alternating (torch warms up first; then each repeat times learnres, then
-torch), so that a noisy machine slows both alike; a row reports the median of each and the
-ratio of the medians. learnres runs the ops as its layers do, scheduled by
-``learnres.parallel`` (chunks of images or groups of channels in threads); torch is told
-to use as many threads (``learnres.parallel.get_num_threads``).
+torch, each run timed after 50 ms of untimed runs of its own: ``steady_ms``), so that a
+noisy machine slows both alike and neither pays for the other's idle threads; a row
+reports the median of each and the ratio of the medians. learnres runs the ops as its
+layers do, scheduled by ``learnres.parallel`` (chunks of images or groups of channels in
+threads); torch is told to use as many threads (``learnres.parallel.get_num_threads``).
 
 The target (from the issue "as fast as NumPy allows"): every row within 2.5x torch.
 """
@@ -222,6 +223,29 @@ def _time_ms(fn, clock=time.perf_counter) -> float:
     return (clock() - start) * 1e3
 
 
+WARM_MS = 50  # untimed runs before each timed one: longer than idle OpenMP threads spin
+
+
+def steady_ms(fn, clock=time.perf_counter) -> float:
+    """ms of one run of ``fn`` in a steady state: timed after untimed runs of ``fn`` itself
+    that last at least ``WARM_MS`` (one run, when a run takes longer).
+
+    When two libraries alternate, neither should pay for the other. A library's idle
+    worker threads spin for a while before they sleep: torch's OpenMP threads for 5-20 ms
+    after each parallel op (libgomp's default). With as many cores as threads, a learnres
+    run timed right after a torch run shared its cores with them: on a 2-core AMD EPYC, a
+    64->64 8x8 convolution (batch 128, forward and backward, 2 threads) took 18.4 ms that
+    way and 12.0 ms alone; timed so, 11.8 ms (torch: 5.3, 4.6 alone, 4.6). Waiting instead
+    does not do: a core left idle on a virtual machine starts its next run slow (21 ms after
+    a 100 ms sleep). A training loop runs its steps back to back, as these runs are.
+    """
+    start = time.perf_counter()
+    fn()
+    while (time.perf_counter() - start) * 1e3 < WARM_MS:
+        fn()
+    return _time_ms(fn, clock)
+
+
 def time_case(
     case: Case,
     batch: int,
@@ -242,9 +266,9 @@ def time_case(
     ours()
     ours_ms, torch_ms = [], []
     for _ in range(repeats):
-        ours_ms.append(_time_ms(ours, CLOCKS[clock]))
+        ours_ms.append(steady_ms(ours, CLOCKS[clock]))
         if torch_device is not None:
-            torch_ms.append(_time_ms(theirs, CLOCKS[clock]))
+            torch_ms.append(steady_ms(theirs, CLOCKS[clock]))
     return Row(
         case.name, statistics.median(ours_ms), statistics.median(torch_ms) if torch_ms else None
     )

@@ -6,8 +6,10 @@ One step is what ``learnres.train.Trainer`` does per iteration: forward, cross-e
 ``zero_grad``, backward, SGD update (momentum 0.9, weight decay 1e-4). The torch side is the
 twin of the same model (``learnres.reference.to_torch``: same weights) with
 ``torch.optim.SGD``, fed the same batch. The two run in one process, alternating step by
-step after a warm-up, so a noisy machine slows both alike; the table gives the median of
-each, the ratio of the medians, and images/s = batch / median.
+step after a warm-up, so a noisy machine slows both alike; each timed step follows an
+untimed one of the same library (``learnres.bench.ops.steady_ms``), so neither pays for
+the worker threads the other left spinning. The table gives the median of each, the ratio
+of the medians, and images/s = batch / median.
 
 Peak memory: each library trains each model for two steps in a fresh child process;
 "peak RSS" is the process's high-water mark (VmHWM) and "step" the part above the memory
@@ -35,7 +37,7 @@ import sys
 
 import numpy as np
 
-from learnres.bench.ops import CLOCKS, Row, _rss_kib, _time_ms, _torch_wait, _wait, machine_line
+from learnres.bench.ops import CLOCKS, Row, _rss_kib, _torch_wait, _wait, machine_line, steady_ms
 
 __all__ = [
     "CSV_FIELDS", "DEPTHS", "add_step_rows", "gpu_line", "memory_probe", "parse_report",
@@ -138,8 +140,8 @@ def time_steps(
         ours()
     ours_ms, torch_ms = [], []
     for _ in range(repeats):
-        ours_ms.append(_time_ms(ours, CLOCKS[clock]))
-        torch_ms.append(_time_ms(theirs, CLOCKS[clock]))
+        ours_ms.append(steady_ms(ours, CLOCKS[clock]))
+        torch_ms.append(steady_ms(theirs, CLOCKS[clock]))
     return Row(
         f"ResNet-{depth} step, batch {batch}",
         statistics.median(ours_ms),

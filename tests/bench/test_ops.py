@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from learnres.bench import ops
 from learnres.bench.ops import Row, cases
 from learnres.cli import main
 
@@ -36,3 +37,28 @@ def test_missing_suite_is_reported(suite, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "learnres.bench.step", None)  # as if the file were missing
     assert main(["bench", "--suite", suite, "--quick"]) == 2
     assert "not available" in capsys.readouterr().out
+
+
+class _FakeClock:
+    """A clock that only moves when the timed function runs: ``ms`` per call."""
+
+    def __init__(self, ms):
+        self.now, self.ms, self.calls = 0.0, ms, 0
+
+    def __call__(self):
+        return self.now
+
+    def run(self):
+        self.calls += 1
+        self.now += self.ms / 1e3
+
+
+@pytest.mark.parametrize("ms_per_run, runs", [(12, 6), (100, 2)], ids=["short-runs", "long-runs"])
+def test_a_run_is_timed_after_warm_runs_of_its_own(ms_per_run, runs, monkeypatch):
+    """steady_ms: untimed runs of the function itself for WARM_MS (at least one), then
+    one timed run, whose time alone is returned."""
+    clock = _FakeClock(ms_per_run)
+    monkeypatch.setattr(ops.time, "perf_counter", clock)
+    monkeypatch.setattr(ops, "WARM_MS", 50)
+    assert ops.steady_ms(clock.run, clock) == pytest.approx(ms_per_run)
+    assert clock.calls == runs  # 12 ms: 5 untimed runs pass 50 ms; 100 ms: one does
