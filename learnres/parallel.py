@@ -34,7 +34,7 @@ The first run on the CPU also asks the C allocator to keep freed memory for the 
 inside each kernel, so the plain op runs on the whole batch.
 
 Processes do not share the lock: ``learnres.data_parallel`` splits a whole training step
-over processes, each running these schedules on its shard with one thread (about 1.4x
+over processes, each running these schedules on its shard with one thread (1.2-1.3x
 faster than two threads on two cores). Inside its step, ``process_group`` makes
 ``batch_norm`` take the statistics of the whole batch (``SyncBatchNorm``).
 

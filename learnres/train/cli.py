@@ -269,7 +269,7 @@ def _running(run) -> None:
         run,
         "processes",
         "split every batch over N processes, the paper's two GPUs on CPU cores (CPU only; "
-        "on 2 cores 2 is ~1.4x faster than threads; default {default})",
+        "on 2 cores 2 is 1.2-1.3x faster than threads; default {default})",
         type=_positive_int,
         metavar="N",
     )

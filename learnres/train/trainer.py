@@ -230,7 +230,7 @@ class Trainer:
         config: a JSON-serialisable dict describing the run, saved in every checkpoint.
         plot: write plot.png at the end.
         processes: split every batch over this many processes (``learnres.data_parallel``:
-            the same step, ~1.4x faster than two threads on two cores); CPU only.
+            the same step, 1.2-1.3x faster than two threads on two cores); CPU only.
 
     ``iteration`` counts completed steps; ``history`` is the ``MetricsHistory``.
     """
