@@ -463,7 +463,8 @@ def run(args) -> int:
     repeats = 3 if args.quick and args.repeats is None else (args.repeats or 20)
     print(
         f"learnres bench --suite ops: batch {args.batch_size}, {dtype.name}, device {args.device}, "
-        f"{repeats} repeats alternating (median {args.clock} ms; ratio = learnres / torch)"
+        f"{repeats} repeats alternating,\neach timed after {WARM_MS} ms of untimed runs of its "
+        f"own (median {args.clock} ms; ratio = learnres / torch)"
     )
     print(f"threads: learnres {threads}, torch {torch.get_num_threads()}")
     print(machine_line(threads) + "\n")

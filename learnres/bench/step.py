@@ -6,10 +6,10 @@ One step is what ``learnres.train.Trainer`` does per iteration: forward, cross-e
 ``zero_grad``, backward, SGD update (momentum 0.9, weight decay 1e-4). The torch side is the
 twin of the same model (``learnres.reference.to_torch``: same weights) with
 ``torch.optim.SGD``, fed the same batch. The two run in one process, alternating step by
-step after a warm-up, so a noisy machine slows both alike; each timed step follows an
-untimed one of the same library (``learnres.bench.ops.steady_ms``), so neither pays for
-the worker threads the other left spinning. The table gives the median of each, the ratio
-of the medians, and images/s = batch / median.
+step after a warm-up, so a noisy machine slows both alike; each timed step follows untimed
+steps of the same library (50 ms of them, at least one: ``learnres.bench.ops.steady_ms``),
+so neither pays for the worker threads the other left spinning. The table gives the median
+of each, the ratio of the medians, and images/s = batch / median.
 
 Peak memory: each library trains each model for two steps in a fresh child process;
 "peak RSS" is the process's high-water mark (VmHWM) and "step" the part above the memory
@@ -37,7 +37,16 @@ import sys
 
 import numpy as np
 
-from learnres.bench.ops import CLOCKS, Row, _rss_kib, _torch_wait, _wait, machine_line, steady_ms
+from learnres.bench.ops import (
+    CLOCKS,
+    WARM_MS,
+    Row,
+    _rss_kib,
+    _torch_wait,
+    _wait,
+    machine_line,
+    steady_ms,
+)
 
 __all__ = [
     "CSV_FIELDS", "DEPTHS", "add_step_rows", "gpu_line", "memory_probe", "parse_report",
@@ -331,7 +340,8 @@ def add_step_rows(args) -> list:
     print(
         f"learnres bench --suite step: forward + loss + backward + SGD (momentum 0.9, weight "
         f"decay 1e-4),\nbatch {batch}, {dtype.name}, device {args.device}, {repeats} steps "
-        f"each, alternating (median {args.clock} ms; ratio = learnres / torch)"
+        f"each, alternating,\neach timed after {WARM_MS} ms (one step or more) of untimed steps "
+        f"of its own (median {args.clock} ms; ratio = learnres / torch)"
     )
     if processes > 1:
         print(
