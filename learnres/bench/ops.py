@@ -235,9 +235,9 @@ def steady_ms(fn, clock=time.perf_counter) -> float:
     after each parallel op (libgomp's default). With as many cores as threads, a learnres
     run timed right after a torch run shared its cores with them: on a 2-core AMD EPYC, a
     64->64 8x8 convolution (batch 128, forward and backward, 2 threads) took 18.4 ms that
-    way and 12.0 ms alone; timed so, 11.8 ms (torch: 5.3, 4.6 alone, 4.6). Waiting instead
-    does not do: a core left idle on a virtual machine starts its next run slow (21 ms after
-    a 100 ms sleep). A training loop runs its steps back to back, as these runs are.
+    way and 12.0 ms alone; timed so, 11.8 ms (torch: 5.3, 4.6 alone, 4.6). Sleeping instead
+    does not help: a core left idle on a virtual machine starts its next run slow (21 ms
+    after a 100 ms sleep). A training loop runs its steps back to back, as these runs are.
     """
     start = time.perf_counter()
     fn()
