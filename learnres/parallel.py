@@ -215,6 +215,12 @@ def process_group(group):
         _process_group = before
 
 
+def _row(v, L: int):
+    """A per-channel (C,) as a whole row (1, C, L), v[c] repeated L times: NumPy multiplies
+    an (n, C, L) piece by it 1.5-2x faster than by the broadcast (1, C, 1)."""
+    return np.repeat(v.reshape(1, -1, 1), L, axis=2)
+
+
 class SyncBatchNorm(Function):
     """``BatchNorm`` in training mode when each process holds a shard of the batch.
 
@@ -284,7 +290,7 @@ class SyncBatchNorm(Function):
         # the whole batch; dL/dbeta = sum g and dL/dgamma = sum g x_hat over this shard
         centred, p, inv_std = self.centred, self.plain, self.inv_std
         g = gy.reshape(centred.shape)  # (N, C, H, W) -> (N, C, L)
-        C = g.shape[1]
+        C, L = g.shape[1:]
         g_sum, g_centred_sum = np.zeros(C), np.zeros(C)
         for s in self._pieces(g):
             g_sum += _channel_sum(g[s])
@@ -293,12 +299,11 @@ class SyncBatchNorm(Function):
         gx = None
         if self.needs_input_grad[0]:
             both = self.group.all_reduce(np.concatenate([g_sum, gx_hat_sum])) / self.m
-            mean_g, mean_gx_hat = both[:C].astype(g.dtype), both[C:].astype(g.dtype)
-            L = g.shape[2]
+            mean_g = _row(both[:C].astype(g.dtype), L)  # mean(g), as a row (1, C, L)
+            mean_gx_hat = both[C:].astype(g.dtype)  # mean(g x_hat), (C,)
             scale = _row(self.gamma * inv_std, L)  # gamma / sigma
             # (gamma / sigma) * x_hat * mean(g x_hat) = (x - mu) * (gamma / sigma^2) mean(g x_hat)
             slope = _row(self.gamma * inv_std * inv_std * mean_gx_hat, L)
-            mean_g = _row(mean_g, L)
             gx = np.empty_like(g)
             for s in self._pieces(g):
                 piece = np.subtract(g[s], mean_g, out=gx[s])
@@ -307,12 +312,6 @@ class SyncBatchNorm(Function):
             gx = gx.reshape(gy.shape)
         g_sum, gx_hat_sum = g_sum.astype(g.dtype), gx_hat_sum.astype(g.dtype)
         return (gx,) + ((gx_hat_sum,) if p.has_weight else ()) + ((g_sum,) if p.has_bias else ())
-
-
-def _row(v, L: int):
-    """A per-channel (C,) as a whole row (1, C, L), v[c] repeated L times: NumPy multiplies
-    an (n, C, L) piece by it 1.5-2x faster than by the broadcast (1, C, 1)."""
-    return np.repeat(v.reshape(1, -1, 1), L, axis=2)
 
 
 # ---- a plain Function run on pieces ---------------------------------------------------------
